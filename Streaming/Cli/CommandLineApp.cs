@@ -1,0 +1,23 @@
+using System.CommandLine;
+using StreamLstm.Streaming.Bench;
+using StreamLstm.Streaming.Demo;
+using StreamLstm.Streaming.ModelCli;
+using StreamLstm.Streaming.Replay;
+
+namespace StreamLstm.Streaming.Cli;
+
+/// <summary>The <c>streamlstm</c> command tree. Each feature folder contributes its own command.</summary>
+public static class CommandLineApp
+{
+    /// <summary>Builds the root command.</summary>
+    /// <returns>The root command with every sub-command attached.</returns>
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("StreamLstm: per-key stateful LSTM forecasts and anomaly alerts over Kafka streams.");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(ModelCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        return root;
+    }
+}

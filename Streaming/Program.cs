@@ -1,0 +1,3 @@
+using StreamLstm.Streaming.Cli;
+
+return await CommandLineApp.Build().Parse(args).InvokeAsync().ConfigureAwait(false);
