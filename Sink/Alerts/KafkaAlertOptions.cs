@@ -1,0 +1,37 @@
+namespace StreamLstm.Sink.Alerts;
+
+/// <summary>Settings of the <c>alerts</c> Kafka topic output.</summary>
+public sealed class KafkaAlertOptions
+{
+    /// <summary>Bootstrap servers; empty disables the Kafka alert output.</summary>
+    public string? BootstrapServers { get; set; }
+
+    /// <summary>Topic.</summary>
+    public string Topic { get; set; } = "alerts";
+
+    /// <summary>Pause before re-producing an alert whose delivery failed.</summary>
+    public TimeSpan RedeliveryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>librdkafka <c>delivery.timeout.ms</c>: how long the idempotent producer retries internally before reporting an error.</summary>
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Problems, each saying what to fix.</summary>
+    /// <returns>Problems.</returns>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(BootstrapServers))
+        {
+            yield break;
+        }
+
+        if (string.IsNullOrWhiteSpace(Topic))
+        {
+            yield return "Sink:Alerts:Topic must be set when Sink:Alerts:BootstrapServers is.";
+        }
+
+        if (RedeliveryDelay <= TimeSpan.Zero || DeliveryTimeout < TimeSpan.FromSeconds(1))
+        {
+            yield return "Sink:Alerts:RedeliveryDelay must be positive and DeliveryTimeout at least 00:00:01.";
+        }
+    }
+}

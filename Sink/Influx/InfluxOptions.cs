@@ -1,0 +1,165 @@
+using StreamLstm.Sink.LineProtocol;
+
+namespace StreamLstm.Sink.Influx;
+
+/// <summary>Which InfluxDB write API to use.</summary>
+public enum InfluxApi
+{
+    /// <summary><c>/write?db=&amp;rp=</c> (InfluxDB 1.x, and the 2.x/3.x compatibility API).</summary>
+    V1 = 1,
+
+    /// <summary><c>/api/v2/write?org=&amp;bucket=</c> with <c>Authorization: Token</c>.</summary>
+    V2 = 2,
+}
+
+/// <summary>Connection, batching and resilience settings of the InfluxDB writer. Secrets are redacted by <see cref="ToString"/>.</summary>
+public sealed class InfluxOptions
+{
+    /// <summary>Base URL, e.g. <c>http://127.0.0.1:8086</c>. Empty means "no InfluxDB": forecasts go to a line-protocol file.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>API flavour; <see langword="null"/> picks V2 when <see cref="Bucket"/> is set, else V1.</summary>
+    public InfluxApi? Api { get; set; }
+
+    /// <summary>V1 database.</summary>
+    public string? Database { get; set; }
+
+    /// <summary>V1 retention policy (optional).</summary>
+    public string? RetentionPolicy { get; set; }
+
+    /// <summary>V1 user name (optional; sent as HTTP Basic auth, never in the query string).</summary>
+    public string? Username { get; set; }
+
+    /// <summary>V1 password (secret).</summary>
+    public string? Password { get; set; }
+
+    /// <summary>V2 organisation.</summary>
+    public string? Org { get; set; }
+
+    /// <summary>V2 bucket.</summary>
+    public string? Bucket { get; set; }
+
+    /// <summary>V2 API token (secret).</summary>
+    public string? Token { get; set; }
+
+    /// <summary>Timestamp precision on the wire.</summary>
+    public WritePrecision Precision { get; set; } = WritePrecision.Milliseconds;
+
+    /// <summary>A batch is sent once it holds this many points.</summary>
+    public int BatchMaxPoints { get; set; } = 5000;
+
+    /// <summary>A batch is sent once it holds this many bytes.</summary>
+    public int BatchMaxBytes { get; set; } = 1 << 20;
+
+    /// <summary>A non-empty batch is sent at the latest this long after its first point.</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Sealed batches waiting for the sender before writers feel backpressure.</summary>
+    public int MaxQueuedBatches { get; set; } = 8;
+
+    /// <summary>Gzip request bodies.</summary>
+    public bool Gzip { get; set; }
+
+    /// <summary>Timeout of one HTTP attempt.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Retries of one batch before it is spooled.</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    /// <summary>First retry delay (exponential with jitter afterwards).</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest <c>Retry-After</c> honoured.</summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Failure ratio that opens the circuit breaker.</summary>
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>Minimum attempts in <see cref="BreakerSamplingDuration"/> before the breaker may open.</summary>
+    public int BreakerMinimumThroughput { get; set; } = 4;
+
+    /// <summary>Breaker sampling window.</summary>
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the breaker stays open.</summary>
+    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Pause between replay attempts while InfluxDB does not answer.</summary>
+    public TimeSpan ReplayProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The effective API.</summary>
+    public InfluxApi EffectiveApi => Api ?? (string.IsNullOrEmpty(Bucket) ? InfluxApi.V1 : InfluxApi.V2);
+
+    /// <summary>Problems with these settings, each saying what to fix; empty when valid.</summary>
+    /// <returns>The problems.</returns>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Url))
+        {
+            yield break;
+        }
+
+        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            yield return $"Sink:Influx:Url '{Url}' is not an absolute http(s) URL; use e.g. http://127.0.0.1:8086.";
+        }
+
+        if (EffectiveApi == InfluxApi.V1)
+        {
+            if (string.IsNullOrWhiteSpace(Database))
+            {
+                yield return "Sink:Influx:Database is required for the v1 API (--influx-db); or set Sink:Influx:Bucket/Org/Token for v2.";
+            }
+
+            if (!string.IsNullOrEmpty(Password) && string.IsNullOrEmpty(Username))
+            {
+                yield return "Sink:Influx:Password is set without Sink:Influx:Username.";
+            }
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(Org) || string.IsNullOrWhiteSpace(Bucket))
+            {
+                yield return "Sink:Influx:Org and Sink:Influx:Bucket are both required for the v2 API.";
+            }
+
+            if (string.IsNullOrWhiteSpace(Token))
+            {
+                yield return "Sink:Influx:Token is required for the v2 API (an API token with write access to the bucket).";
+            }
+        }
+
+        if (BatchMaxPoints < 1)
+        {
+            yield return "Sink:Influx:BatchMaxPoints must be at least 1.";
+        }
+
+        if (BatchMaxBytes < 1024)
+        {
+            yield return "Sink:Influx:BatchMaxBytes must be at least 1024.";
+        }
+
+        if (FlushInterval <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero || ReplayProbeInterval <= TimeSpan.Zero || BreakerBreakDuration < TimeSpan.FromMilliseconds(500))
+        {
+            yield return "Sink:Influx:FlushInterval, RequestTimeout and ReplayProbeInterval must be positive and BreakerBreakDuration at least 00:00:00.5.";
+        }
+
+        if (MaxRetries < 0 || MaxQueuedBatches < 1)
+        {
+            yield return "Sink:Influx:MaxRetries must be >= 0 and MaxQueuedBatches >= 1.";
+        }
+
+        if (BreakerFailureRatio is <= 0 or > 1 || BreakerMinimumThroughput < 2)
+        {
+            yield return "Sink:Influx:BreakerFailureRatio must be in (0, 1] and BreakerMinimumThroughput at least 2.";
+        }
+    }
+
+    /// <summary>Settings with secrets redacted.</summary>
+    /// <returns>A log-safe description.</returns>
+    public override string ToString() => EffectiveApi == InfluxApi.V1
+        ? $"InfluxDB v1 {Url} db={Database} rp={RetentionPolicy} user={Username} password={Redact(Password)} precision={Precision.ToV1Query()} batch={BatchMaxPoints} points/{BatchMaxBytes} bytes/{FlushInterval.TotalMilliseconds} ms gzip={Gzip}"
+        : $"InfluxDB v2 {Url} org={Org} bucket={Bucket} token={Redact(Token)} precision={Precision.ToV2Query()} batch={BatchMaxPoints} points/{BatchMaxBytes} bytes/{FlushInterval.TotalMilliseconds} ms gzip={Gzip}";
+
+    internal static string Redact(string? secret) => string.IsNullOrEmpty(secret) ? "(none)" : "***";
+}
