@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+
+namespace StreamLstm.Ingest.Consumer;
+
+/// <summary>What a <see cref="MessageChunk"/> carries to a worker.</summary>
+public enum ChunkKind
+{
+    /// <summary>Up to <see cref="MessageChunk.Capacity"/> messages.</summary>
+    Messages,
+
+    /// <summary>Partitions were assigned: the worker registers them.</summary>
+    Assigned,
+
+    /// <summary>Partitions are being revoked: flush, publish final offsets, release their keys, then signal.</summary>
+    Revoked,
+
+    /// <summary>Partitions were lost: release their keys without committing.</summary>
+    Lost,
+
+    /// <summary>Flush every micro-batch so all offsets read so far become committable, then signal.</summary>
+    Drain,
+}
+
+/// <summary>
+/// A pooled block of consumed messages (struct-of-arrays) or a control item, sent through a worker's bounded channel.
+/// Sending blocks of messages keeps channel overhead off the per-event path.
+/// </summary>
+public sealed class MessageChunk
+{
+    private readonly MessageChunkPool? _pool;
+
+    /// <summary>Creates a chunk of <paramref name="capacity"/> messages.</summary>
+    /// <param name="capacity">Messages per chunk.</param>
+    /// <param name="pool">Pool it returns to.</param>
+    public MessageChunk(int capacity, MessageChunkPool? pool = null)
+    {
+        _pool = pool;
+        Partitions = new PartitionState[capacity];
+        Keys = new byte[capacity][];
+        Values = new byte[capacity][];
+        Offsets = new long[capacity];
+        ReceivedTicks = new long[capacity];
+    }
+
+    /// <summary>What the chunk carries.</summary>
+    public ChunkKind Kind { get; set; }
+
+    /// <summary>Messages in use.</summary>
+    public int Count { get; set; }
+
+    /// <summary>Maximum messages.</summary>
+    public int Capacity => Offsets.Length;
+
+    /// <summary>True when no more messages fit.</summary>
+    public bool IsFull => Count == Offsets.Length;
+
+    /// <summary>Partition of each message.</summary>
+    public PartitionState[] Partitions { get; }
+
+    /// <summary>Kafka key bytes of each message (null when absent).</summary>
+    public byte[]?[] Keys { get; }
+
+    /// <summary>Value bytes of each message (null for a tombstone).</summary>
+    public byte[]?[] Values { get; }
+
+    /// <summary>Offset of each message.</summary>
+    public long[] Offsets { get; }
+
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp when each event entered the process (latency origin).</summary>
+    public long[] ReceivedTicks { get; }
+
+    /// <summary>For control chunks: the partitions concerned.</summary>
+    public List<PartitionState> Control { get; } = [];
+
+    /// <summary>For control chunks: completed by the worker when done.</summary>
+    public TaskCompletionSource? Done { get; set; }
+
+    /// <summary>Appends a message.</summary>
+    /// <param name="partition">Its partition.</param>
+    /// <param name="key">Key bytes.</param>
+    /// <param name="value">Value bytes.</param>
+    /// <param name="offset">Offset.</param>
+    /// <param name="receivedTicks">Stopwatch timestamp of arrival.</param>
+    public void Add(PartitionState partition, byte[]? key, byte[]? value, long offset, long receivedTicks)
+    {
+        var i = Count++;
+        Partitions[i] = partition;
+        Keys[i] = key;
+        Values[i] = value;
+        Offsets[i] = offset;
+        ReceivedTicks[i] = receivedTicks;
+    }
+
+    /// <summary>Clears references and returns the chunk to its pool.</summary>
+    public void Release()
+    {
+        Array.Clear(Partitions, 0, Count);
+        Array.Clear(Keys, 0, Count);
+        Array.Clear(Values, 0, Count);
+        Count = 0;
+        Kind = ChunkKind.Messages;
+        Control.Clear();
+        Done = null;
+        _pool?.Return(this);
+    }
+}
+
+/// <summary>A pool of <see cref="MessageChunk"/>s; its size is bounded by the channels' capacity plus chunks in flight.</summary>
+/// <param name="chunkSize">Messages per chunk.</param>
+public sealed class MessageChunkPool(int chunkSize)
+{
+    private readonly ConcurrentQueue<MessageChunk> _free = new();
+
+    /// <summary>Messages per chunk.</summary>
+    public int ChunkSize { get; } = chunkSize;
+
+    /// <summary>Takes a free chunk (or makes one).</summary>
+    /// <returns>An empty message chunk.</returns>
+    public MessageChunk Rent() => _free.TryDequeue(out var c) ? c : new MessageChunk(ChunkSize, this);
+
+    /// <summary>Takes a control chunk.</summary>
+    /// <param name="kind">Control kind.</param>
+    /// <param name="partitions">Partitions concerned.</param>
+    /// <returns>The chunk, with <see cref="MessageChunk.Done"/> set.</returns>
+    public MessageChunk RentControl(ChunkKind kind, IEnumerable<PartitionState> partitions)
+    {
+        var c = Rent();
+        c.Kind = kind;
+        c.Control.AddRange(partitions);
+        c.Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return c;
+    }
+
+    internal void Return(MessageChunk chunk) => _free.Enqueue(chunk);
+}

@@ -1,0 +1,60 @@
+namespace StreamLstm.Ingest.Decoding;
+
+/// <summary>Why a message went to the dead-letter topic (written as the <c>reason</c> header, lower-case).</summary>
+public enum DeadLetterReason
+{
+    /// <summary>Not a reason: the message is good.</summary>
+    None = 0,
+
+    /// <summary>The value is not well-formed JSON, or not a JSON object.</summary>
+    MalformedJson,
+
+    /// <summary>Neither the Kafka message key nor the entity-id field is present.</summary>
+    MissingKey,
+
+    /// <summary>A required field (<c>ts</c>, <c>price</c>, <c>coeffs</c>...) is absent.</summary>
+    MissingField,
+
+    /// <summary>A field has the wrong JSON type (a string where a number belongs...).</summary>
+    WrongType,
+
+    /// <summary>A number is NaN or ±Infinity (written as a string or overflowing a double).</summary>
+    NonFinite,
+
+    /// <summary>A value is physically impossible (price ≤ 0, SpO2 &gt; 100, heart rate &lt; 0...).</summary>
+    ImpossibleValue,
+
+    /// <summary>The message is larger than the configured maximum.</summary>
+    Oversized,
+
+    /// <summary>The audio frame has the wrong number of coefficients.</summary>
+    WrongLength,
+
+    /// <summary>The message's topic is not one the pipeline knows.</summary>
+    UnknownTopic,
+}
+
+/// <summary>Wire names of <see cref="DeadLetterReason"/>.</summary>
+public static class DeadLetterReasonNames
+{
+    /// <summary>Snake-case name used in the DLQ <c>reason</c> header and in metrics.</summary>
+    /// <param name="reason">The reason.</param>
+    /// <returns>The name.</returns>
+    public static string ToWireName(this DeadLetterReason reason) => reason switch
+    {
+        DeadLetterReason.None => "none",
+        DeadLetterReason.MalformedJson => "malformed_json",
+        DeadLetterReason.MissingKey => "missing_key",
+        DeadLetterReason.MissingField => "missing_field",
+        DeadLetterReason.WrongType => "wrong_type",
+        DeadLetterReason.NonFinite => "non_finite",
+        DeadLetterReason.ImpossibleValue => "impossible_value",
+        DeadLetterReason.Oversized => "oversized",
+        DeadLetterReason.WrongLength => "wrong_length",
+        DeadLetterReason.UnknownTopic => "unknown_topic",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
+    };
+
+    /// <summary>Number of enum values (for counter arrays).</summary>
+    public const int Count = 10;
+}

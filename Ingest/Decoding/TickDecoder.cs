@@ -1,0 +1,58 @@
+using System.Text.Json;
+using StreamLstm.Model.Forecasting;
+
+namespace StreamLstm.Ingest.Decoding;
+
+/// <summary>
+/// Market tick: <c>{"symbol","ts","price","size", optional "bid","ask"}</c>.
+/// Raw values: <c>[price, size, bid, ask]</c>. Impossible: price ≤ 0, size &lt; 0, bid/ask ≤ 0.
+/// </summary>
+public sealed class TickDecoder : EventDecoder
+{
+    /// <summary>Index of <c>price</c> in the raw values.</summary>
+    public const int Price = 0;
+
+    /// <summary>Index of <c>size</c>.</summary>
+    public const int Size = 1;
+
+    /// <summary>Index of <c>bid</c>.</summary>
+    public const int Bid = 2;
+
+    /// <summary>Index of <c>ask</c>.</summary>
+    public const int Ask = 3;
+
+    /// <inheritdoc />
+    public override SourceKind Kind => SourceKind.Tick;
+
+    /// <inheritdoc />
+    public override int ValueCount => 4;
+
+    /// <inheritdoc />
+    public override string IdField => "symbol";
+
+    /// <inheritdoc />
+    protected override ReadOnlySpan<byte> IdFieldUtf8 => "symbol"u8;
+
+    /// <inheritdoc />
+    protected override DeadLetterReason ReadField(ref Utf8JsonReader reader, Span<double> values)
+    {
+        int index;
+        if (reader.ValueTextEquals("price"u8)) index = Price;
+        else if (reader.ValueTextEquals("size"u8)) index = Size;
+        else if (reader.ValueTextEquals("bid"u8)) index = Bid;
+        else if (reader.ValueTextEquals("ask"u8)) index = Ask;
+        else return SkipValue(ref reader);
+        reader.Read();
+        var r = ReadNumber(ref reader, out values[index]);
+        return r;
+    }
+
+    /// <inheritdoc />
+    protected override DeadLetterReason Validate(Span<double> values)
+    {
+        if (double.IsNaN(values[Price]) || double.IsNaN(values[Size])) return DeadLetterReason.MissingField;
+        if (values[Price] <= 0 || values[Size] < 0) return DeadLetterReason.ImpossibleValue;
+        if (values[Bid] <= 0 || values[Ask] <= 0) return DeadLetterReason.ImpossibleValue;
+        return DeadLetterReason.None;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using StreamLstm.Model.Forecasting;
+
+namespace StreamLstm.Ingest.Decoding;
+
+/// <summary>
+/// Patient vital signs: <c>{"patient_id","ts", any of "hr","spo2","resp_rate","sbp","dbp","map","temp"}</c>.
+/// Missing values are normal (NaN in the raw values), but at least one must be present.
+/// Impossible: hr &lt; 0 or &gt; 400, SpO2 outside 0..100, negative rates or pressures, temp outside 10..50 °C.
+/// </summary>
+public sealed class VitalsDecoder : EventDecoder
+{
+    /// <summary>Field names in raw-value order.</summary>
+    public static readonly string[] FieldNames = ["hr", "spo2", "resp_rate", "sbp", "dbp", "map", "temp"];
+
+    /// <summary>Index of heart rate.</summary>
+    public const int HeartRate = 0;
+
+    /// <summary>Index of SpO2.</summary>
+    public const int SpO2 = 1;
+
+    /// <summary>Index of temperature.</summary>
+    public const int Temperature = 6;
+
+    /// <inheritdoc />
+    public override SourceKind Kind => SourceKind.Vitals;
+
+    /// <inheritdoc />
+    public override int ValueCount => 7;
+
+    /// <inheritdoc />
+    public override string IdField => "patient_id";
+
+    /// <inheritdoc />
+    protected override ReadOnlySpan<byte> IdFieldUtf8 => "patient_id"u8;
+
+    /// <inheritdoc />
+    protected override DeadLetterReason ReadField(ref Utf8JsonReader reader, Span<double> values)
+    {
+        int index;
+        if (reader.ValueTextEquals("hr"u8)) index = 0;
+        else if (reader.ValueTextEquals("spo2"u8)) index = 1;
+        else if (reader.ValueTextEquals("resp_rate"u8)) index = 2;
+        else if (reader.ValueTextEquals("sbp"u8)) index = 3;
+        else if (reader.ValueTextEquals("dbp"u8)) index = 4;
+        else if (reader.ValueTextEquals("map"u8)) index = 5;
+        else if (reader.ValueTextEquals("temp"u8)) index = 6;
+        else return SkipValue(ref reader);
+        reader.Read();
+        return ReadNumber(ref reader, out values[index]);
+    }
+
+    /// <inheritdoc />
+    protected override DeadLetterReason Validate(Span<double> values)
+    {
+        var present = 0;
+        for (var i = 0; i < 7; i++)
+        {
+            if (double.IsNaN(values[i])) continue;
+            present++;
+            var v = values[i];
+            var ok = i switch
+            {
+                HeartRate => v is >= 0 and <= 400,
+                SpO2 => v is >= 0 and <= 100,
+                Temperature => v is >= 10 and <= 50,
+                _ => v is >= 0 and <= 400,
+            };
+            if (!ok) return DeadLetterReason.ImpossibleValue;
+        }
+
+        return present == 0 ? DeadLetterReason.MissingField : DeadLetterReason.None;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Text;
+using StreamLstm.Ingest.Consumer;
+using StreamLstm.Ingest.Decoding;
+using StreamLstm.Ingest.Features;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Model.Inference;
+using StreamLstm.Model.Lstm;
+using StreamLstm.Model.State;
+
+namespace StreamLstm.Streaming.Pipeline;
+
+/// <summary>
+/// One worker's machinery for one source kind: decoder, feature state, model stepper and state slab (same slot index),
+/// and the micro-batch being filled (struct-of-arrays, reused). Owned by a single worker thread: no locks.
+/// </summary>
+internal sealed class KindEngine
+{
+    private readonly LstmStepper _stepper;
+    private readonly int _inputs;
+    private readonly int _horizons;
+    private readonly int _maxBatch;
+    private readonly int[] _slots;
+    private readonly float[] _x;
+    private readonly float[] _mu;
+    private readonly float[] _logSigma;
+    private readonly PartitionState[] _rowPartitions;
+    private readonly long[] _rowTicks;
+    private readonly double[] _raw;
+    private int[] _slotStamp;
+    private string?[] _slotKeys;
+    private int _stamp = 1;
+
+    public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options)
+    {
+        Kind = kind;
+        Decoder = EventDecoder.For(kind, options.AudioCoefficients);
+        Features = FeatureExtractor.For(kind, options.NormalisationAlpha, options.AudioCoefficients);
+        if (model.Config.InputSize != Features.FeatureCount)
+        {
+            throw new ArgumentException($"The {kind.ToWireName()} model takes {model.Config.InputSize} inputs but {kind.ToWireName()} events give {Features.FeatureCount} features ({string.Join(", ", Features.FeatureNames)}); train or load a model with InputSize={Features.FeatureCount}.");
+        }
+
+        Model = model;
+        _maxBatch = options.MaxBatch;
+        _stepper = new LstmStepper(model, _maxBatch);
+        Slab = new StateSlab(model.Config, options.InitialSlots);
+        _inputs = model.Config.InputSize;
+        _horizons = model.Config.Horizons;
+        _slots = new int[_maxBatch];
+        _x = new float[_maxBatch * _inputs];
+        _mu = new float[_maxBatch * _horizons];
+        _logSigma = new float[_maxBatch * _horizons];
+        _rowPartitions = new PartitionState[_maxBatch];
+        _rowTicks = new long[_maxBatch];
+        _raw = new double[Decoder.ValueCount];
+        _slotStamp = new int[Slab.Capacity];
+        _slotKeys = new string?[Slab.Capacity];
+        Features.EnsureCapacity(Slab.Capacity);
+        Batch = new ForecastBatch(kind, _horizons, _maxBatch) { ModelVersion = model.Metadata.Version };
+    }
+
+    public SourceKind Kind { get; }
+
+    public EventDecoder Decoder { get; }
+
+    public FeatureExtractor Features { get; }
+
+    public LstmModel Model { get; }
+
+    public StateSlab Slab { get; }
+
+    public ForecastBatch Batch { get; }
+
+    /// <summary>Rows in the micro-batch being filled.</summary>
+    public int Pending { get; private set; }
+
+    /// <summary>Stopwatch timestamp of the oldest pending row.</summary>
+    public long OldestTicks => Pending > 0 ? _rowTicks[0] : long.MaxValue;
+
+    public double[] Raw => _raw;
+
+    /// <summary>The key's slot in <paramref name="partition"/>, allocating a fresh one for a new key.</summary>
+    public int SlotFor(PartitionState partition, ReadOnlySpan<byte> utf8Key)
+    {
+        // Look the key up as chars without allocating; only a new key allocates its string.
+        var max = Encoding.UTF8.GetMaxCharCount(utf8Key.Length);
+        Span<char> chars = max <= 256 ? stackalloc char[max] : new char[max];
+        var n = Encoding.UTF8.GetChars(utf8Key, chars);
+        var lookup = partition.KeySlots.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(chars[..n], out var slot)) return slot;
+        var key = new string(chars[..n]);
+        slot = Slab.Allocate();
+        if (slot >= _slotStamp.Length)
+        {
+            Array.Resize(ref _slotStamp, Slab.Capacity);
+            Array.Resize(ref _slotKeys, Slab.Capacity);
+        }
+
+        Features.EnsureCapacity(Slab.Capacity);
+        Features.Reset(slot);
+        _slotKeys[slot] = key;
+        partition.KeySlots[key] = slot;
+        return slot;
+    }
+
+    /// <summary>Forgets every key of <paramref name="partition"/>.</summary>
+    public void Release(PartitionState partition)
+    {
+        foreach (var slot in partition.KeySlots.Values)
+        {
+            Slab.Free(slot);
+            _slotKeys[slot] = null;
+        }
+
+        partition.KeySlots.Clear();
+    }
+
+    /// <summary>True when <paramref name="slot"/> already has a row in the batch being filled (a batch needs distinct slots).</summary>
+    public bool InBatch(int slot) => _slotStamp[slot] == _stamp;
+
+    /// <summary>True when the batch being filled is full.</summary>
+    public bool IsFull => Pending == _maxBatch;
+
+    /// <summary>Adds an event (raw values already decoded into <see cref="Raw"/>) to the micro-batch.</summary>
+    public void Add(int slot, long timestampMs, PartitionState partition, long offset, long receivedTicks)
+    {
+        var r = Pending++;
+        _slotStamp[slot] = _stamp;
+        _slots[r] = slot;
+        Batch.Observed[r] = Features.Extract(slot, _raw, timestampMs, _x.AsSpan(r * _inputs, _inputs));
+        Batch.TimestampsMs[r] = timestampMs;
+        Batch.Partitions[r] = partition.Partition;
+        Batch.Offsets[r] = offset;
+        _rowPartitions[r] = partition;
+        _rowTicks[r] = receivedTicks;
+        partition.PendingRows++;
+    }
+
+    /// <summary>Steps every pending row, fills <see cref="Batch"/> and hands it to the outputs; then publishes offsets.</summary>
+    public async ValueTask FlushAsync(IReadOnlyList<IForecastOutput> outputs, WorkerMetrics metrics, CancellationToken ct)
+    {
+        var n = Pending;
+        if (n == 0) return;
+        StepAndFill(n);
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            await outputs[i].WriteAsync(Batch, ct).ConfigureAwait(false);
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        for (var r = 0; r < n; r++)
+        {
+            metrics.Latency.Record(_rowTicks[r], now);
+            var ps = _rowPartitions[r];
+            if (ps.PendingRows != 0)
+            {
+                // Every row this partition had waiting is in this batch, so all it has read is now handed over.
+                ps.PendingRows = 0;
+                ps.MarkCommittable(ps.ReadOffset);
+            }
+
+            _rowPartitions[r] = null!;
+        }
+
+        metrics.Forecasts += n;
+        metrics.Batches++;
+        Pending = 0;
+        _stamp++;
+    }
+
+    private void StepAndFill(int n)
+    {
+        _stepper.Step(Slab, _slots.AsSpan(0, n), _x.AsSpan(0, n * _inputs), _mu.AsSpan(0, n * _horizons), _logSigma.AsSpan(0, n * _horizons));
+        var k = _horizons;
+        for (var r = 0; r < n; r++)
+        {
+            var slot = _slots[r];
+            Batch.Keys[r] = _slotKeys[slot]!;
+            Features.Denormalise(slot, _mu.AsSpan(r * k, k), _logSigma.AsSpan(r * k, k), Batch.Mu.AsSpan(r * k, k), Batch.Sigma.AsSpan(r * k, k));
+        }
+
+        Batch.Count = n;
+    }
+}

@@ -1,0 +1,252 @@
+using System.Threading.Channels;
+using StreamLstm.Ingest.Consumer;
+using StreamLstm.Ingest.Decoding;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Model.Lstm;
+
+namespace StreamLstm.Streaming.Pipeline;
+
+/// <summary>
+/// A partition-affine worker: it reads chunks from its own bounded channel, owns every key of its partitions (so state
+/// needs no locks), forms micro-batches across keys per source kind (max size, max wait; a key already in the batch
+/// flushes it first), steps them and hands each <see cref="ForecastBatch"/> to every output. Bad messages go to the
+/// DLQ, events older than their key's last go to the late topic, redeliveries are skipped by offset.
+/// Processing depends only on the messages' order per partition, so it is deterministic.
+/// </summary>
+internal sealed class PipelineWorker
+{
+    private readonly ChannelReader<MessageChunk> _input;
+    private readonly KindEngine?[] _engines = new KindEngine?[3];
+    private readonly IReadOnlyList<IForecastOutput> _outputs;
+    private readonly IDeadLetterSink _deadLetters;
+    private readonly int _maxMessageBytes;
+    private readonly long _maxWaitTicks;
+    private readonly TimeProvider _time;
+
+    public PipelineWorker(int lane, ChannelReader<MessageChunk> input, IReadOnlyDictionary<SourceKind, LstmModel> models,
+        IReadOnlyList<IForecastOutput> outputs, IDeadLetterSink deadLetters, PipelineOptions options, TimeProvider time)
+    {
+        Lane = lane;
+        _input = input;
+        _outputs = outputs;
+        _deadLetters = deadLetters;
+        _maxMessageBytes = options.MaxMessageBytes;
+        _time = time;
+        _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
+        foreach (var (kind, model) in models)
+        {
+            _engines[(int)kind] = new KindEngine(kind, model, options);
+        }
+    }
+
+    public int Lane { get; }
+
+    public WorkerMetrics Metrics { get; } = new();
+
+    /// <summary>The engine for <paramref name="kind"/> (null when the kind has no model).</summary>
+    public KindEngine? Engine(SourceKind kind) => _engines[(int)kind];
+
+    /// <summary>Runs until the channel completes and is drained, then flushes what is pending.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            while (_input.TryRead(out var chunk))
+            {
+                await ProcessAsync(chunk, ct).ConfigureAwait(false);
+            }
+
+            if (!HasPending)
+            {
+                if (!await _input.WaitToReadAsync(ct).ConfigureAwait(false)) break;
+                continue;
+            }
+
+            // Input is idle with rows waiting: flush now if the oldest has waited long enough, else wait for more input.
+            var waited = _time.GetTimestamp() - OldestPendingTicks;
+            if (waited >= _maxWaitTicks)
+            {
+                await FlushAllAsync(ct).ConfigureAwait(false);
+                continue;
+            }
+
+            var remaining = TimeSpan.FromSeconds((double)(_maxWaitTicks - waited) / _time.TimestampFrequency);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(remaining);
+            try
+            {
+                if (!await _input.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                await FlushAllAsync(ct).ConfigureAwait(false);
+            }
+        }
+
+        await FlushAllAsync(ct).ConfigureAwait(false);
+    }
+
+    private bool HasPending => (_engines[0]?.Pending ?? 0) + (_engines[1]?.Pending ?? 0) + (_engines[2]?.Pending ?? 0) > 0;
+
+    private long OldestPendingTicks => Math.Min(_engines[0]?.OldestTicks ?? long.MaxValue, Math.Min(_engines[1]?.OldestTicks ?? long.MaxValue, _engines[2]?.OldestTicks ?? long.MaxValue));
+
+    private async ValueTask FlushAllAsync(CancellationToken ct)
+    {
+        foreach (var e in _engines)
+        {
+            if (e is { Pending: > 0 }) await e.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask ProcessAsync(MessageChunk chunk, CancellationToken ct)
+    {
+        if (chunk.Kind != ChunkKind.Messages)
+        {
+            await ControlAsync(chunk, ct).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                var ps = chunk.Partitions[i];
+                var engine = _engines[(int)ps.Kind];
+                if (engine is not null && Handle(engine, ps, chunk, i))
+                {
+                    await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+                    // The event that forced the flush (a repeated key) is added to the fresh batch.
+                    if (Handle(engine, ps, chunk, i)) throw new InvalidOperationException("an empty batch cannot be full");
+                }
+                else if (engine is { IsFull: true })
+                {
+                    await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            chunk.Release();
+            UpdateKeyCount();
+        }
+    }
+
+    /// <summary>Handles message <paramref name="i"/>; returns true when the batch must be flushed before it can be added.</summary>
+    private bool Handle(KindEngine engine, PartitionState ps, MessageChunk chunk, int i)
+    {
+        var offset = chunk.Offsets[i];
+        if (ps.Released) return false;
+        if (offset < ps.ReadOffset)
+        {
+            Metrics.Duplicates++;
+            return false;
+        }
+
+        var value = chunk.Values[i];
+        var key = chunk.Keys[i];
+        DeadLetterReason reason;
+        long ts = 0;
+        var slot = -1;
+        if (value is null || value.Length == 0)
+        {
+            reason = DeadLetterReason.MalformedJson;
+        }
+        else if (value.Length > _maxMessageBytes)
+        {
+            reason = DeadLetterReason.Oversized;
+        }
+        else
+        {
+            reason = engine.Decoder.Decode(value, engine.Raw, out ts, out var id);
+            if (reason == DeadLetterReason.None)
+            {
+                var k = key is { Length: > 0 } ? key.AsSpan() : id;
+                if (k.IsEmpty)
+                {
+                    reason = DeadLetterReason.MissingKey;
+                }
+                else
+                {
+                    slot = engine.SlotFor(ps, k);
+                    if (engine.InBatch(slot)) return true;
+                }
+            }
+        }
+
+        Metrics.Events++;
+        ps.ReadOffset = offset + 1;
+        if (reason != DeadLetterReason.None)
+        {
+            Metrics.DeadLetters[(int)reason]++;
+            _deadLetters.DeadLetter(reason, ps, offset, key, value);
+        }
+        else
+        {
+            var last = engine.Features.LastTimestamp(slot);
+            if (ts < last)
+            {
+                Metrics.Late++;
+                _deadLetters.Late(ps, offset, key, value, last);
+            }
+            else
+            {
+                engine.Add(slot, ts, ps, offset, chunk.ReceivedTicks[i]);
+                return false;
+            }
+        }
+
+        // Nothing of this message waits in a batch: if nothing else of its partition does, it is handed over.
+        if (ps.PendingRows == 0) ps.MarkCommittable(ps.ReadOffset);
+        return false;
+    }
+
+    private async ValueTask ControlAsync(MessageChunk chunk, CancellationToken ct)
+    {
+        var done = chunk.Done;
+        try
+        {
+            switch (chunk.Kind)
+            {
+                case ChunkKind.Assigned:
+                    break;
+                case ChunkKind.Drain:
+                    await FlushAllAsync(ct).ConfigureAwait(false);
+                    break;
+                case ChunkKind.Revoked:
+                case ChunkKind.Lost:
+                    // Rows of these partitions may sit in a batch: hand them over first (offsets then become final).
+                    await FlushAllAsync(ct).ConfigureAwait(false);
+                    foreach (var ps in chunk.Control)
+                    {
+                        _engines[(int)ps.Kind]?.Release(ps);
+                        ps.Released = true;
+                    }
+
+                    break;
+            }
+
+            UpdateKeyCount();
+            done?.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            done?.TrySetException(ex);
+            throw;
+        }
+        finally
+        {
+            chunk.Release();
+        }
+    }
+
+    private void UpdateKeyCount()
+    {
+        long keys = 0;
+        foreach (var e in _engines) keys += e?.Slab.Count ?? 0;
+        Metrics.Keys = keys;
+    }
+}

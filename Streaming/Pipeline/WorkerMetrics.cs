@@ -1,0 +1,36 @@
+using StreamLstm.Ingest.Decoding;
+
+namespace StreamLstm.Streaming.Pipeline;
+
+/// <summary>
+/// A worker's counters: plain fields written only by the worker thread and read (possibly slightly stale) by status.
+/// </summary>
+public sealed class WorkerMetrics
+{
+    /// <summary>Messages read from the channel (good, bad, late and duplicates).</summary>
+    public long Events;
+
+    /// <summary>Forecast rows handed to the outputs.</summary>
+    public long Forecasts;
+
+    /// <summary>Micro-batches stepped.</summary>
+    public long Batches;
+
+    /// <summary>Late events sent to the late topic.</summary>
+    public long Late;
+
+    /// <summary>Redelivered messages skipped (offset already processed).</summary>
+    public long Duplicates;
+
+    /// <summary>Dead letters by <see cref="DeadLetterReason"/>.</summary>
+    public readonly long[] DeadLetters = new long[DeadLetterReasonNames.Count];
+
+    /// <summary>Event→forecast latency.</summary>
+    public LatencyHistogram Latency { get; } = new();
+
+    /// <summary>Keys currently held.</summary>
+    public long Keys;
+
+    /// <summary>Sum of dead letters over all reasons.</summary>
+    public long DeadLetterTotal => DeadLetters.Sum();
+}
