@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using StreamLstm.Model.State;
 
 namespace StreamLstm.Model.Inference;
@@ -16,6 +17,7 @@ internal static class StepKernel256
 {
     public const int Lanes = 8;
     public const int TileSlots = 32;
+    private const int PrefetchBytes = 1024;
 
     /// <summary>Scratch floats one thread needs for a model.</summary>
     public static int ScratchSize(VectorPack p) => TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + 16 * Lanes;
@@ -203,6 +205,24 @@ internal static class StepKernel256
         for (var k = 0; k < kin; k++)
         {
             var off = (nuint)(k * 4 * Lanes);
+            if (Sse.IsSupported)
+            {
+                // One slot reuses nothing: stream the weights from L2 ahead of use (the packs are pinned).
+                unsafe
+                {
+                    var pa = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w, off)) + PrefetchBytes;
+                    var pb = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w1, off)) + PrefetchBytes;
+                    Sse.Prefetch0(pa);
+                    Sse.Prefetch0(pa + 64);
+                    Sse.Prefetch0(pa + 128);
+                    Sse.Prefetch0(pa + 192);
+                    Sse.Prefetch0(pb);
+                    Sse.Prefetch0(pb + 64);
+                    Sse.Prefetch0(pb + 128);
+                    Sse.Prefetch0(pb + 192);
+                }
+            }
+
             var a = Vector256.Create(Unsafe.Add(ref z, k));
             i0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off), a, i0);
             f0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off + Lanes), a, f0);
