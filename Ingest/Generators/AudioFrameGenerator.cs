@@ -226,5 +226,5 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
 
     /// <inheritdoc />
     protected override int Write(Span<byte> destination, in AudioFrameEvent e, ReadOnlySpan<byte> keyEncoded, ReadOnlySpan<byte> label) =>
-        EventJson.WriteAudioFrame(destination, keyEncoded, e.TimestampMs, e.Frame, e.Coeffs, e.Energy, label, decimals: 4);
+        EventJson.WriteAudioFrame(destination, keyEncoded, e.TimestampMs, e.Frame, e.Coeffs, e.Energy, label, decimals: 4, isoTimestamp: IsoTimestamps);
 }
