@@ -31,14 +31,15 @@ public static class EventJson
     /// <param name="label">Optional label (empty: none written).</param>
     /// <param name="decimals">-1: shortest round-trip form; 0..9: the value rounded to at most this many decimals
     /// (trailing zeros dropped), which is several times faster to write.</param>
+    /// <param name="isoTimestamp">Write <c>ts</c> as an ISO-8601 UTC string (<c>"2023-11-14T22:13:20.123Z"</c>) instead of epoch ms.</param>
     /// <returns>Bytes written.</returns>
-    public static int WriteTick(Span<byte> destination, ReadOnlySpan<byte> symbolEncoded, long ts, double price, double size, double bid, double ask, ReadOnlySpan<byte> label = default, int decimals = -1)
+    public static int WriteTick(Span<byte> destination, ReadOnlySpan<byte> symbolEncoded, long ts, double price, double size, double bid, double ask, ReadOnlySpan<byte> label = default, int decimals = -1, bool isoTimestamp = false)
     {
-        var w = new SpanWriter(destination, decimals);
+        var w = new SpanWriter(destination, decimals, isoTimestamp);
         w.Raw("{\"symbol\":\""u8);
         w.Raw(symbolEncoded);
         w.Raw("\",\"ts\":"u8);
-        w.Int(ts);
+        w.Timestamp(ts);
         w.Raw(",\"price\":"u8);
         w.Number(price);
         w.Raw(",\"size\":"u8);
@@ -58,14 +59,15 @@ public static class EventJson
     /// <param name="label">Optional label (empty: none written).</param>
     /// <param name="decimals">-1: shortest round-trip form; 0..9: the value rounded to at most this many decimals
     /// (trailing zeros dropped), which is several times faster to write.</param>
+    /// <param name="isoTimestamp">Write <c>ts</c> as an ISO-8601 UTC string (<c>"2023-11-14T22:13:20.123Z"</c>) instead of epoch ms.</param>
     /// <returns>Bytes written.</returns>
-    public static int WriteVitals(Span<byte> destination, ReadOnlySpan<byte> patientEncoded, long ts, in VitalValues v, ReadOnlySpan<byte> label = default, int decimals = -1)
+    public static int WriteVitals(Span<byte> destination, ReadOnlySpan<byte> patientEncoded, long ts, in VitalValues v, ReadOnlySpan<byte> label = default, int decimals = -1, bool isoTimestamp = false)
     {
-        var w = new SpanWriter(destination, decimals);
+        var w = new SpanWriter(destination, decimals, isoTimestamp);
         w.Raw("{\"patient_id\":\""u8);
         w.Raw(patientEncoded);
         w.Raw("\",\"ts\":"u8);
-        w.Int(ts);
+        w.Timestamp(ts);
         w.Optional(",\"hr\":"u8, v.Hr);
         w.Optional(",\"spo2\":"u8, v.Spo2);
         w.Optional(",\"resp_rate\":"u8, v.RespRate);
@@ -88,14 +90,15 @@ public static class EventJson
     /// <param name="label">Optional label (empty: none written).</param>
     /// <param name="decimals">-1: shortest round-trip form; 0..9: the value rounded to at most this many decimals
     /// (trailing zeros dropped), which is several times faster to write.</param>
+    /// <param name="isoTimestamp">Write <c>ts</c> as an ISO-8601 UTC string (<c>"2023-11-14T22:13:20.123Z"</c>) instead of epoch ms.</param>
     /// <returns>Bytes written.</returns>
-    public static int WriteAudioFrame(Span<byte> destination, ReadOnlySpan<byte> streamEncoded, long ts, long frame, ReadOnlySpan<float> coeffs, double energy, ReadOnlySpan<byte> label = default, int decimals = -1)
+    public static int WriteAudioFrame(Span<byte> destination, ReadOnlySpan<byte> streamEncoded, long ts, long frame, ReadOnlySpan<float> coeffs, double energy, ReadOnlySpan<byte> label = default, int decimals = -1, bool isoTimestamp = false)
     {
-        var w = new SpanWriter(destination, decimals);
+        var w = new SpanWriter(destination, decimals, isoTimestamp);
         w.Raw("{\"stream_id\":\""u8);
         w.Raw(streamEncoded);
         w.Raw("\",\"ts\":"u8);
-        w.Int(ts);
+        w.Timestamp(ts);
         w.Raw(",\"frame\":"u8);
         w.Int(frame);
         w.Raw(",\"coeffs\":["u8);
@@ -118,8 +121,9 @@ public static class EventJson
 
     private static readonly long[] Pow10 = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
-    private ref struct SpanWriter(Span<byte> destination, int decimals)
+    private ref struct SpanWriter(Span<byte> destination, int decimals, bool isoTimestamp)
     {
+        private readonly bool _iso = isoTimestamp;
         private readonly Span<byte> _dest = destination;
         private readonly int _decimals = decimals is >= -1 and <= 9 ? decimals : throw new ArgumentOutOfRangeException(nameof(decimals), decimals, "decimals must be -1 (shortest) or 0..9");
 
@@ -133,6 +137,25 @@ public static class EventJson
             }
 
             Position += bytes.Length;
+        }
+
+        public void Timestamp(long unixMs)
+        {
+            if (!_iso)
+            {
+                Int(unixMs);
+                return;
+            }
+
+            var utc = DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime;
+            Raw("\""u8);
+            if (!utc.TryFormat(_dest[Position..], out var n, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            {
+                ThrowTooSmall();
+            }
+
+            Position += n;
+            Raw("\""u8);
         }
 
         public void Int(long value)
