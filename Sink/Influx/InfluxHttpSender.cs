@@ -41,7 +41,6 @@ public sealed partial class InfluxHttpSender
     private readonly InfluxOptions _options;
     private readonly ILogger _logger;
     private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
-    private readonly MemoryStream _gzip = new();
 
     /// <summary>Creates the sender.</summary>
     /// <param name="http">HTTP client (its own timeout should be longer than <see cref="InfluxOptions.RequestTimeout"/>).</param>
@@ -60,7 +59,7 @@ public sealed partial class InfluxHttpSender
     /// <summary>The endpoint (log-safe <see cref="InfluxEndpoint.ToString"/>).</summary>
     public InfluxEndpoint Endpoint => _endpoint;
 
-    /// <summary>Sends one body. Not thread-safe (one sender loop per instance).</summary>
+    /// <summary>Sends one body. Thread-safe.</summary>
     /// <param name="body">Line protocol.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The outcome; never throws for HTTP or network failures.</returns>
@@ -68,13 +67,14 @@ public sealed partial class InfluxHttpSender
     {
         if (_options.Gzip)
         {
-            _gzip.SetLength(0);
-            using (var z = new GZipStream(_gzip, CompressionLevel.Fastest, leaveOpen: true))
+            // One buffer per request, so several requests may be in flight.
+            var compressed = new MemoryStream(body.Length / 3);
+            using (var z = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
             {
                 z.Write(body.Span);
             }
 
-            body = _gzip.GetBuffer().AsMemory(0, (int)_gzip.Length);
+            body = compressed.GetBuffer().AsMemory(0, (int)compressed.Length);
         }
 
         HttpResponseMessage response;

@@ -57,6 +57,9 @@ public sealed class InfluxOptions
     /// <summary>Sealed batches waiting for the sender before writers feel backpressure.</summary>
     public int MaxQueuedBatches { get; set; } = 8;
 
+    /// <summary>Write requests in flight at once (InfluxDB fsyncs its WAL per request, so one at a time leaves it idle).</summary>
+    public int MaxInFlightRequests { get; set; } = 2;
+
     /// <summary>Gzip request bodies.</summary>
     public bool Gzip { get; set; }
 
@@ -144,9 +147,9 @@ public sealed class InfluxOptions
             yield return "Sink:Influx:FlushInterval, RequestTimeout and ReplayProbeInterval must be positive and BreakerBreakDuration at least 00:00:00.5.";
         }
 
-        if (MaxRetries < 0 || MaxQueuedBatches < 1)
+        if (MaxRetries < 0 || MaxQueuedBatches < 1 || MaxInFlightRequests is < 1 or > 64)
         {
-            yield return "Sink:Influx:MaxRetries must be >= 0 and MaxQueuedBatches >= 1.";
+            yield return "Sink:Influx:MaxRetries must be >= 0, MaxQueuedBatches >= 1 and MaxInFlightRequests between 1 and 64.";
         }
 
         if (BreakerFailureRatio is <= 0 or > 1 || BreakerMinimumThroughput < 2)

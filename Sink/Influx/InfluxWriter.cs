@@ -288,12 +288,19 @@ public sealed partial class InfluxWriter : IPointSink
         var reader = _queue.Reader;
         var stop = _stop.Token;
         var nextProbe = 0L;
+        var inFlight = new List<Task<(Batch Batch, bool Delivered)>>(_options.MaxInFlightRequests);
         try
         {
             while (!stop.IsCancellationRequested)
             {
                 if (!_spool.IsEmpty)
                 {
+                    // Replay mode: one request at a time, oldest first.
+                    while (inFlight.Count > 0)
+                    {
+                        nextProbe = await CompleteOneAsync(inFlight, nextProbe).ConfigureAwait(false);
+                    }
+
                     MoveQueuedIntoSpool(reader);
                     if (nextProbe != 0 && _time.GetTimestamp() < nextProbe)
                     {
@@ -314,10 +321,29 @@ public sealed partial class InfluxWriter : IPointSink
                         }
                         else
                         {
-                            nextProbe = _time.GetTimestamp() + (long)(_options.ReplayProbeInterval.TotalSeconds * _time.TimestampFrequency);
+                            nextProbe = NextProbe();
                         }
 
                         UpdateSpoolCounters();
+                    }
+
+                    continue;
+                }
+
+                if (inFlight.Count >= _options.MaxInFlightRequests)
+                {
+                    nextProbe = await CompleteOneAsync(inFlight, nextProbe).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (inFlight.Count > 0 && !reader.TryPeek(out _))
+                {
+                    // Wait for new work or for a request to finish, whichever comes first.
+                    var read = reader.WaitToReadAsync(stop).AsTask();
+                    var any = Task.WhenAny(inFlight);
+                    if (await Task.WhenAny(read, any).ConfigureAwait(false) == any)
+                    {
+                        nextProbe = await CompleteOneAsync(inFlight, nextProbe).ConfigureAwait(false);
                     }
 
                     continue;
@@ -335,22 +361,17 @@ public sealed partial class InfluxWriter : IPointSink
 
                 if (item.Batch is not { } batch)
                 {
+                    // A flush completes once everything before it is delivered or spooled.
+                    while (inFlight.Count > 0)
+                    {
+                        nextProbe = await CompleteOneAsync(inFlight, nextProbe).ConfigureAwait(false);
+                    }
+
                     item.Flushed!.TrySetResult();
                     continue;
                 }
 
-                using (batch)
-                {
-                    if (!await DeliverAsync(batch.Memory, batch.Points, stop).ConfigureAwait(false))
-                    {
-                        // Empty spool always accepts one record, so this cannot fail for lack of room.
-                        _spool.TryAppend(batch.Memory.Span, batch.Points);
-                        Counters.Spooled(batch.Points);
-                        LogSpooling(_logger, batch.Points, _spool.PendingPoints);
-                        nextProbe = _time.GetTimestamp() + (long)(_options.ReplayProbeInterval.TotalSeconds * _time.TimestampFrequency);
-                        UpdateSpoolCounters();
-                    }
-                }
+                inFlight.Add(SendLiveAsync(batch, stop));
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -372,6 +393,41 @@ public sealed partial class InfluxWriter : IPointSink
             }
         }
     }
+
+    private async Task<(Batch Batch, bool Delivered)> SendLiveAsync(Batch batch, CancellationToken stop)
+    {
+        try
+        {
+            return (batch, await DeliverAsync(batch.Memory, batch.Points, stop).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return (batch, false);
+        }
+    }
+
+    private async Task<long> CompleteOneAsync(List<Task<(Batch Batch, bool Delivered)>> inFlight, long nextProbe)
+    {
+        var done = await Task.WhenAny(inFlight).ConfigureAwait(false);
+        inFlight.Remove(done);
+        var (batch, delivered) = await done.ConfigureAwait(false);
+        using (batch)
+        {
+            if (delivered || _stop.IsCancellationRequested)
+            {
+                return nextProbe;
+            }
+
+            // Accepted batches are never dropped: when requests that failed alongside filled the spool, exceed the bound.
+            _spool.TryAppend(batch.Memory.Span, batch.Points, force: true);
+            Counters.Spooled(batch.Points);
+            LogSpooling(_logger, batch.Points, _spool.PendingPoints);
+            UpdateSpoolCounters();
+            return NextProbe();
+        }
+    }
+
+    private long NextProbe() => _time.GetTimestamp() + (long)(_options.ReplayProbeInterval.TotalSeconds * _time.TimestampFrequency);
 
     private void MoveQueuedIntoSpool(ChannelReader<Item> reader)
     {

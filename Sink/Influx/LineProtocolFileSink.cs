@@ -11,6 +11,7 @@ public sealed partial class LineProtocolFileSink : IPointSink
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly FileStream _stream;
+    private int _disposed;
 
     /// <summary>Opens (appending) the file.</summary>
     /// <param name="path">File path; its directory is created.</param>
@@ -72,6 +73,11 @@ public sealed partial class LineProtocolFileSink : IPointSink
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await FlushAsync(CancellationToken.None).ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
         _gate.Dispose();

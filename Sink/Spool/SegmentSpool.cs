@@ -143,10 +143,11 @@ public sealed partial class SegmentSpool : IDisposable
     /// <summary>Appends a batch durably.</summary>
     /// <param name="payload">Line-protocol bytes.</param>
     /// <param name="points">Points in it.</param>
+    /// <param name="force">Append even when full (for batches already accepted, which must never be dropped; the bound is exceeded by at most the writer's in-flight batches).</param>
     /// <returns>False when the spool is full.</returns>
-    public bool TryAppend(ReadOnlySpan<byte> payload, int points)
+    public bool TryAppend(ReadOnlySpan<byte> payload, int points, bool force = false)
     {
-        if (!HasRoomFor(payload.Length))
+        if (!force && !HasRoomFor(payload.Length))
         {
             return false;
         }

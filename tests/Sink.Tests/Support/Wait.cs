@@ -14,6 +14,18 @@ internal static class Wait
         }
     }
 
+    public static async Task ForAsync(Task task, TimeSpan timeout, string phase)
+    {
+        try
+        {
+            await task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"timed out after {timeout.TotalSeconds} s waiting for: {phase}");
+        }
+    }
+
     public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, string phase) =>
         UntilAsync(() => Task.FromResult(condition()), timeout, phase);
 }

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Sink.Anomaly;
+using StreamLstm.Sink.Influx;
+using StreamLstm.Sink.Outputs;
+using StreamLstm.Sink.Spool;
+using StreamLstm.Sink.Tests.Support;
+
+namespace StreamLstm.Sink.Tests.Influx;
+
+public sealed class InfluxRoundTripTests(InfluxdFixture influx) : IClassFixture<InfluxdFixture>, IDisposable
+{
+    private static readonly string[] Keys = ["AAPL", "key with spaces", "a,b=c", "quote\"d", "Zürich 株 🚀", "back\\slash mid", "=lead", "tab\there"];
+    private readonly string _dir = Directory.CreateTempSubdirectory("sink-roundtrip-").FullName;
+
+    internal static InfluxOptions Options(string url, string db) => new()
+    {
+        Url = url,
+        Database = db,
+        BatchMaxPoints = 1000,
+        FlushInterval = TimeSpan.FromMilliseconds(100),
+        MaxRetries = 1,
+        RetryBaseDelay = TimeSpan.FromMilliseconds(20),
+        ReplayProbeInterval = TimeSpan.FromMilliseconds(100),
+        BreakerBreakDuration = TimeSpan.FromMilliseconds(500),
+        RequestTimeout = TimeSpan.FromSeconds(10),
+    };
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ForecastsWrittenThroughTheOutput_ReadBackExactly_IncludingKeysThatNeedEscaping(bool gzip)
+    {
+        var db = "rt" + (gzip ? "gz" : "plain");
+        await influx.Server.CreateDatabaseAsync(db);
+        const int n = 4000;
+        using var http = new HttpClient();
+        var options = Options(influx.Server.Url, db);
+        options.Gzip = gzip;
+        var writer = new InfluxWriter(http, options, new SpoolOptions { Directory = Path.Combine(_dir, db, "spool"), Fsync = false }, Path.Combine(_dir, db, "dlq"), TimeProvider.System, NullLogger.Instance);
+        var dlq = new DeadLetterFile(Path.Combine(_dir, db, "dlq-rows"), TimeProvider.System);
+        await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), dlq, TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
+        {
+            for (var start = 0; start < n; start += 250)
+            {
+                await output.WriteAsync(Batches.Make(SourceKind.Vitals, Keys, 250, start, 1_700_000_000_000), TestContext.Current.CancellationToken);
+            }
+
+            await output.FlushAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(n, writer.Counters.PointsDelivered);
+        }
+
+        var rows = await InfluxQuery.RowsAsync(influx.Server, db, "SELECT * FROM forecast");
+        Assert.Equal(n, rows.Count);
+        var byKeyTime = rows.ToDictionary(r => (r["key"].GetString()!, r["time"].GetInt64()));
+        for (var i = 0; i < n; i++)
+        {
+            var k = i % Keys.Length;
+            var row = byKeyTime[(Keys[k], 1_700_000_000_000 + i)];
+            Assert.Equal("vitals", row["source"].GetString());
+            Assert.Equal("m-1", row["model"].GetString());
+            Assert.Equal(Batches.Observed(i, k), row["value"].GetDouble());
+            for (var h = 1; h <= 3; h++)
+            {
+                Assert.Equal((float)(Batches.Observed(i, k) + (h * 0.125)), (float)row[SinkSchema.MuField(h)].GetDouble());
+                Assert.Equal(0.5f + (h / 8f), (float)row[SinkSchema.SigmaField(h)].GetDouble());
+            }
+
+            // Every row after a key's first has scores; the first has none (no earlier forecast).
+            Assert.Equal(i >= Keys.Length, row["score"].ValueKind == JsonValueKind.Number);
+        }
+
+        var keys = (await InfluxQuery.RowsAsync(influx.Server, db, "SHOW TAG VALUES FROM forecast WITH KEY = \"key\"")).Select(r => r["value"].GetString()).Order(StringComparer.Ordinal);
+        Assert.Equal(Keys.Order(StringComparer.Ordinal), keys);
+    }
+
+    [Fact]
+    public async Task RowsLineProtocolCannotCarry_GoToTheDeadLetterFile_TheRestArrive()
+    {
+        const string db = "badrows";
+        await influx.Server.CreateDatabaseAsync(db);
+        using var http = new HttpClient();
+        var writer = new InfluxWriter(http, Options(influx.Server.Url, db), new SpoolOptions { Directory = Path.Combine(_dir, db, "spool"), Fsync = false }, Path.Combine(_dir, db, "dlq"), TimeProvider.System, NullLogger.Instance);
+        var dlq = new DeadLetterFile(Path.Combine(_dir, db, "dlq"), TimeProvider.System);
+        await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), dlq, TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
+        {
+            await output.WriteAsync(Batches.Make(SourceKind.Tick, ["ok", "new\nline", "trailing\\"], 9, 0, 1000), TestContext.Current.CancellationToken);
+            await output.FlushAsync(TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(3, await InfluxQuery.CountAsync(influx.Server, db, "forecast"));
+        var lines = await File.ReadAllLinesAsync(dlq.Path, TestContext.Current.CancellationToken);
+        Assert.Equal(6, lines.Length);
+        Assert.All(lines, l => Assert.Contains("\"status\":0", l));
+        Assert.Contains(lines, l => l.Contains("cannot contain newlines"));
+        Assert.Contains(lines, l => l.Contains("cannot end with a backslash"));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
