@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,31 +16,19 @@ namespace StreamLstm.Streaming.Hosting;
 /// </summary>
 public sealed partial class PipelineHostedService : BackgroundService
 {
-    private readonly KafkaSettings _kafka;
-    private readonly PipelineOptions _options;
-    private readonly PipelineModels _models;
-    private readonly IReadOnlyList<IForecastOutput> _outputs;
-    private readonly IDeadLetterSink _deadLetters;
+    private readonly IServiceProvider _services;
     private readonly TimeProvider _time;
     private readonly ILogger<PipelineHostedService> _logger;
     private readonly TaskCompletionSource<StreamPipeline> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Creates the service.</summary>
-    /// <param name="kafka">Kafka settings.</param>
-    /// <param name="options">Pipeline settings.</param>
-    /// <param name="models">Models.</param>
-    /// <param name="outputs">Every registered output (forecasts topic, InfluxDB, alerts...).</param>
-    /// <param name="deadLetters">DLQ/late sink.</param>
+    /// <param name="services">Resolves settings, models, outputs (every <see cref="IForecastOutput"/>) and the DLQ sink
+    /// when the service starts, after start-up validation.</param>
     /// <param name="time">Clock.</param>
     /// <param name="logger">Logger.</param>
-    public PipelineHostedService(IOptions<KafkaSettings> kafka, IOptions<PipelineOptions> options, PipelineModels models,
-        IEnumerable<IForecastOutput> outputs, IDeadLetterSink deadLetters, TimeProvider time, ILogger<PipelineHostedService> logger)
+    public PipelineHostedService(IServiceProvider services, TimeProvider time, ILogger<PipelineHostedService> logger)
     {
-        _kafka = kafka.Value;
-        _options = options.Value;
-        _models = models;
-        _outputs = [.. outputs];
-        _deadLetters = deadLetters;
+        _services = services;
         _time = time;
         _logger = logger;
     }
@@ -53,22 +42,27 @@ public sealed partial class PipelineHostedService : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var topics = _kafka.InputTopics();
-        var models = _models.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
-        var pipeline = new StreamPipeline(_options, models, _outputs, _deadLetters, _time);
+        var kafka = _services.GetRequiredService<IOptions<KafkaSettings>>().Value;
+        var options = _services.GetRequiredService<IOptions<PipelineOptions>>().Value;
+        var modelSet = _services.GetRequiredService<PipelineModels>();
+        IReadOnlyList<IForecastOutput> outputs = [.. _services.GetServices<IForecastOutput>()];
+        var deadLetters = _services.GetRequiredService<IDeadLetterSink>();
+        var topics = kafka.InputTopics();
+        var models = modelSet.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
+        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time);
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
-            BootstrapServers = _kafka.BootstrapServers,
-            GroupId = _kafka.GroupId,
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = kafka.GroupId,
             Topics = topics,
-            AutoOffsetReset = _kafka.AutoOffsetReset == "latest" ? AutoOffsetReset.Latest : AutoOffsetReset.Earliest,
-            CommitInterval = _kafka.CommitInterval,
-            MaxPollMessages = _kafka.MaxPollMessages,
-        }, pipeline.Lanes, _options.ChannelCapacity, pipeline.Pool, _logger);
+            AutoOffsetReset = kafka.AutoOffsetReset == "latest" ? AutoOffsetReset.Latest : AutoOffsetReset.Earliest,
+            CommitInterval = kafka.CommitInterval,
+            MaxPollMessages = kafka.MaxPollMessages,
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);
-        LogStarting(_logger, pipeline.Lanes.Count, string.Join(",", models.Select(m => $"{m.Key.ToWireName()}:{m.Value.Metadata.Version}")), _outputs.Count);
+        LogStarting(_logger, pipeline.Lanes.Count, string.Join(",", models.Select(m => $"{m.Key.ToWireName()}:{m.Value.Metadata.Version}")), outputs.Count);
         _started.TrySetResult(pipeline);
 
         using var stopConsumer = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -95,7 +89,7 @@ public sealed partial class PipelineHostedService : BackgroundService
         finally
         {
             await pipeline.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
-            _deadLetters.Flush(TimeSpan.FromSeconds(30));
+            deadLetters.Flush(TimeSpan.FromSeconds(30));
             var t = pipeline.Totals();
             LogStopped(_logger, t.Events, t.Forecasts, t.DeadLetters, t.Late);
         }

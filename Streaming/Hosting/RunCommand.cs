@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace StreamLstm.Streaming.Hosting;
 
@@ -30,10 +29,10 @@ public static class RunCommand
                 await host.RunAsync(ct).ConfigureAwait(false);
                 return 0;
             }
-            catch (OptionsValidationException ex)
+            catch (Exception ex) when (StartupErrors.Describe(ex) is { } failures)
             {
                 await Console.Error.WriteLineAsync("Invalid settings:").ConfigureAwait(false);
-                foreach (var failure in ex.Failures) await Console.Error.WriteLineAsync("  - " + failure).ConfigureAwait(false);
+                foreach (var failure in failures) await Console.Error.WriteLineAsync("  - " + failure).ConfigureAwait(false);
                 return 2;
             }
         });
