@@ -8,35 +8,74 @@ namespace StreamLstm.Model.Inference;
 /// Packs the weights once at construction; <see cref="Step"/> allocates nothing. Results are bit-identical
 /// whatever the thread count. One stepper per worker thread (it owns scratch buffers).
 /// </summary>
-public sealed class LstmStepper
+public sealed unsafe class LstmStepper : IDisposable
 {
-    private readonly PackedLstm _packed;
-    private readonly int _maxBatch;
-    private readonly float[] _gates;
+    /// <summary>Below this many slots per thread a batch runs on the caller's thread only.</summary>
+    public const int MinSlotsPerThread = 64;
+
+    private readonly PackedLstm? _scalar;
+    private readonly VectorPack? _vector;
+    private readonly float[][] _scratch;
+    private readonly StepWorkers? _workers;
 
     /// <summary>Packs <paramref name="model"/>'s weights for batches of up to <paramref name="maxBatch"/> slots.</summary>
     /// <param name="model">Model (its arrays are copied).</param>
     /// <param name="maxBatch">Largest batch <see cref="Step"/> will be given.</param>
     /// <param name="threads">Threads used for large batches (1 = caller's thread only).</param>
     public LstmStepper(LstmModel model, int maxBatch, int threads = 1)
+        : this(model, maxBatch, threads, StepKernelKind.Auto)
+    {
+    }
+
+    /// <summary>Packs <paramref name="model"/>'s weights for a given kernel.</summary>
+    /// <param name="model">Model (its arrays are copied).</param>
+    /// <param name="maxBatch">Largest batch <see cref="Step"/> will be given.</param>
+    /// <param name="threads">Threads used for large batches (1 = caller's thread only).</param>
+    /// <param name="kernel">Kernel; <see cref="StepKernelKind.Auto"/> picks the widest the hardware accelerates.</param>
+    public LstmStepper(LstmModel model, int maxBatch, int threads, StepKernelKind kernel)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatch);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        _packed = new PackedLstm(model);
-        _maxBatch = maxBatch;
+        if (kernel == StepKernelKind.Auto) kernel = StepKernels.Best;
+        if (!StepKernels.IsSupported(kernel)) throw new PlatformNotSupportedException($"Kernel {kernel} is not hardware-accelerated here.");
+        Config = model.Config;
+        MaxBatch = maxBatch;
         Threads = threads;
-        _gates = new float[4 * model.Config.HiddenSize];
+        Kernel = kernel;
+        var scratchSize = 0;
+        switch (kernel)
+        {
+            case StepKernelKind.Vector512:
+                _vector = new VectorPack(model, StepKernel512.Lanes);
+                scratchSize = StepKernel512.ScratchSize(_vector);
+                break;
+            case StepKernelKind.Vector256:
+                _vector = new VectorPack(model, StepKernel256.Lanes);
+                scratchSize = StepKernel256.ScratchSize(_vector);
+                break;
+            default:
+                _scalar = new PackedLstm(model);
+                scratchSize = 4 * model.Config.HiddenSize;
+                break;
+        }
+
+        _scratch = new float[threads][];
+        for (var t = 0; t < threads; t++) _scratch[t] = new float[scratchSize];
+        if (threads > 1) _workers = new StepWorkers(threads - 1, RunPart);
     }
 
     /// <summary>The model's sizes.</summary>
-    public LstmConfig Config => _packed.Config;
+    public LstmConfig Config { get; }
 
     /// <summary>Largest batch accepted by <see cref="Step"/>.</summary>
-    public int MaxBatch => _maxBatch;
+    public int MaxBatch { get; }
 
     /// <summary>Threads used for large batches.</summary>
     public int Threads { get; }
+
+    /// <summary>The kernel in use.</summary>
+    public StepKernelKind Kernel { get; }
 
     /// <summary>
     /// Advances <paramref name="slots"/> (B distinct slots) by one step.
@@ -49,9 +88,9 @@ public sealed class LstmStepper
     public void Step(StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma)
     {
         ArgumentNullException.ThrowIfNull(slab);
-        var cfg = _packed.Config;
+        var cfg = Config;
         var b = slots.Length;
-        if (b > _maxBatch) throw new ArgumentException($"Batch of {b} exceeds the stepper's maximum {_maxBatch}.", nameof(slots));
+        if (b > MaxBatch) throw new ArgumentException($"Batch of {b} exceeds the stepper's maximum {MaxBatch}.", nameof(slots));
         if (slab.Layers != cfg.Layers || slab.Hidden != cfg.HiddenSize)
         {
             throw new ArgumentException($"Slab is {slab.Layers}x{slab.Hidden}, model is {cfg.Layers}x{cfg.HiddenSize}.", nameof(slab));
@@ -60,23 +99,97 @@ public sealed class LstmStepper
         if (x.Length < b * cfg.InputSize) throw new ArgumentException($"x needs {b * cfg.InputSize} values.", nameof(x));
         if (mu.Length < b * cfg.Horizons) throw new ArgumentException($"mu needs {b * cfg.Horizons} values.", nameof(mu));
         if (logSigma.Length < b * cfg.Horizons) throw new ArgumentException($"logSigma needs {b * cfg.Horizons} values.", nameof(logSigma));
-
-        var hid = cfg.HiddenSize;
-        var k = cfg.Horizons;
         for (var s = 0; s < b; s++)
         {
+            if (!slab.IsAllocated(slots[s])) throw new ArgumentException($"Slot {slots[s]} (batch row {s}) is not allocated.", nameof(slots));
+        }
+
+        var parts = _workers is null ? 1 : Math.Min(Threads, b / MinSlotsPerThread);
+        if (parts <= 1)
+        {
+            RunRange(slab, slots, x, mu, logSigma, _scratch[0]);
+            return;
+        }
+
+        fixed (int* ps = slots)
+        fixed (float* px = x, pm = mu, pl = logSigma)
+        {
+            _job = new Job(slab, ps, px, pm, pl, b, parts);
+            var workers = _workers!;
+            workers.Run(parts - 1);
+            try
+            {
+                RunPart(0);
+            }
+            finally
+            {
+                workers.Wait();
+                _job = default;
+            }
+        }
+    }
+
+    /// <summary>Stops the worker threads (only used when <see cref="Threads"/> &gt; 1).</summary>
+    public void Dispose() => _workers?.Dispose();
+
+    private Job _job;
+
+    private readonly struct Job(StateSlab slab, int* slots, float* x, float* mu, float* logSigma, int batch, int parts)
+    {
+        public readonly StateSlab Slab = slab;
+        public readonly int* Slots = slots;
+        public readonly float* X = x;
+        public readonly float* Mu = mu;
+        public readonly float* LogSigma = logSigma;
+        public readonly int Batch = batch;
+        public readonly int Parts = parts;
+    }
+
+    private void RunPart(int part)
+    {
+        var j = _job;
+        // Contiguous ranges; each slot's arithmetic is the same in any range, so the split never changes results.
+        var start = (int)((long)j.Batch * part / j.Parts);
+        var end = (int)((long)j.Batch * (part + 1) / j.Parts);
+        int inp = Config.InputSize, k = Config.Horizons;
+        RunRange(j.Slab, new ReadOnlySpan<int>(j.Slots + start, end - start), new ReadOnlySpan<float>(j.X + start * inp, (end - start) * inp),
+            new Span<float>(j.Mu + start * k, (end - start) * k), new Span<float>(j.LogSigma + start * k, (end - start) * k), _scratch[part]);
+    }
+
+    private void RunRange(StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, float[] scratch)
+    {
+        switch (Kernel)
+        {
+            case StepKernelKind.Vector512:
+                StepKernel512.Run(_vector!, slab, slots, x, mu, logSigma, scratch);
+                break;
+            case StepKernelKind.Vector256:
+                StepKernel256.Run(_vector!, slab, slots, x, mu, logSigma, scratch);
+                break;
+            default:
+                ScalarRange(slab, slots, x, mu, logSigma, scratch);
+                break;
+        }
+    }
+
+    private void ScalarRange(StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, float[] gates)
+    {
+        var p = _scalar!;
+        var cfg = Config;
+        int hid = cfg.HiddenSize, k = cfg.Horizons;
+        for (var s = 0; s < slots.Length; s++)
+        {
             var slot = slots[s];
-            if (!slab.IsAllocated(slot)) throw new ArgumentException($"Slot {slot} (batch row {s}) is not allocated.", nameof(slots));
             ReadOnlySpan<float> input = x.Slice(s * cfg.InputSize, cfg.InputSize);
             for (var l = 0; l < cfg.Layers; l++)
             {
                 var h = slab.HLayer(l).AsSpan(slot * hid, hid);
                 var c = slab.CLayer(l).AsSpan(slot * hid, hid);
-                ScalarCell.Step(_packed.Weights[l], _packed.Bias[l], cfg.LayerInputSize(l), hid, input, h, c, _gates);
+                ScalarCell.Step(p.Weights[l], p.Bias[l], cfg.LayerInputSize(l), hid, input, h, c, gates);
                 input = h;
             }
 
-            ScalarCell.Head(_packed.HeadT, _packed.HeadBias, hid, k, input, mu.Slice(s * k, k), logSigma.Slice(s * k, k));
+            ScalarCell.Head(p.HeadT, p.HeadBias, hid, k, input, mu.Slice(s * k, k), logSigma.Slice(s * k, k));
         }
     }
 }

@@ -1,0 +1,232 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using StreamLstm.Model.State;
+
+namespace StreamLstm.Model.Inference;
+
+// StepKernel256.cs is this file with Vector512 → Vector256 and 16 → 8 lanes; keep the two in sync.
+
+/// <summary>
+/// Vector512 step kernel. Slots are taken in tiles of <see cref="TileSlots"/>; per layer and unit block the block's
+/// weights stay in L1 while groups of four slots accumulate all four gates in 16 registers (one FMA chain per gate and slot,
+/// in input order), then the cell update runs on those registers. Every slot sees the same operation sequence whatever
+/// its position in the batch, so results do not depend on how the batch is split.
+/// </summary>
+internal static class StepKernel512
+{
+    public const int Lanes = 16;
+    public const int TileSlots = 32;
+
+    /// <summary>Scratch floats one thread needs for a model.</summary>
+    public static int ScratchSize(VectorPack p) => TileSlots * (p.Config.InputSize + 2 * p.Config.HiddenSize + Lanes) + 4 * Lanes;
+
+    public static void Run(VectorPack p, StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, Span<float> scratch)
+    {
+        var cfg = p.Config;
+        int hid = cfg.HiddenSize, inp = cfg.InputSize, k = cfg.Horizons;
+        var zMax = Math.Max(inp, hid) + hid;
+        var z = scratch[..(TileSlots * zMax)];
+        var tmp = scratch.Slice(TileSlots * zMax, 4 * Lanes);
+        for (var t0 = 0; t0 < slots.Length; t0 += TileSlots)
+        {
+            var n = Math.Min(TileSlots, slots.Length - t0);
+            var tile = slots.Slice(t0, n);
+            for (var l = 0; l < cfg.Layers; l++)
+            {
+                var inSize = cfg.LayerInputSize(l);
+                var kin = inSize + hid;
+                var hLayer = slab.HLayer(l);
+                var cLayer = slab.CLayer(l);
+                var below = l == 0 ? null : slab.HLayer(l - 1);
+                // Gather [input; h_old] per slot: the cell writes new h in place while later blocks still need the old one.
+                for (var s = 0; s < n; s++)
+                {
+                    var slot = tile[s];
+                    var dst = z.Slice(s * kin, kin);
+                    if (l == 0) x.Slice((t0 + s) * inp, inp).CopyTo(dst);
+                    else below.AsSpan(slot * hid, hid).CopyTo(dst);
+                    hLayer.AsSpan(slot * hid, hid).CopyTo(dst[inSize..]);
+                }
+
+                ref var w0 = ref p.Weights[l][0];
+                ref var b0 = ref p.Bias[l][0];
+                ref var zr = ref z[0];
+                for (var u = 0; u < p.Blocks; u++)
+                {
+                    ref var w = ref Unsafe.Add(ref w0, u * kin * 4 * Lanes);
+                    ref var b = ref Unsafe.Add(ref b0, u * 4 * Lanes);
+                    var unit = u * Lanes;
+                    var valid = Math.Min(Lanes, hid - unit);
+                    var s = 0;
+                    for (; s + 4 <= n; s += 4)
+                    {
+                        Tile4(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, hLayer, cLayer, hid, unit, valid,
+                            tile[s], tile[s + 1], tile[s + 2], tile[s + 3], tmp);
+                    }
+
+                    for (; s < n; s++)
+                    {
+                        Tile1(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, hLayer, cLayer, hid, unit, valid, tile[s], tmp);
+                    }
+                }
+            }
+
+            var top = slab.HLayer(cfg.Layers - 1);
+            for (var s = 0; s < n; s++)
+            {
+                Head(p, top.AsSpan(tile[s] * hid, hid), mu.Slice((t0 + s) * k, k), logSigma.Slice((t0 + s) * k, k));
+            }
+        }
+    }
+
+    private static void Tile4(ref float w, ref float b, ref float z0, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int valid,
+        int slot0, int slot1, int slot2, int slot3, Span<float> tmp)
+    {
+        var bi = Vector512.LoadUnsafe(ref b);
+        var bf = Vector512.LoadUnsafe(ref b, Lanes);
+        var bg = Vector512.LoadUnsafe(ref b, 2 * Lanes);
+        var bo = Vector512.LoadUnsafe(ref b, 3 * Lanes);
+        Vector512<float> i0 = bi, f0 = bf, g0 = bg, o0 = bo;
+        Vector512<float> i1 = bi, f1 = bf, g1 = bg, o1 = bo;
+        Vector512<float> i2 = bi, f2 = bf, g2 = bg, o2 = bo;
+        Vector512<float> i3 = bi, f3 = bf, g3 = bg, o3 = bo;
+        ref var z1 = ref Unsafe.Add(ref z0, kin);
+        ref var z2 = ref Unsafe.Add(ref z0, 2 * kin);
+        ref var z3 = ref Unsafe.Add(ref z0, 3 * kin);
+        for (var k = 0; k < kin; k++)
+        {
+            var off = (nuint)(k * 4 * Lanes);
+            var wi = Vector512.LoadUnsafe(ref w, off);
+            var wf = Vector512.LoadUnsafe(ref w, off + Lanes);
+            var wg = Vector512.LoadUnsafe(ref w, off + 2 * Lanes);
+            var wo = Vector512.LoadUnsafe(ref w, off + 3 * Lanes);
+            var a = Vector512.Create(Unsafe.Add(ref z0, k));
+            i0 = Vector512.FusedMultiplyAdd(wi, a, i0);
+            f0 = Vector512.FusedMultiplyAdd(wf, a, f0);
+            g0 = Vector512.FusedMultiplyAdd(wg, a, g0);
+            o0 = Vector512.FusedMultiplyAdd(wo, a, o0);
+            a = Vector512.Create(Unsafe.Add(ref z1, k));
+            i1 = Vector512.FusedMultiplyAdd(wi, a, i1);
+            f1 = Vector512.FusedMultiplyAdd(wf, a, f1);
+            g1 = Vector512.FusedMultiplyAdd(wg, a, g1);
+            o1 = Vector512.FusedMultiplyAdd(wo, a, o1);
+            a = Vector512.Create(Unsafe.Add(ref z2, k));
+            i2 = Vector512.FusedMultiplyAdd(wi, a, i2);
+            f2 = Vector512.FusedMultiplyAdd(wf, a, f2);
+            g2 = Vector512.FusedMultiplyAdd(wg, a, g2);
+            o2 = Vector512.FusedMultiplyAdd(wo, a, o2);
+            a = Vector512.Create(Unsafe.Add(ref z3, k));
+            i3 = Vector512.FusedMultiplyAdd(wi, a, i3);
+            f3 = Vector512.FusedMultiplyAdd(wf, a, f3);
+            g3 = Vector512.FusedMultiplyAdd(wg, a, g3);
+            o3 = Vector512.FusedMultiplyAdd(wo, a, o3);
+        }
+
+        Cell(i0, f0, g0, o0, hLayer, cLayer, slot0 * hid + unit, valid, tmp);
+        Cell(i1, f1, g1, o1, hLayer, cLayer, slot1 * hid + unit, valid, tmp);
+        Cell(i2, f2, g2, o2, hLayer, cLayer, slot2 * hid + unit, valid, tmp);
+        Cell(i3, f3, g3, o3, hLayer, cLayer, slot3 * hid + unit, valid, tmp);
+    }
+
+    private static void Tile1(ref float w, ref float b, ref float z, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int valid,
+        int slot, Span<float> tmp)
+    {
+        var i0 = Vector512.LoadUnsafe(ref b);
+        var f0 = Vector512.LoadUnsafe(ref b, Lanes);
+        var g0 = Vector512.LoadUnsafe(ref b, 2 * Lanes);
+        var o0 = Vector512.LoadUnsafe(ref b, 3 * Lanes);
+        for (var k = 0; k < kin; k++)
+        {
+            var off = (nuint)(k * 4 * Lanes);
+            var a = Vector512.Create(Unsafe.Add(ref z, k));
+            i0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w, off), a, i0);
+            f0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w, off + Lanes), a, f0);
+            g0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w, off + 2 * Lanes), a, g0);
+            o0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w, off + 3 * Lanes), a, o0);
+        }
+
+        Cell(i0, f0, g0, o0, hLayer, cLayer, slot * hid + unit, valid, tmp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Cell(Vector512<float> ai, Vector512<float> af, Vector512<float> ag, Vector512<float> ao,
+        float[] hLayer, float[] cLayer, int at, int valid, Span<float> tmp)
+    {
+        var i = Sigmoid(ai);
+        var f = Sigmoid(af);
+        var g = Tanh(ag);
+        var o = Sigmoid(ao);
+        if (valid == Lanes)
+        {
+            ref var c = ref cLayer[at];
+            var cn = Vector512.FusedMultiplyAdd(f, Vector512.LoadUnsafe(ref c), i * g);
+            cn.StoreUnsafe(ref c);
+            (o * Tanh(cn)).StoreUnsafe(ref hLayer[at]);
+        }
+        else
+        {
+            // Partial last block: go through scratch so no lane reads or writes past this slot's H values.
+            var ct = tmp[..Lanes];
+            ct.Clear();
+            cLayer.AsSpan(at, valid).CopyTo(ct);
+            var cn = Vector512.FusedMultiplyAdd(f, Vector512.Create((ReadOnlySpan<float>)ct), i * g);
+            cn.CopyTo(ct);
+            ct[..valid].CopyTo(cLayer.AsSpan(at, valid));
+            (o * Tanh(cn)).CopyTo(ct);
+            ct[..valid].CopyTo(hLayer.AsSpan(at, valid));
+        }
+    }
+
+    private static void Head(VectorPack p, ReadOnlySpan<float> h, Span<float> mu, Span<float> logSigma)
+    {
+        var k = p.Config.Horizons;
+        var hid = h.Length;
+        for (var o = 0; o < 2 * k; o++)
+        {
+            var row = p.HeadWeight.AsSpan(o * hid, hid);
+            var acc = Vector512<float>.Zero;
+            var j = 0;
+            for (; j + Lanes <= hid; j += Lanes)
+            {
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(row.Slice(j, Lanes)), Vector512.Create(h.Slice(j, Lanes)), acc);
+            }
+
+            var sum = Vector512.Sum(acc);
+            for (; j < hid; j++) sum = MathF.FusedMultiplyAdd(row[j], h[j], sum);
+            sum += p.HeadBias[o];
+            if (o < k) mu[o] = sum;
+            else logSigma[o - k] = sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
+
+    /// <summary>tanh x = 1 − 2 / (1 + e^{2x}); absolute error stays near float epsilon.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Tanh(Vector512<float> x) =>
+        Vector512<float>.One - Vector512.Create(2f) / (Vector512<float>.One + Exp(x + x));
+
+    /// <summary>
+    /// e^x: Cephes' single-precision method (round x·log2 e to n, reduce with a two-part ln 2, degree-6 polynomial, add n
+    /// to the exponent bits); relative error about 2 ulp. Inputs are clamped to ±86 so 2^n stays a normal float.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-86f)), Vector512.Create(86f));
+        var magic = Vector512.Create(12582912f); // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits
+        var t = Vector512.FusedMultiplyAdd(x, Vector512.Create(1.44269504088896341f), magic);
+        var n = t - magic;
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var q = Vector512.FusedMultiplyAdd(Vector512.Create(1.9875691500e-4f), r, Vector512.Create(1.3981999507e-3f));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(8.3334519073e-3f));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(4.1665795894e-2f));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(1.6666665459e-1f));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(5.0000001201e-1f));
+        var y = Vector512.FusedMultiplyAdd(q, r * r, r) + Vector512<float>.One;
+        var e = (t.AsInt32() - magic.AsInt32()) << 23;
+        return (y.AsInt32() + e).AsSingle();
+    }
+}

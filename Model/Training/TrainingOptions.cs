@@ -1,0 +1,76 @@
+namespace StreamLstm.Model.Training;
+
+/// <summary>Settings of <see cref="LstmTrainer"/>.</summary>
+public sealed class TrainingOptions
+{
+    /// <summary>Steps of each training window that gradients flow through (truncated BPTT length).</summary>
+    public int WindowLength { get; set; } = 32;
+
+    /// <summary>Steps run forward without gradients before each window to warm the state (0: windows start from zero state).</summary>
+    public int WarmupSteps { get; set; }
+
+    /// <summary>Windows per mini-batch.</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Mini-batches per epoch.</summary>
+    public int BatchesPerEpoch { get; set; } = 20;
+
+    /// <summary>Maximum epochs.</summary>
+    public int Epochs { get; set; } = 20;
+
+    /// <summary>Adam step size.</summary>
+    public double LearningRate { get; set; } = 1e-2;
+
+    /// <summary>Adam β1.</summary>
+    public double Beta1 { get; set; } = 0.9;
+
+    /// <summary>Adam β2.</summary>
+    public double Beta2 { get; set; } = 0.999;
+
+    /// <summary>Adam ε.</summary>
+    public double Epsilon { get; set; } = 1e-8;
+
+    /// <summary>Gradient-norm clip (0: off).</summary>
+    public double ClipNorm { get; set; } = 1.0;
+
+    /// <summary>Seed for window sampling: the same seed, data and model give the same result.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Threads for the batch (results do not depend on it).</summary>
+    public int Threads { get; set; } = 1;
+
+    /// <summary>Stop after this many epochs without a better validation loss (0: never stop early).</summary>
+    public int Patience { get; set; }
+
+    /// <summary>Called after every epoch; return false to stop training (the validation/early-stopping hook).</summary>
+    public Func<EpochReport, bool>? OnEpoch { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
+    public void Validate()
+    {
+        if (WindowLength < 1) throw new ArgumentException($"WindowLength must be >= 1 (was {WindowLength}).");
+        if (WarmupSteps < 0) throw new ArgumentException($"WarmupSteps must be >= 0 (was {WarmupSteps}).");
+        if (BatchSize < 1) throw new ArgumentException($"BatchSize must be >= 1 (was {BatchSize}).");
+        if (BatchesPerEpoch < 1) throw new ArgumentException($"BatchesPerEpoch must be >= 1 (was {BatchesPerEpoch}).");
+        if (Epochs < 1) throw new ArgumentException($"Epochs must be >= 1 (was {Epochs}).");
+        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (was {LearningRate}).");
+        if (ClipNorm < 0) throw new ArgumentException($"ClipNorm must be >= 0 (was {ClipNorm}).");
+        if (Threads < 1) throw new ArgumentException($"Threads must be >= 1 (was {Threads}).");
+        if (Patience < 0) throw new ArgumentException($"Patience must be >= 0 (was {Patience}).");
+    }
+}
+
+/// <summary>What one epoch did.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="TrainLoss">Mean training NLL over the epoch's batches.</param>
+/// <param name="ValidationLoss">Validation NLL (NaN without a validation set).</param>
+/// <param name="GradNorm">Mean gradient norm before clipping.</param>
+/// <param name="Timesteps">Training timesteps (window steps × windows) processed this epoch.</param>
+/// <param name="Elapsed">Wall time of the epoch's training part.</param>
+public sealed record EpochReport(int Epoch, double TrainLoss, double ValidationLoss, double GradNorm, long Timesteps, TimeSpan Elapsed);
+
+/// <summary>The outcome of <see cref="LstmTrainer.Fit"/>.</summary>
+/// <param name="Epochs">Per-epoch reports.</param>
+/// <param name="BestEpoch">Epoch whose parameters the model holds at the end (best validation loss, or the last epoch without validation).</param>
+/// <param name="StoppedEarly">Whether patience or the hook stopped training.</param>
+public sealed record TrainingReport(IReadOnlyList<EpochReport> Epochs, int BestEpoch, bool StoppedEarly);
