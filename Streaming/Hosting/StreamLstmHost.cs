@@ -20,6 +20,9 @@ public static class StreamLstmHost
         ["--audio-model"] = "Models:AudioModel",
     };
 
+    /// <summary>Whether the last <see cref="CreateBuilder"/> added the sink's outputs.</summary>
+    public static bool SinkAdded { get; private set; }
+
     /// <summary>
     /// Builds a host. Configuration, later sources winning: appsettings.json (next to the executable, then the working
     /// directory), <c>STREAMLSTM_</c> environment variables (<c>STREAMLSTM_Kafka__BootstrapServers</c>), the command line
@@ -46,6 +49,8 @@ public static class StreamLstmHost
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         configure?.Invoke(builder);
+        // SINK HOOK: InfluxDB and alert outputs (see SinkHook) join the forecasts topic as further IForecastOutputs.
+        SinkAdded = SinkHook.TryAdd(builder.Services, builder.Configuration);
         builder.Services.AddStreamLstmPipeline(builder.Configuration);
         return builder;
     }
