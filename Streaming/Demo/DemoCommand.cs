@@ -191,7 +191,7 @@ public static class DemoCommand
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
             var pipeline = await service.Started.ConfigureAwait(false);
             var t = pipeline.Totals();
-            Console.WriteLine($"done: {t.Events:N0} events, {t.Forecasts:N0} forecasts, {t.DeadLetters:N0} dead letters, {t.Late:N0} late, {t.Keys:N0} keys at the end");
+            Console.WriteLine($"done: {t.Events:N0} events, {t.Forecasts:N0} forecasts, {t.DeadLetters:N0} dead letters, {t.Late:N0} late");
             return 0;
         }
         finally
