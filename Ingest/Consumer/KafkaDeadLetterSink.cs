@@ -26,6 +26,7 @@ public sealed partial class KafkaDeadLetterSink : IDeadLetterSink, IDisposable
     private readonly Action<DeliveryReport<byte[]?, byte[]?>> _onDelivery;
     private long _late;
     private long _failed;
+    private int _disposed;
 
     /// <summary>Creates the sink.</summary>
     /// <param name="bootstrapServers">Brokers.</param>
@@ -79,6 +80,8 @@ public sealed partial class KafkaDeadLetterSink : IDeadLetterSink, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // Registered under two service types, so DI may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _producer.Flush(TimeSpan.FromSeconds(10));
         _producer.Dispose();
     }

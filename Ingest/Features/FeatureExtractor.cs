@@ -6,7 +6,7 @@ namespace StreamLstm.Ingest.Features;
 /// <summary>
 /// Turns a key's raw event values into model inputs and keeps the key's feature state, struct-of-arrays by slot
 /// (the same slot index as the key's LSTM state): last timestamp, and per feature a decayed mean, variance and count.
-/// Each feature is normalised with the statistics seen <em>before</em> the event (<c>z = (x − m) / √(v + ε)</c>, clamped
+/// Each feature is normalised with the statistics seen <em>before</em> the event (<c>z = (x − m) / s</c>, s from <see cref="Std"/>, clamped
 /// to ±<see cref="ZClamp"/>), then the statistics are updated with weight <c>max(α, 1/(n+1))</c> (a plain running mean
 /// while a key is young, then an exponential one). Deterministic: the same events in the same order give the same bits.
 /// Not thread-safe: one extractor per worker and kind.
@@ -173,7 +173,7 @@ public abstract class FeatureExtractor
         {
             var mean = _mean[i];
             var diff = x - mean;
-            z = diff / Math.Sqrt(_var[i] + Epsilon);
+            z = diff / StdOf(mean, _var[i]);
             // Exponentially weighted mean/variance (West's update); weight 1/(n+1) until it drops below α.
             var w = Math.Max(Alpha, 1.0 / (n + 1));
             var incr = w * diff;
@@ -185,9 +185,14 @@ public abstract class FeatureExtractor
         return (float)Math.Clamp(z, -ZClamp, ZClamp);
     }
 
-    /// <summary>Standard deviation of a statistic (≥ √ε).</summary>
+    /// <summary>
+    /// Standard deviation of a statistic as used for normalising and de-normalising: √(v + ε + (10⁻³·m)²), so a young
+    /// key (variance still ≈ 0) gets a scale of at least 0.1 % of its mean instead of ≈ 0.
+    /// </summary>
     /// <param name="slot">Slot.</param>
     /// <param name="stat">Statistic index.</param>
     /// <returns>The standard deviation.</returns>
-    protected double Std(int slot, int stat) => Math.Sqrt(_var[slot * StatCount + stat] + Epsilon);
+    public double Std(int slot, int stat) => StdOf(_mean[slot * StatCount + stat], _var[slot * StatCount + stat]);
+
+    private static double StdOf(double mean, double variance) => Math.Sqrt(variance + Epsilon + 1e-6 * mean * mean);
 }

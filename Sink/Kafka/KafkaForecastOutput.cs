@@ -47,6 +47,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     private long _produced;
     private long _delivered;
     private long _failed;
+    private int _disposed;
     private long _retried;
 
     /// <summary>Creates the output and its producer.</summary>
@@ -108,6 +109,8 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // Registered under two service types, so DI may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _producer.Flush(TimeSpan.FromSeconds(10));
         _producer.Dispose();
     }

@@ -1,8 +1,26 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using StreamLstm.Ingest.Consumer;
+using StreamLstm.Ingest.Generators;
+using StreamLstm.Ingest.Kafka;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Model.Lstm;
+using StreamLstm.Sink.Kafka;
+using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Bench;
 
-/// <summary><c>pipeline</c>: Pipeline events/s and latency, in-process and through Kafka.</summary>
+/// <summary>
+/// <c>pipeline</c>: events/s and event→forecast latency. <c>core</c> feeds pre-encoded tick JSON for many keys through
+/// the in-process source (decode, features, micro-batched LSTM step, forecast batch; no Kafka) with 1 and 2 workers.
+/// <c>kafka</c> runs the same through the embedded mock cluster and splits the time: the bare client drain rate
+/// (client + mock broker), our pipeline's own rate (core), and the forecasts-topic producer.
+/// </summary>
 public static class PipelineBench
 {
     /// <summary>Builds the command.</summary>
@@ -10,11 +28,340 @@ public static class PipelineBench
     public static Command Create()
     {
         var command = new Command("pipeline", "Pipeline events/s and latency, in-process and through Kafka.");
-        command.SetAction(_ =>
+        var events = new Option<int>("--events") { Description = "Events per core run", DefaultValueFactory = _ => 2_000_000 };
+        var keys = new Option<int>("--keys") { Description = "Keys (symbols)", DefaultValueFactory = _ => 100_000 };
+        var hidden = new Option<int>("--hidden") { Description = "Hidden size H", DefaultValueFactory = _ => 64 };
+        var workers = new Option<string>("--workers") { Description = "Worker counts to run, comma-separated", DefaultValueFactory = _ => "1,2" };
+        var kafkaEvents = new Option<int>("--kafka-events") { Description = "Events through the mock cluster (≤ ~100K per partition)", DefaultValueFactory = _ => 400_000 };
+        var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/pipeline.json" };
+        command.Options.Add(events);
+        command.Options.Add(keys);
+        command.Options.Add(hidden);
+        command.Options.Add(workers);
+        command.Options.Add(kafkaEvents);
+        command.Options.Add(output);
+        command.SetAction(async (parse, ct) =>
         {
-            Console.Error.WriteLine("pipeline: not implemented yet");
-            return 2;
+            var workerCounts = parse.GetValue(workers)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), ct).ConfigureAwait(false);
+            var path = parse.GetValue(output)!;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            await File.WriteAllTextAsync(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+            Console.WriteLine($"wrote {path}");
+            return 0;
         });
         return command;
+    }
+
+    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, CancellationToken ct)
+    {
+        var model = LstmModel.CreateRandom(new LstmConfig(3, hidden, 1, 5), 7);
+        model.Metadata = model.Metadata with { Version = "bench" };
+        var models = new Dictionary<SourceKind, LstmModel> { [SourceKind.Tick] = model };
+        Console.WriteLine($"generating {events:N0} tick events for {keys:N0} symbols...");
+        var messages = Generate(events, keys, out var keyBytes, out var keyIndex);
+
+        Phases(model, messages, keyBytes.Length); // warm-up: tiered JIT
+        var phases = Phases(model, messages, keyBytes.Length);
+        Console.WriteLine("single-thread phase costs (ns/event): " + string.Join(", ", phases.Select(p => $"{p.Key} {p.Value!.GetValue<double>():N0}")));
+        var core = new JsonArray();
+        Console.WriteLine();
+        Console.WriteLine("core (in-process source, no Kafka), H={0}, {1:N0} keys", hidden, keys);
+        Console.WriteLine("{0,8} {1,14} {2,10} {3,10} {4,10}", "workers", "events/s", "p50 µs", "p99 µs", "batch");
+        foreach (var w in workerCounts)
+        {
+            var r = await CoreRunAsync(models, messages, keyBytes, keyIndex, w, ct).ConfigureAwait(false);
+            Console.WriteLine("{0,8} {1,14:N0} {2,10:N0} {3,10:N0} {4,10:N1}", w, r.Rate, r.P50, r.P99, r.MeanBatch);
+            core.Add(new JsonObject
+            {
+                ["workers"] = w, ["keys"] = keys, ["hidden"] = hidden, ["layers"] = 1, ["events"] = events,
+                ["seconds"] = Math.Round(r.Seconds, 3), ["events_per_s"] = Math.Round(r.Rate), ["p50_us"] = r.P50, ["p99_us"] = r.P99,
+                ["mean_batch"] = Math.Round(r.MeanBatch, 1),
+            });
+        }
+
+        var kafka = kafkaEvents > 0 ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, ct).ConfigureAwait(false) : null;
+        return new JsonObject
+        {
+            ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString(), ["note"] = "shared CPU; other jobs may run at the same time" },
+            ["core_phase_ns_per_event_single_thread"] = phases,
+            ["core"] = core,
+            ["kafka"] = kafka,
+        };
+    }
+
+    /// <summary>Single-thread cost of each stage of the hot path, measured apart.</summary>
+    private static JsonObject Phases(LstmModel model, byte[][] messages, int keys)
+    {
+        var n = Math.Min(messages.Length, 200_000);
+        var decoder = Ingest.Decoding.EventDecoder.For(SourceKind.Tick);
+        var raw = new double[decoder.ValueCount];
+        var ts = new long[n];
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < n; i++) decoder.Decode(messages[i], raw, out ts[i], out _);
+        var decodeNs = sw.Elapsed.TotalNanoseconds / n;
+
+        var features = Ingest.Features.FeatureExtractor.For(SourceKind.Tick);
+        features.EnsureCapacity(keys);
+        var x = new float[3];
+        var rng = new Random(1);
+        raw[0] = 100;
+        raw[1] = 10;
+        sw.Restart();
+        for (var i = 0; i < n; i++)
+        {
+            raw[0] *= 1 + 1e-4 * (i % 3 - 1);
+            features.Extract(i % keys, raw, i, x);
+        }
+
+        var featureNs = sw.Elapsed.TotalNanoseconds / n;
+        var mu = new float[5];
+        var sigma = new float[5];
+        sw.Restart();
+        for (var i = 0; i < n; i++) features.Denormalise(i % keys, mu, mu, mu, sigma);
+        var denormNs = sw.Elapsed.TotalNanoseconds / n;
+
+        const int b = 512;
+        var slab = new Model.State.StateSlab(model.Config, keys);
+        var slots = new int[b];
+        for (var i = 0; i < keys; i++) slab.Allocate();
+        var stepper = new Model.Inference.LstmStepper(model, b);
+        var xb = new float[b * 3];
+        var mub = new float[b * 5];
+        var lsb = new float[b * 5];
+        var rounds = Math.Max(1, n / b);
+        sw.Restart();
+        for (var r = 0; r < rounds; r++)
+        {
+            for (var j = 0; j < b; j++) slots[j] = (r * b + j * 97) % keys;
+            stepper.Step(slab, slots, xb, mub, lsb);
+        }
+
+        var stepNs = sw.Elapsed.TotalNanoseconds / (rounds * b);
+
+        var dict = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var k = 0; k < keys; k++) dict["k" + k.ToString(CultureInfo.InvariantCulture)] = k;
+        var lookup = dict.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> chars = stackalloc char[16];
+        var found = 0;
+        sw.Restart();
+        for (var i = 0; i < n; i++)
+        {
+            chars[0] = 'k';
+            (i % keys).TryFormat(chars[1..], out var w, default, CultureInfo.InvariantCulture);
+            if (lookup.TryGetValue(chars[..(w + 1)], out _)) found++;
+        }
+
+        var lookupNs = sw.Elapsed.TotalNanoseconds / n;
+        return new JsonObject
+        {
+            ["decode_json"] = Math.Round(decodeNs, 1),
+            ["key_lookup"] = Math.Round(lookupNs, 1),
+            ["features"] = Math.Round(featureNs, 1),
+            ["lstm_step_b512"] = Math.Round(stepNs, 1),
+            ["denormalise"] = Math.Round(denormNs, 1),
+        };
+    }
+
+    private static byte[][] Generate(int events, int keys, out byte[][] keyBytes, out int[] keyIndex)
+    {
+        var gen = new TickGenerator(new TickGeneratorOptions { Keys = keys, Seed = 3, EventsPerKeyPerSecond = 1 });
+        keyBytes = Enumerable.Range(0, keys).Select(k => gen.GetKeyUtf8(k).ToArray()).ToArray();
+        var messages = new byte[events][];
+        keyIndex = new int[events];
+        var buffer = new byte[EventJson.MaxEventBytes];
+        for (var i = 0; i < events; i++)
+        {
+            var info = gen.Next(buffer, out var n);
+            messages[i] = buffer.AsSpan(0, n).ToArray();
+            keyIndex[i] = info.KeyIndex;
+        }
+
+        return messages;
+    }
+
+    private sealed record RunResult(double Seconds, double Rate, double P50, double P99, double MeanBatch);
+
+    private static async Task<RunResult> CoreRunAsync(Dictionary<SourceKind, LstmModel> models, byte[][] messages, byte[][] keyBytes, int[] keyIndex, int workers, CancellationToken ct)
+    {
+        const int partitions = 16;
+        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = 16, MaxWait = TimeSpan.Zero, InitialSlots = keyBytes.Length / workers + 1024 };
+        var output = new CountingOutput();
+        var pipeline = new StreamPipeline(options, models, [output], new CountingDeadLetterSink());
+        var source = new InProcessSource(pipeline);
+        // Warm-up pass on a few keys is skipped on purpose: the first touch of each of the 100K keys is part of the run.
+        var partitionOf = new int[keyBytes.Length];
+        for (var k = 0; k < partitionOf.Length; k++) partitionOf[k] = k % partitions;
+        GC.Collect();
+        pipeline.Start(ct);
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var k = keyIndex[i];
+            await source.AddAsync(SourceKind.Tick, partitionOf[k], keyBytes[k], messages[i], ct).ConfigureAwait(false);
+        }
+
+        await source.FlushAsync(ct).ConfigureAwait(false);
+        await pipeline.CompleteAsync(ct).ConfigureAwait(false);
+        sw.Stop();
+        var totals = pipeline.Totals();
+        if (totals.Forecasts != messages.Length) throw new InvalidOperationException($"core run: {totals.Forecasts} forecasts for {messages.Length} events ({totals.DeadLetters} dead letters, {totals.Late} late)");
+        var hist = new LatencyHistogram();
+        foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
+        return new RunResult(sw.Elapsed.TotalSeconds, messages.Length / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)totals.Forecasts / totals.Batches);
+    }
+
+    private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, CancellationToken ct)
+    {
+        KafkaNative.EnsureLoaded();
+        using var cluster = EmbeddedKafka.Start(1);
+        const int partitions = 8;
+        cluster.CreateTopic("ticks", partitions);
+        cluster.CreateTopic("forecasts", partitions);
+        var messages = Generate(events, keys, out var keyBytes, out var keyIndex);
+
+        Console.WriteLine();
+        Console.WriteLine($"kafka (mock cluster, {partitions} partitions, {events:N0} events, {workers} workers)");
+        var sw = Stopwatch.StartNew();
+        using (var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5, BatchNumMessages = 10_000, QueueBufferingMaxMessages = 1_000_000, Acks = Acks.Leader }).Build())
+        {
+            for (var i = 0; i < messages.Length; i++)
+            {
+                while (true)
+                {
+                    try
+                    {
+                        producer.Produce("ticks", new Message<byte[], byte[]> { Key = keyBytes[keyIndex[i]], Value = messages[i] });
+                        break;
+                    }
+                    catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                    {
+                        producer.Poll(TimeSpan.FromMilliseconds(10));
+                    }
+                }
+            }
+
+            producer.Flush(ct);
+        }
+
+        var produceRate = events / sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"  produce (client + broker):                {produceRate,12:N0} msg/s");
+
+        // 1) The bare client: drain the topic with the same poll loop, no processing.
+        var drainRate = Drain(cluster.BootstrapServers, events, batched: true);
+        Console.WriteLine($"  consume only, drain loop (client+broker): {drainRate,12:N0} msg/s");
+        var singleRate = Drain(cluster.BootstrapServers, Math.Min(events, 100_000), batched: false);
+        Console.WriteLine($"  consume only, one Consume(100ms) per msg: {singleRate,12:N0} msg/s");
+
+        // 2) The whole pipeline from the topic, forecasts to a counting output.
+        var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
+        Console.WriteLine($"  pipeline, forecasts counted:              {full.Rate,12:N0} events/s  p50 {full.P50:N0} µs  p99 {full.P99:N0} µs");
+
+        // 3) The same with the forecasts topic (JSON through the idempotent producer).
+        var withTopic = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct).ConfigureAwait(false);
+        Console.WriteLine($"  pipeline + forecasts topic:               {withTopic.Rate,12:N0} events/s  p50 {withTopic.P50:N0} µs  p99 {withTopic.P99:N0} µs");
+
+        var coreRate = core.Count > 0 ? core[^1]!["events_per_s"]!.GetValue<double>() : double.NaN;
+        var usClient = 1e6 / drainRate;
+        var usOurs = 1e6 / coreRate;
+        var usTotal = 1e6 / full.Rate;
+        var usTopic = 1e6 / withTopic.Rate - usTotal;
+        Console.WriteLine($"  per event: client+broker {usClient:N2} µs, our code {usOurs:N2} µs (core, {workers} workers), whole {usTotal:N2} µs, forecasts topic +{usTopic:N2} µs");
+        return new JsonObject
+        {
+            ["partitions"] = partitions, ["events"] = events, ["keys"] = keys, ["workers"] = workers,
+            ["produce_events_per_s"] = Math.Round(produceRate),
+            ["consume_only_drain_events_per_s"] = Math.Round(drainRate),
+            ["consume_only_single_message_events_per_s"] = Math.Round(singleRate),
+            ["pipeline_events_per_s"] = Math.Round(full.Rate), ["p50_us"] = full.P50, ["p99_us"] = full.P99,
+            ["pipeline_with_forecasts_topic_events_per_s"] = Math.Round(withTopic.Rate), ["with_topic_p50_us"] = withTopic.P50, ["with_topic_p99_us"] = withTopic.P99,
+            ["us_per_event"] = new JsonObject
+            {
+                ["client_and_broker"] = Math.Round(usClient, 3),
+                ["our_code_core"] = Math.Round(usOurs, 3),
+                ["whole_pipeline"] = Math.Round(usTotal, 3),
+                ["forecasts_topic_extra"] = Math.Round(usTopic, 3),
+            },
+            ["latency_note"] = "latency is from the consumer taking the message off the client to the forecast batch being handed to the outputs",
+        };
+    }
+
+    private static double Drain(string bootstrap, int expected, bool batched)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "drain-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false, QueuedMinMessages = 100_000, FetchMaxBytes = 64 * 1024 * 1024,
+        }).Build();
+        consumer.Subscribe("ticks");
+        // Wait for the assignment and the first message before timing.
+        var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new InvalidOperationException("drain: no message within 30 s");
+        var n = 1;
+        var sw = Stopwatch.StartNew();
+        while (n < expected)
+        {
+            var r = consumer.Consume(batched ? TimeSpan.Zero : TimeSpan.FromMilliseconds(100));
+            if (r is null)
+            {
+                if (batched) r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (r is null && sw.Elapsed > TimeSpan.FromSeconds(60)) break;
+                if (r is null) continue;
+            }
+
+            n++;
+        }
+
+        var rate = (n - 1) / sw.Elapsed.TotalSeconds;
+        GC.KeepAlive(first);
+        consumer.Close();
+        return rate;
+    }
+
+    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct)
+    {
+        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = 16, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
+        var counting = new CountingOutput();
+        KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = "forecasts" }, NullLogger.Instance) : null;
+        IForecastOutput[] outputs = topic is null ? [counting] : [counting, topic];
+        var pipeline = new StreamPipeline(options, models, outputs, new CountingDeadLetterSink());
+        var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
+        {
+            BootstrapServers = bootstrap, GroupId = "bench-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick },
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, NullLogger.Instance);
+        pipeline.Start(ct);
+        using var stop = new CancellationTokenSource();
+        var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true };
+        thread.Start();
+        // Time from the first forecast to the last, so group join and assignment are not counted.
+        while (counting.Count == 0) await Task.Delay(1, ct).ConfigureAwait(false);
+        var sw = Stopwatch.StartNew();
+        var startCount = counting.Count;
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (counting.Count < events && DateTime.UtcNow < deadline) await Task.Delay(1, ct).ConfigureAwait(false);
+        sw.Stop();
+        var done = counting.Count - startCount;
+        await stop.CancelAsync().ConfigureAwait(false);
+        thread.Join();
+        await pipeline.CompleteAsync(ct).ConfigureAwait(false);
+        topic?.Dispose();
+        var hist = new LatencyHistogram();
+        foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
+        var t = pipeline.Totals();
+        return new RunResult(sw.Elapsed.TotalSeconds, done / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)t.Forecasts / Math.Max(1, t.Batches));
+    }
+
+    private sealed class CountingOutput : IForecastOutput
+    {
+        private long _count;
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
+        {
+            Interlocked.Add(ref _count, batch.Count);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using StreamLstm.Streaming.Bench;
 using StreamLstm.Streaming.Demo;
+using StreamLstm.Streaming.Hosting;
 using StreamLstm.Streaming.ModelCli;
 using StreamLstm.Streaming.Replay;
 
@@ -15,6 +16,7 @@ public static class CommandLineApp
     {
         var root = new RootCommand("StreamLstm: per-key stateful LSTM forecasts and anomaly alerts over Kafka streams.");
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

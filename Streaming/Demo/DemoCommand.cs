@@ -1,20 +1,345 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using StreamLstm.Ingest.Features;
+using StreamLstm.Ingest.Generators;
+using StreamLstm.Ingest.Kafka;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Model.Lstm;
+using StreamLstm.Model.Weights;
+using StreamLstm.Streaming.Hosting;
 
 namespace StreamLstm.Streaming.Demo;
 
-/// <summary><c>demo</c>: Embedded Kafka + generators + pipeline, with live status.</summary>
+/// <summary>
+/// <c>demo</c>: embedded Kafka (or <c>--bootstrap-servers</c>), generators for ticks, vitals and audio frames, models
+/// trained at start-up on generated history (or <c>--model</c>), the pipeline writing to the <c>forecasts</c> topic, and a
+/// live status line per second. Prints <c>bootstrap.servers=HOST:PORT,...</c> first so any Kafka client can watch.
+/// </summary>
 public static class DemoCommand
 {
     /// <summary>Builds the command.</summary>
     /// <returns>The command.</returns>
     public static Command Create()
     {
-        var command = new Command("demo", "Embedded Kafka + generators + pipeline, with live status.");
-        command.SetAction(_ =>
+        var command = new Command("demo", "Embedded Kafka + generators + pipeline, with live status.") { TreatUnmatchedTokensAsErrors = false };
+        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (e.g. 00:01:00 or 60s); default: until Ctrl+C", CustomParser = r => ParseDuration(r.Tokens[0].Value) };
+        var bootstrap = new Option<string?>("--bootstrap-servers") { Description = "Use this Kafka cluster instead of the embedded one" };
+        var symbols = new Option<int>("--symbols") { Description = "Tick symbols", DefaultValueFactory = _ => 500 };
+        var patients = new Option<int>("--patients") { Description = "Patients", DefaultValueFactory = _ => 100 };
+        var streams = new Option<int>("--audio-streams") { Description = "Audio streams", DefaultValueFactory = _ => 50 };
+        var rate = new Option<double>("--rate") { Description = "Multiplier on the generators' default per-key rates (ticks 10/s, vitals 1/s, audio 100/s)", DefaultValueFactory = _ => 1.0 };
+        var models = new Option<string[]>("--model") { Description = "Model file per kind, KIND=PATH (tick, vitals, audio), or a directory with tick/vitals/audio.safetensors", AllowMultipleArgumentsPerToken = true };
+        var hidden = new Option<int>("--hidden") { Description = "Hidden size of models trained at start-up", DefaultValueFactory = _ => 32 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs at start-up (0 = random models)", DefaultValueFactory = _ => 6 };
+        var workers = new Option<int>("--workers") { Description = "Pipeline workers (0 = one per core)", DefaultValueFactory = _ => 0 };
+        var partitions = new Option<int>("--partitions") { Description = "Partitions per input topic (embedded Kafka)", DefaultValueFactory = _ => 6 };
+        var seed = new Option<ulong>("--seed") { Description = "Generator seed", DefaultValueFactory = _ => 42UL };
+        var saveModels = new Option<string?>("--save-models") { Description = "Write the trained models to this directory" };
+        var influxUrl = new Option<string?>("--influx-url") { Description = "InfluxDB URL (adds the InfluxDB sink)" };
+        var influxDb = new Option<string?>("--influx-db") { Description = "InfluxDB 1.x database" };
+        var influxOrg = new Option<string?>("--influx-org") { Description = "InfluxDB 2.x organisation" };
+        var influxBucket = new Option<string?>("--influx-bucket") { Description = "InfluxDB 2.x bucket" };
+        var influxToken = new Option<string?>("--influx-token") { Description = "InfluxDB 2.x token" };
+        foreach (var o in new Option[] { duration, bootstrap, symbols, patients, streams, rate, models, hidden, epochs, workers, partitions, seed, saveModels, influxUrl, influxDb, influxOrg, influxBucket, influxToken })
         {
-            Console.Error.WriteLine("demo: not implemented yet");
-            return 2;
+            command.Options.Add(o);
+        }
+
+        command.SetAction(async (parse, ct) =>
+        {
+            var settings = new DemoSettings
+            {
+                Duration = parse.GetValue(duration),
+                BootstrapServers = parse.GetValue(bootstrap),
+                Symbols = parse.GetValue(symbols),
+                Patients = parse.GetValue(patients),
+                AudioStreams = parse.GetValue(streams),
+                Rate = parse.GetValue(rate),
+                Models = parse.GetValue(models) ?? [],
+                Hidden = parse.GetValue(hidden),
+                Epochs = parse.GetValue(epochs),
+                Workers = parse.GetValue(workers),
+                Partitions = parse.GetValue(partitions),
+                Seed = parse.GetValue(seed),
+                SaveModels = parse.GetValue(saveModels),
+                InfluxUrl = parse.GetValue(influxUrl),
+                InfluxDb = parse.GetValue(influxDb),
+                InfluxOrg = parse.GetValue(influxOrg),
+                InfluxBucket = parse.GetValue(influxBucket),
+                InfluxToken = parse.GetValue(influxToken),
+                ExtraArgs = [.. parse.UnmatchedTokens],
+            };
+            return await RunAsync(settings, ct).ConfigureAwait(false);
         });
         return command;
+    }
+
+    private static TimeSpan? ParseDuration(string text)
+    {
+        if (text.EndsWith('s') && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var s)) return TimeSpan.FromSeconds(s);
+        if (text.EndsWith('m') && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var m)) return TimeSpan.FromMinutes(m);
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain)) return TimeSpan.FromSeconds(plain);
+        return TimeSpan.Parse(text, CultureInfo.InvariantCulture);
+    }
+
+    private sealed class DemoSettings
+    {
+        public TimeSpan? Duration { get; init; }
+        public string? BootstrapServers { get; init; }
+        public int Symbols { get; init; }
+        public int Patients { get; init; }
+        public int AudioStreams { get; init; }
+        public double Rate { get; init; }
+        public string[] Models { get; init; } = [];
+        public int Hidden { get; init; }
+        public int Epochs { get; init; }
+        public int Workers { get; init; }
+        public int Partitions { get; init; }
+        public ulong Seed { get; init; }
+        public string? SaveModels { get; init; }
+        public string? InfluxUrl { get; init; }
+        public string? InfluxDb { get; init; }
+        public string? InfluxOrg { get; init; }
+        public string? InfluxBucket { get; init; }
+        public string? InfluxToken { get; init; }
+        public string[] ExtraArgs { get; init; } = [];
+    }
+
+    private static async Task<int> RunAsync(DemoSettings s, CancellationToken ct)
+    {
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (s.Duration is { } d) run.CancelAfter(d);
+        KafkaNative.EnsureLoaded();
+        EmbeddedKafka? cluster = null;
+        string bootstrap;
+        if (string.IsNullOrWhiteSpace(s.BootstrapServers))
+        {
+            cluster = EmbeddedKafka.Start(brokers: 1);
+            foreach (var topic in new[] { "ticks", "vitals", "audio-features" }) cluster.CreateTopic(topic, s.Partitions);
+            cluster.CreateTopic("forecasts", s.Partitions);
+            cluster.CreateTopic("streamlstm.dlq", 1);
+            cluster.CreateTopic("late", 1);
+            bootstrap = cluster.BootstrapServers;
+        }
+        else
+        {
+            bootstrap = s.BootstrapServers;
+        }
+
+        // The one line a watcher needs; printed before anything slow happens.
+        Console.WriteLine($"bootstrap.servers={bootstrap}");
+        Console.Out.Flush();
+        try
+        {
+            var models = await ModelsAsync(s, run.Token).ConfigureAwait(false);
+            if (models is null) return 130;
+            var overrides = new Dictionary<string, string?>
+            {
+                ["Kafka:BootstrapServers"] = bootstrap,
+                ["Kafka:GroupId"] = "streamlstm-demo",
+                ["Kafka:AutoOffsetReset"] = "latest",
+                ["Pipeline:Workers"] = s.Workers.ToString(CultureInfo.InvariantCulture),
+                ["Logging:LogLevel:Default"] = "Warning",
+            };
+            if (!string.IsNullOrWhiteSpace(s.InfluxUrl))
+            {
+                overrides["Sink:Influx:Url"] = s.InfluxUrl;
+                if (s.InfluxDb is not null) overrides["Sink:Influx:Database"] = s.InfluxDb;
+                if (s.InfluxOrg is not null) overrides["Sink:Influx:Org"] = s.InfluxOrg;
+                if (s.InfluxBucket is not null) overrides["Sink:Influx:Bucket"] = s.InfluxBucket;
+                if (s.InfluxToken is not null) overrides["Sink:Influx:Token"] = s.InfluxToken;
+                overrides["Sink:Influx:Api"] = s.InfluxToken is not null || s.InfluxBucket is not null ? "V2" : "V1";
+            }
+
+            using var host = StreamLstmHost.CreateBuilder(s.ExtraArgs, b => b.Services.AddSingleton(new PipelineModels(models)), overrides).Build();
+            if (!string.IsNullOrWhiteSpace(s.InfluxUrl))
+            {
+                Console.WriteLine(StreamLstmHost.SinkAdded
+                    ? $"influx: forecasts also go to {s.InfluxUrl}"
+                    : "influx: the sink is not part of this build yet (SinkHook); forecasts go to Kafka only");
+            }
+
+            try
+            {
+                await host.StartAsync(run.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (StartupErrors.Describe(ex) is { } failures)
+            {
+                await Console.Error.WriteLineAsync("Invalid settings:\n  - " + string.Join("\n  - ", failures)).ConfigureAwait(false);
+                return 2;
+            }
+
+            var service = host.Services.GetRequiredService<PipelineHostedService>();
+            await service.Started.WaitAsync(run.Token).ConfigureAwait(false);
+            var generators = StartGenerators(s, bootstrap, run.Token);
+            var feed = host.Services.GetRequiredService<StatusFeed>();
+            var started = DateTime.UtcNow;
+            using var status = feed.Samples(TimeSpan.FromSeconds(1)).Subscribe(sample => Console.WriteLine(Format(sample, DateTime.UtcNow - started)));
+            try
+            {
+                await Task.Delay(Timeout.Infinite, run.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            Console.WriteLine("stopping: generators, then draining the pipeline and committing offsets...");
+            await Task.WhenAll(generators).ConfigureAwait(false);
+            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            var pipeline = await service.Started.ConfigureAwait(false);
+            var t = pipeline.Totals();
+            Console.WriteLine($"done: {t.Events:N0} events, {t.Forecasts:N0} forecasts, {t.DeadLetters:N0} dead letters, {t.Late:N0} late");
+            return 0;
+        }
+        finally
+        {
+            cluster?.Dispose();
+        }
+    }
+
+    private static async Task<Dictionary<SourceKind, LstmModel>?> ModelsAsync(DemoSettings s, CancellationToken ct)
+    {
+        var files = ModelFiles(s.Models);
+        var result = new Dictionary<SourceKind, LstmModel>();
+        var toTrain = new List<SourceKind>();
+        foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
+        {
+            if (files.TryGetValue(kind, out var path))
+            {
+                result[kind] = ModelFile.Load(path);
+                Console.WriteLine($"model {kind.ToWireName()}: loaded {path} ({result[kind].Metadata.Version})");
+            }
+            else
+            {
+                toTrain.Add(kind);
+            }
+        }
+
+        if (s.Epochs <= 0)
+        {
+            foreach (var kind in toTrain)
+            {
+                result[kind] = PipelineModels.CreateRandom(kind, new ModelSettings { Hidden = s.Hidden, Horizons = 5 }, 13);
+                Console.WriteLine($"model {kind.ToWireName()}: random (--epochs 0)");
+            }
+
+            return result;
+        }
+
+        // Train the kinds in parallel on generated history (different seeds from the live generators).
+        var tasks = toTrain.Select(kind => Task.Run(() =>
+        {
+            var generator = Generator(kind, s, s.Seed + 1000, Math.Min(64, kind switch { SourceKind.Tick => s.Symbols, SourceKind.Vitals => s.Patients, _ => s.AudioStreams }));
+            var inputs = FeatureExtractor.For(kind).FeatureCount;
+            return (kind, DemoTraining.Train(kind, generator, new LstmConfig(inputs, s.Hidden, 1, 5), eventsPerKey: 400, s.Epochs, 0.01, (int)kind + 1));
+        }, ct)).ToList();
+        Console.WriteLine($"training {toTrain.Count} models on generated history (H={s.Hidden}, {s.Epochs} epochs)...");
+        try
+        {
+            foreach (var (kind, (model, loss, elapsed)) in await Task.WhenAll(tasks).ConfigureAwait(false))
+            {
+                result[kind] = model;
+                Console.WriteLine($"model {kind.ToWireName()}: trained in {elapsed.TotalSeconds:0.0}s, final NLL {loss:0.000} ({model.Metadata.Version})");
+                if (s.SaveModels is { } dir)
+                {
+                    Directory.CreateDirectory(dir);
+                    ModelFile.Save(model, Path.Combine(dir, kind.ToWireName() + ".safetensors"));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
+        return result;
+    }
+
+    private static Dictionary<SourceKind, string> ModelFiles(string[] specs)
+    {
+        var files = new Dictionary<SourceKind, string>();
+        foreach (var spec in specs)
+        {
+            if (Directory.Exists(spec))
+            {
+                foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
+                {
+                    var p = Path.Combine(spec, kind.ToWireName() + ".safetensors");
+                    if (File.Exists(p)) files[kind] = p;
+                }
+
+                continue;
+            }
+
+            var eq = spec.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--model '{spec}': give KIND=PATH (tick, vitals, audio) or a directory");
+            var name = spec[..eq];
+            var k = name switch
+            {
+                "tick" or "ticks" => SourceKind.Tick,
+                "vitals" => SourceKind.Vitals,
+                "audio" => SourceKind.Audio,
+                _ => throw new ArgumentException($"--model '{spec}': unknown kind '{name}' (tick, vitals, audio)"),
+            };
+            files[k] = spec[(eq + 1)..];
+        }
+
+        return files;
+    }
+
+    private static IEventGenerator Generator(SourceKind kind, DemoSettings s, ulong seed, int? keys = null)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return kind switch
+        {
+            SourceKind.Tick => new TickGenerator(new TickGeneratorOptions { Keys = keys ?? s.Symbols, Seed = seed, StartUnixMs = now, EventsPerKeyPerSecond = 10 * s.Rate }),
+            SourceKind.Vitals => new VitalsGenerator(new VitalsGeneratorOptions { Keys = keys ?? s.Patients, Seed = seed + 1, StartUnixMs = now, EventsPerKeyPerSecond = 1 * s.Rate }),
+            _ => new AudioFrameGenerator(new AudioGeneratorOptions { Keys = keys ?? s.AudioStreams, Seed = seed + 2, StartUnixMs = now, EventsPerKeyPerSecond = 100 * s.Rate }),
+        };
+    }
+
+    private static List<Task> StartGenerators(DemoSettings s, string bootstrap, CancellationToken ct)
+    {
+        var list = new List<Task>();
+        foreach (var (kind, topic, keys, perKey) in new[]
+        {
+            (SourceKind.Tick, "ticks", s.Symbols, 10.0),
+            (SourceKind.Vitals, "vitals", s.Patients, 1.0),
+            (SourceKind.Audio, "audio-features", s.AudioStreams, 100.0),
+        })
+        {
+            if (keys <= 0) continue;
+            var generator = Generator(kind, s, s.Seed);
+            list.Add(Task.Run(async () =>
+            {
+                using var producer = new KafkaEventProducer(bootstrap);
+                try
+                {
+                    await producer.ProduceAsync(generator, topic, long.MaxValue, keys * perKey * s.Rate, cancellationToken: ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }, CancellationToken.None));
+        }
+
+        return list;
+    }
+
+    private static string Format(StatusSample s, TimeSpan elapsed)
+    {
+        var sb = new StringBuilder();
+        var t = s.Totals;
+        sb.Append(CultureInfo.InvariantCulture, $"[{elapsed:mm\\:ss}] {s.EventsPerSecond,9:N0} ev/s | keys {t.Keys:N0} | lag {s.Lag:N0} | forecasts {t.Forecasts:N0} | dlq {t.DeadLetters:N0} late {t.Late:N0} | p50 {s.P50Micros / 1000:0.0} ms p99 {s.P99Micros / 1000:0.0} ms");
+        if (s.PausedLanes > 0) sb.Append(CultureInfo.InvariantCulture, $" | paused {s.PausedLanes}");
+        foreach (var f in s.Latest)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $" | {f.Source.ToWireName()} {f.Key} {f.Observed:0.###}→{f.Mu[0]:0.###}±{f.Sigma[0]:0.###}");
+        }
+
+        return sb.ToString();
     }
 }

@@ -104,6 +104,9 @@ internal sealed class KindEngine
         return slot;
     }
 
+    /// <summary>The slot holding <paramref name="key"/> (-1 when absent); a scan, for tests and diagnostics.</summary>
+    public int FindSlot(string key) => Array.IndexOf(_slotKeys, key);
+
     /// <summary>Forgets every key of <paramref name="partition"/>.</summary>
     public void Release(PartitionState partition)
     {

@@ -17,12 +17,51 @@ public sealed class CollectingOutput : IForecastOutput
 
     public int Count => Rows.Count;
 
+    private readonly List<(int Target, TaskCompletionSource Done)> _waiters = [];
+
+    /// <summary>Completes when at least <paramref name="target"/> rows have arrived.</summary>
+    public Task WhenCount(int target)
+    {
+        lock (_waiters)
+        {
+            if (Rows.Count >= target) return Task.CompletedTask;
+            var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((target, tcs));
+            return tcs.Task;
+        }
+    }
+
+    /// <summary>Waits for <paramref name="target"/> rows, failing with a message naming <paramref name="phase"/>.</summary>
+    public async Task WaitForCount(int target, TimeSpan timeout, string phase)
+    {
+        try
+        {
+            await WhenCount(target).WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"{phase}: timed out after {timeout.TotalSeconds:0}s with {Count} of {target} forecasts");
+        }
+    }
+
     public async ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
     {
         if (_gate is not null) await _gate.WaitAsync(cancellationToken);
         for (var r = 0; r < batch.Count; r++)
         {
             Rows.Enqueue(new ForecastRow(batch.Source, batch.Keys[r], batch.TimestampsMs[r], batch.Observed[r], batch.MuOf(r).ToArray(), batch.SigmaOf(r).ToArray(), batch.Partitions[r], batch.Offsets[r], batch.ModelVersion));
+        }
+
+        lock (_waiters)
+        {
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (Rows.Count >= _waiters[i].Target)
+                {
+                    _waiters[i].Done.TrySetResult();
+                    _waiters.RemoveAt(i);
+                }
+            }
         }
     }
 

@@ -1,0 +1,82 @@
+using StreamLstm.Model.Forecasting;
+
+namespace StreamLstm.Streaming.Hosting;
+
+/// <summary>Kafka settings (configuration section <c>Kafka</c>).</summary>
+public sealed class KafkaSettings
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Kafka";
+
+    /// <summary>Brokers, <c>host:port,...</c> (<c>--bootstrap-servers</c>).</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>Consumer group.</summary>
+    public string GroupId { get; set; } = "streamlstm";
+
+    /// <summary>Tick topic (empty disables ticks).</summary>
+    public string TicksTopic { get; set; } = "ticks";
+
+    /// <summary>Vitals topic (empty disables vitals).</summary>
+    public string VitalsTopic { get; set; } = "vitals";
+
+    /// <summary>Audio-feature topic (empty disables audio).</summary>
+    public string AudioTopic { get; set; } = "audio-features";
+
+    /// <summary>Forecast output topic.</summary>
+    public string ForecastsTopic { get; set; } = "forecasts";
+
+    /// <summary>Dead-letter topic.</summary>
+    public string DeadLetterTopic { get; set; } = "streamlstm.dlq";
+
+    /// <summary>Late-event side topic.</summary>
+    public string LateTopic { get; set; } = "late";
+
+    /// <summary>Where a new group starts: <c>earliest</c> or <c>latest</c>.</summary>
+    public string AutoOffsetReset { get; set; } = "earliest";
+
+    /// <summary>How often stored offsets are committed.</summary>
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most messages taken per poll round.</summary>
+    public int MaxPollMessages { get; set; } = 8192;
+
+    /// <summary>The enabled input topics and their kinds.</summary>
+    /// <returns>Topic → kind.</returns>
+    public Dictionary<string, SourceKind> InputTopics()
+    {
+        var d = new Dictionary<string, SourceKind>(StringComparer.Ordinal);
+        if (!string.IsNullOrWhiteSpace(TicksTopic)) d[TicksTopic] = SourceKind.Tick;
+        if (!string.IsNullOrWhiteSpace(VitalsTopic)) d[VitalsTopic] = SourceKind.Vitals;
+        if (!string.IsNullOrWhiteSpace(AudioTopic)) d[AudioTopic] = SourceKind.Audio;
+        return d;
+    }
+}
+
+/// <summary>Model settings (configuration section <c>Models</c>).</summary>
+public sealed class ModelSettings
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Models";
+
+    /// <summary>Tick model file (safetensors); empty = randomly initialised (demo: trained at start-up).</summary>
+    public string TickModel { get; set; } = "";
+
+    /// <summary>Vitals model file.</summary>
+    public string VitalsModel { get; set; } = "";
+
+    /// <summary>Audio model file.</summary>
+    public string AudioModel { get; set; } = "";
+
+    /// <summary>Hidden size of models created here.</summary>
+    public int Hidden { get; set; } = 64;
+
+    /// <summary>Layers of models created here.</summary>
+    public int Layers { get; set; } = 1;
+
+    /// <summary>Forecast horizons of models created here.</summary>
+    public int Horizons { get; set; } = 5;
+
+    /// <summary>Seed for initialisation.</summary>
+    public int Seed { get; set; } = 1;
+}

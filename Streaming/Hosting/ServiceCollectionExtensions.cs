@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StreamLstm.Ingest.Consumer;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Sink.Kafka;
+using StreamLstm.Streaming.Pipeline;
+
+namespace StreamLstm.Streaming.Hosting;
+
+/// <summary>Registers the streaming pipeline.</summary>
+public static partial class ServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the pipeline: options (sections <c>Kafka</c>, <c>Pipeline</c>, <c>Models</c>, validated at start-up), models
+    /// (unless a <see cref="PipelineModels"/> is already registered), the DLQ producer, the forecasts-topic output, the
+    /// latest-forecast tracker, the hosted service and the status feed. Other outputs (InfluxDB, alerts) are added as
+    /// further <see cref="IForecastOutput"/> registrations; the pipeline writes to all of them.
+    /// </summary>
+    /// <param name="services">Services.</param>
+    /// <param name="configuration">Configuration root.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddStreamLstmPipeline(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<KafkaSettings>().Bind(configuration.GetSection(KafkaSettings.Section)).ValidateOnStart();
+        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateOnStart();
+        services.AddOptions<ModelSettings>().Bind(configuration.GetSection(ModelSettings.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaSettings>, KafkaSettingsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PipelineOptions>, PipelineOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelSettings>, ModelSettingsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
+            var pipeline = sp.GetRequiredService<IOptions<PipelineOptions>>().Value;
+            var models = PipelineModels.FromSettings(sp.GetRequiredService<IOptions<ModelSettings>>().Value, kafka.InputTopics().Values, pipeline.AudioCoefficients, out var random);
+            if (random.Count > 0)
+            {
+                LogRandomModels(sp.GetRequiredService<ILoggerFactory>().CreateLogger("StreamLstm.Models"), string.Join(",", random.Select(k => k.ToWireName())));
+            }
+
+            return models;
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
+            return new KafkaDeadLetterSink(kafka.BootstrapServers, kafka.DeadLetterTopic, kafka.LateTopic, sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaDeadLetterSink>());
+        });
+        services.TryAddSingleton<IDeadLetterSink>(sp => sp.GetRequiredService<KafkaDeadLetterSink>());
+        services.AddKafkaForecastOutput();
+        services.TryAddSingleton<LatestForecasts>();
+        services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<LatestForecasts>());
+        services.TryAddSingleton<PipelineHostedService>();
+        services.AddHostedService(sp => sp.GetRequiredService<PipelineHostedService>());
+        services.TryAddSingleton<StatusFeed>();
+        return services;
+    }
+
+    /// <summary>Adds the forecasts-topic output (<see cref="KafkaForecastOutput"/>) as an <see cref="IForecastOutput"/>.</summary>
+    /// <param name="services">Services.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddKafkaForecastOutput(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp =>
+        {
+            var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
+            return new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic },
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>());
+        });
+        services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<KafkaForecastOutput>());
+        return services;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No model file for {Kinds}: using randomly initialised models (forecasts are not meaningful). Set Models:TickModel/VitalsModel/AudioModel.")]
+    private static partial void LogRandomModels(ILogger logger, string kinds);
+}

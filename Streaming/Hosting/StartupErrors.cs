@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Options;
+
+namespace StreamLstm.Streaming.Hosting;
+
+/// <summary>Turns start-up validation exceptions (one or several options types) into a flat list of messages.</summary>
+public static class StartupErrors
+{
+    /// <summary>Every options-validation failure inside <paramref name="exception"/>, or null if it holds none.</summary>
+    /// <param name="exception">What start-up threw.</param>
+    /// <returns>The messages, or null.</returns>
+    public static IReadOnlyList<string>? Describe(Exception exception)
+    {
+        var list = new List<string>();
+        Collect(exception, list);
+        return list.Count == 0 ? null : list;
+    }
+
+    private static void Collect(Exception ex, List<string> list)
+    {
+        switch (ex)
+        {
+            case OptionsValidationException ove:
+                list.AddRange(ove.Failures);
+                break;
+            case AggregateException agg:
+                foreach (var inner in agg.InnerExceptions) Collect(inner, list);
+                break;
+            default:
+                if (ex.InnerException is not null) Collect(ex.InnerException, list);
+                break;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace StreamLstm.Streaming.Hosting;
+
+/// <summary>The composition root: configuration sources, logging and the pipeline's services.</summary>
+public static class StreamLstmHost
+{
+    /// <summary>Short command-line switches mapped to configuration keys.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
+    {
+        ["--bootstrap-servers"] = "Kafka:BootstrapServers",
+        ["--group-id"] = "Kafka:GroupId",
+        ["--workers"] = "Pipeline:Workers",
+        ["--max-batch"] = "Pipeline:MaxBatch",
+        ["--tick-model"] = "Models:TickModel",
+        ["--vitals-model"] = "Models:VitalsModel",
+        ["--audio-model"] = "Models:AudioModel",
+    };
+
+    /// <summary>Whether the last <see cref="CreateBuilder"/> added the sink's outputs.</summary>
+    public static bool SinkAdded { get; private set; }
+
+    /// <summary>
+    /// Builds a host. Configuration, later sources winning: appsettings.json (next to the executable, then the working
+    /// directory), <c>STREAMLSTM_</c> environment variables (<c>STREAMLSTM_Kafka__BootstrapServers</c>), the command line
+    /// (<c>--Kafka:GroupId=x</c> or the short switches in <see cref="SwitchMappings"/>), then <paramref name="overrides"/>.
+    /// </summary>
+    /// <param name="args">Command-line arguments.</param>
+    /// <param name="configure">Extra registrations (outputs, models).</param>
+    /// <param name="overrides">In-memory settings applied last.</param>
+    /// <returns>The host builder.</returns>
+    public static HostApplicationBuilder CreateBuilder(string[] args, Action<HostApplicationBuilder>? configure = null, IDictionary<string, string?>? overrides = null)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
+            .AddEnvironmentVariables("STREAMLSTM_")
+            .AddCommandLine(args, SwitchMappings);
+        if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        configure?.Invoke(builder);
+        // SINK HOOK: InfluxDB and alert outputs (see SinkHook) join the forecasts topic as further IForecastOutputs.
+        SinkAdded = SinkHook.TryAdd(builder.Services, builder.Configuration);
+        builder.Services.AddStreamLstmPipeline(builder.Configuration);
+        return builder;
+    }
+}
