@@ -49,6 +49,15 @@ public sealed class KafkaEventProducer : IDisposable
         _onDelivery = OnDelivery;
     }
 
+    /// <summary>Name of the header that carries an anomalous event's label when <see cref="AnomalyHeaders"/> is on.</summary>
+    public const string AnomalyHeaderName = "anomaly";
+
+    /// <summary>
+    /// When true, <see cref="ProduceAsync"/> adds a Kafka header <c>anomaly</c> (e.g. <c>tachycardia</c>) to each anomalous
+    /// event, so an evaluator can score alerts against the injected labels without changing the JSON.
+    /// </summary>
+    public bool AnomalyHeaders { get; set; }
+
     /// <summary>How long <see cref="Dispose"/> waits for outstanding deliveries.</summary>
     public TimeSpan DisposeFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -89,7 +98,7 @@ public sealed class KafkaEventProducer : IDisposable
         {
             await pacer.WaitForAsync(produced, cancellationToken).ConfigureAwait(false);
             var info = generator.Next(buffer, out var n);
-            Produce(topic, keys[info.KeyIndex], buffer.AsSpan(0, n).ToArray());
+            Produce(topic, keys[info.KeyIndex], buffer.AsSpan(0, n).ToArray(), AnomalyHeaders && info.IsAnomaly ? LabelHeaders(info.Anomaly) : null);
             produced++;
             if (info.IsAnomaly)
             {
@@ -105,9 +114,10 @@ public sealed class KafkaEventProducer : IDisposable
     /// <param name="topic">Topic.</param>
     /// <param name="key">Key bytes.</param>
     /// <param name="value">Value bytes (ownership passes to the producer).</param>
-    public void Produce(string topic, byte[] key, byte[] value)
+    /// <param name="headers">Optional Kafka headers.</param>
+    public void Produce(string topic, byte[] key, byte[] value, Headers? headers = null)
     {
-        var message = new Message<byte[], byte[]> { Key = key, Value = value };
+        var message = new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers };
         while (true)
         {
             try
@@ -144,6 +154,8 @@ public sealed class KafkaEventProducer : IDisposable
         _producer.Flush(DisposeFlushTimeout);
         _producer.Dispose();
     }
+
+    private static Headers LabelHeaders(AnomalyKind kind) => new() { { AnomalyHeaderName, kind.ToLabelUtf8().ToArray() } };
 
     private void OnDelivery(DeliveryReport<byte[], byte[]> report)
     {
