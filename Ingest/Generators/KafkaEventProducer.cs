@@ -4,9 +4,10 @@ using StreamLstm.Ingest.Kafka;
 namespace StreamLstm.Ingest.Generators;
 
 /// <summary>Result of a produce run.</summary>
-/// <param name="Produced">Messages handed to the producer.</param>
-/// <param name="Delivered">Messages the broker acknowledged.</param>
-/// <param name="Failed">Messages that failed delivery.</param>
+/// <param name="Produced">Messages this run handed to the producer.</param>
+/// <param name="Delivered">Messages the broker acknowledged: the producer's total after this run's flush (runs sharing
+/// one producer concurrently count each other's messages too).</param>
+/// <param name="Failed">Messages that failed delivery (producer total, like <paramref name="Delivered"/>).</param>
 /// <param name="Anomalies">Produced messages whose label was not <see cref="AnomalyKind.None"/>.</param>
 /// <param name="Elapsed">Time taken, measured by the injected clock.</param>
 /// <param name="FirstError">The first delivery error, if any.</param>
@@ -19,6 +20,7 @@ public sealed record ProduceReport(long Produced, long Delivered, long Failed, l
 /// <summary>
 /// Produces events to a Kafka topic with a batching Confluent.Kafka producer (key = entity id, value = JSON), at a
 /// target rate or as fast as possible. Pacing uses the injected <see cref="TimeProvider"/>. Also used by replay.
+/// Thread-safe: several <see cref="ProduceAsync"/> runs (e.g. one per source kind) may share one instance.
 /// </summary>
 public sealed class KafkaEventProducer : IDisposable
 {
