@@ -54,4 +54,28 @@ public class KafkaEventProducerTests
         Assert.Equal(20, report.Delivered);
         Assert.Equal(TimeSpan.FromMilliseconds(1_900), report.Elapsed);
     }
+
+    [Fact]
+    public async Task AnomalyHeaders_CarryTheLabelOfExactlyTheAnomalousEvents()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        kafka.CreateTopic("ticks", partitions: 2);
+        var options = new TickGeneratorOptions { Keys = 10, Seed = 3, JumpProbability = 0.05 };
+        using var producer = new KafkaEventProducer(kafka.BootstrapServers) { AnomalyHeaders = true };
+        await producer.ProduceAsync(new TickGenerator(options), "ticks", 2_000, cancellationToken: TestContext.Current.CancellationToken);
+        var expected = Take(new TickGenerator(options), 2_000).ToDictionary(e => System.Text.Encoding.UTF8.GetString(e.Json), e => e.Info.Anomaly);
+        Assert.Contains(expected.Values, a => a == AnomalyKind.PriceJump);
+
+        var messages = KafkaTestConsumer.ReadExactly(kafka.BootstrapServers, "ticks", 2_000, "consume labelled ticks");
+        foreach (var m in messages)
+        {
+            var want = expected[m.Message.Value];
+            var has = m.Message.Headers.TryGetLastBytes(KafkaEventProducer.AnomalyHeaderName, out var label);
+            Assert.Equal(want != AnomalyKind.None, has);
+            if (has)
+            {
+                Assert.Equal(want.ToLabel(), System.Text.Encoding.UTF8.GetString(label));
+            }
+        }
+    }
 }
