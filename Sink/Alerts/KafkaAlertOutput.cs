@@ -1,3 +1,4 @@
+using System.Buffers;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using StreamLstm.Model.Forecasting;
@@ -20,8 +21,6 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IProducer<string, string> _producer;
-    private readonly Lock _gate = new();
-    private RowScore[] _scores = new RowScore[1024];
     private long _pending;
     private long _delivered;
     private long _deliveryErrors;
@@ -69,26 +68,16 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
             return;
         }
 
-        List<AlertEvent>? alerts = null;
-        lock (_gate)
+        // Scores themselves are not needed here, only the alerts; the detector is safe for concurrent callers with distinct keys.
+        var scores = ArrayPool<RowScore>.Shared.Rent(batch.Count);
+        var alerts = new List<AlertEvent>(0);
+        try
         {
-            // Scores are discarded here; the lock only guards the shared scratch array (scoring is cheap).
-            if (_scores.Length < batch.Count)
-            {
-                _scores = new RowScore[batch.Count];
-            }
-
-            var found = new List<AlertEvent>(0);
-            _detector.Process(batch, _scores, found);
-            if (found.Count > 0)
-            {
-                alerts = found;
-            }
+            _detector.Process(batch, scores.AsSpan(0, batch.Count), alerts);
         }
-
-        if (alerts is null)
+        finally
         {
-            return;
+            ArrayPool<RowScore>.Shared.Return(scores);
         }
 
         foreach (var alert in alerts)

@@ -90,6 +90,9 @@ public sealed class InfluxOptions
     /// <summary>Pause between replay attempts while InfluxDB does not answer.</summary>
     public TimeSpan ReplayProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long dispose waits for InfluxDB before spooling what is left.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The effective API.</summary>
     public InfluxApi EffectiveApi => Api ?? (string.IsNullOrEmpty(Bucket) ? InfluxApi.V1 : InfluxApi.V2);
 

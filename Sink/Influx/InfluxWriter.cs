@@ -31,6 +31,7 @@ public sealed partial class InfluxWriter : IPointSink
     private Batch? _current;
     private long _currentStarted;
     private int _disposed;
+    private volatile bool _killed;
 
     /// <summary>Creates the writer, opens (and verifies) the spool and starts the sender.</summary>
     /// <param name="http">HTTP client.</param>
@@ -159,19 +160,25 @@ public sealed partial class InfluxWriter : IPointSink
             return;
         }
 
+        using var timeout = new CancellationTokenSource(_options.ShutdownTimeout, _time);
         try
         {
-            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await FlushAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SpoolFullException)
+        {
+            // InfluxDB down and the spool full: what is left is spooled beyond the bound below rather than lost.
+            LogShutdownOverflow(_logger, _options.ShutdownTimeout.TotalSeconds);
         }
         finally
         {
-            await StopAsync().ConfigureAwait(false);
+            await StopAsync(kill: false).ConfigureAwait(false);
         }
     }
 
     /// <summary>Simulates a process kill: stops at once without flushing; in-memory batches are lost, the spool stays on disk.</summary>
     /// <returns>A task.</returns>
-    internal ValueTask KillAsync() => StopAsync();
+    internal ValueTask KillAsync() => StopAsync(kill: true);
 
     private static (int Bytes, int Lines) Fit(ReadOnlySpan<byte> data, int maxLines, int maxBytes, bool mustTakeOne)
     {
@@ -193,13 +200,14 @@ public sealed partial class InfluxWriter : IPointSink
         return (taken, lines);
     }
 
-    private async ValueTask StopAsync()
+    private async ValueTask StopAsync(bool kill)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
+        _killed = kill;
         await _stop.CancelAsync().ConfigureAwait(false);
         _queue.Writer.TryComplete();
         try
@@ -209,6 +217,12 @@ public sealed partial class InfluxWriter : IPointSink
         catch (OperationCanceledException)
         {
             // Expected on stop.
+        }
+
+        if (_current is { } current)
+        {
+            SpoolLeftover(current);
+            _current = null;
         }
 
         _spool.Dispose();
@@ -230,24 +244,29 @@ public sealed partial class InfluxWriter : IPointSink
             return;
         }
 
-        _current = null;
-        Counters.Batch(batch.Points);
-        if (_spoolOptions.FullPolicy == SpoolFullPolicy.Fail && !_queue.Writer.TryWrite(new Item(batch, null)))
-        {
-            if (!_spool.IsEmpty && !_spool.HasRoomFor(batch.Length))
-            {
-                batch.Dispose();
-                throw new SpoolFullException($"The InfluxDB spool in '{_spoolOptions.Directory}' is full ({_spool.SizeBytes} bytes) and InfluxDB is not answering; raise Sink:Spool:MaxBytes or restore InfluxDB.");
-            }
-
-            await _queue.Writer.WriteAsync(new Item(batch, null), ct).ConfigureAwait(false);
-            return;
-        }
-
         if (_spoolOptions.FullPolicy == SpoolFullPolicy.Backpressure)
         {
+            // Backpressure: wait for the sender; if cancelled, the batch stays current and is spooled on dispose.
             await _queue.Writer.WriteAsync(new Item(batch, null), ct).ConfigureAwait(false);
         }
+        else
+        {
+            while (!_queue.Writer.TryWrite(new Item(batch, null)))
+            {
+                if (!_spool.IsEmpty && !_spool.HasRoomFor(batch.Length))
+                {
+                    // The batch stays current: nothing already accepted is dropped; callers see the exception until there is room.
+                    throw new SpoolFullException($"The InfluxDB spool in '{_spoolOptions.Directory}' is full ({_spool.SizeBytes} bytes) and InfluxDB is not answering; raise Sink:Spool:MaxBytes or restore InfluxDB.");
+                }
+
+                // The queue is briefly full while the sender works; re-check the spool every few milliseconds.
+                await Task.WhenAny(_queue.Writer.WaitToWriteAsync(ct).AsTask(), Task.Delay(TimeSpan.FromMilliseconds(20), _time, ct)).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+
+        _current = null;
+        Counters.Batch(batch.Points);
     }
 
     private async Task FlushLoopAsync()
@@ -270,6 +289,10 @@ public sealed partial class InfluxWriter : IPointSink
                     {
                         await SealAsync(_stop.Token).ConfigureAwait(false);
                     }
+                }
+                catch (SpoolFullException)
+                {
+                    // Fail policy: the batch stays current and writers get the exception.
                 }
                 finally
                 {
@@ -385,10 +408,25 @@ public sealed partial class InfluxWriter : IPointSink
         }
         finally
         {
-            // Fail pending flushes so nobody waits forever.
+            // Stopping: batches in flight or queued are spooled (unless this is a simulated kill); pending flushes are cancelled.
+            foreach (var t in inFlight)
+            {
+                var (b, delivered) = await t.ConfigureAwait(false);
+                if (!delivered)
+                {
+                    SpoolLeftover(b);
+                }
+
+                b.Dispose();
+            }
+
             while (reader.TryRead(out var left))
             {
-                left.Batch?.Dispose();
+                if (left.Batch is { } b)
+                {
+                    SpoolLeftover(b);
+                }
+
                 left.Flushed?.TrySetCanceled(CancellationToken.None);
             }
         }
@@ -413,8 +451,14 @@ public sealed partial class InfluxWriter : IPointSink
         var (batch, delivered) = await done.ConfigureAwait(false);
         using (batch)
         {
-            if (delivered || _stop.IsCancellationRequested)
+            if (delivered)
             {
+                return nextProbe;
+            }
+
+            if (_stop.IsCancellationRequested)
+            {
+                SpoolLeftover(batch);
                 return nextProbe;
             }
 
@@ -535,6 +579,17 @@ public sealed partial class InfluxWriter : IPointSink
         return true;
     }
 
+    private void SpoolLeftover(Batch batch)
+    {
+        if (!_killed && batch.Points > 0)
+        {
+            _spool.TryAppend(batch.Memory.Span, batch.Points, force: true);
+            Counters.Spooled(batch.Points);
+        }
+
+        batch.Dispose();
+    }
+
     private void UpdateSpoolCounters()
     {
         Counters.SpoolPoints = _spool.PendingPoints;
@@ -555,6 +610,9 @@ public sealed partial class InfluxWriter : IPointSink
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dead-lettered a point InfluxDB rejects ({Message}) to {Path}.")]
     private static partial void LogDeadLettered(ILogger logger, string message, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "InfluxDB did not take the last batches within {Seconds} s of shutdown; they are spooled (beyond the spool bound if needed) for the next start.")]
+    private static partial void LogShutdownOverflow(ILogger logger, double seconds);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "InfluxDB sender loop crashed.")]
     private static partial void LogSenderCrashed(ILogger logger, Exception exception);
