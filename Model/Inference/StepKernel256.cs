@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using StreamLstm.Model.State;
 
 namespace StreamLstm.Model.Inference;
@@ -16,17 +17,19 @@ internal static class StepKernel256
 {
     public const int Lanes = 8;
     public const int TileSlots = 32;
+    private const int PrefetchBytes = 1024;
 
     /// <summary>Scratch floats one thread needs for a model.</summary>
-    public static int ScratchSize(VectorPack p) => TileSlots * (p.Config.InputSize + 2 * p.Config.HiddenSize + Lanes) + 4 * Lanes;
+    public static int ScratchSize(VectorPack p) => TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + 16 * Lanes;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(VectorPack p, StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, Span<float> scratch)
     {
         var cfg = p.Config;
         int hid = cfg.HiddenSize, inp = cfg.InputSize, k = cfg.Horizons;
         var zMax = Math.Max(inp, hid) + hid;
         var z = scratch[..(TileSlots * zMax)];
-        var tmp = scratch.Slice(TileSlots * zMax, 4 * Lanes);
+        var tmp = scratch.Slice(TileSlots * zMax, 16 * Lanes);
         for (var t0 = 0; t0 < slots.Length; t0 += TileSlots)
         {
             var n = Math.Min(TileSlots, slots.Length - t0);
@@ -51,22 +54,34 @@ internal static class StepKernel256
                 ref var w0 = ref p.Weights[l][0];
                 ref var b0 = ref p.Bias[l][0];
                 ref var zr = ref z[0];
+                var full = n & ~3;
                 for (var u = 0; u < p.Blocks; u++)
                 {
                     ref var w = ref Unsafe.Add(ref w0, u * kin * 4 * Lanes);
                     ref var b = ref Unsafe.Add(ref b0, u * 4 * Lanes);
                     var unit = u * Lanes;
                     var valid = Math.Min(Lanes, hid - unit);
-                    var s = 0;
-                    for (; s + 4 <= n; s += 4)
+                    for (var s = 0; s < full; s += 4)
                     {
                         Tile4(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, hLayer, cLayer, hid, unit, valid,
                             tile[s], tile[s + 1], tile[s + 2], tile[s + 3], tmp);
                     }
+                }
 
-                    for (; s < n; s++)
+                // Leftover slots (fewer than four): two unit blocks per pass give eight independent FMA chains.
+                for (var s = full; s < n; s++)
+                {
+                    var u = 0;
+                    for (; u + 2 <= p.Blocks; u += 2)
                     {
-                        Tile1(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, hLayer, cLayer, hid, unit, valid, tile[s], tmp);
+                        Tile1x2(ref Unsafe.Add(ref w0, u * kin * 4 * Lanes), ref Unsafe.Add(ref b0, u * 4 * Lanes), ref Unsafe.Add(ref zr, s * kin), kin,
+                            hLayer, cLayer, hid, u * Lanes, tile[s], tmp);
+                    }
+
+                    if (u < p.Blocks)
+                    {
+                        Tile1(ref Unsafe.Add(ref w0, u * kin * 4 * Lanes), ref Unsafe.Add(ref b0, u * 4 * Lanes), ref Unsafe.Add(ref zr, s * kin), kin,
+                            hLayer, cLayer, hid, u * Lanes, Math.Min(Lanes, hid - u * Lanes), tile[s], tmp);
                     }
                 }
             }
@@ -79,6 +94,7 @@ internal static class StepKernel256
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile4(ref float w, ref float b, ref float z0, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int valid,
         int slot0, int slot1, int slot2, int slot3, Span<float> tmp)
     {
@@ -122,12 +138,32 @@ internal static class StepKernel256
             o3 = Vector256.FusedMultiplyAdd(wo, a, o3);
         }
 
-        Cell(i0, f0, g0, o0, hLayer, cLayer, slot0 * hid + unit, valid, tmp);
-        Cell(i1, f1, g1, o1, hLayer, cLayer, slot1 * hid + unit, valid, tmp);
-        Cell(i2, f2, g2, o2, hLayer, cLayer, slot2 * hid + unit, valid, tmp);
-        Cell(i3, f3, g3, o3, hLayer, cLayer, slot3 * hid + unit, valid, tmp);
+        // Park the gate sums in scratch before the cell math: keeping 16 accumulators live across the (call-containing)
+        // cell code made the JIT spill them inside the FMA loop.
+        ref var g = ref tmp[0];
+        i0.StoreUnsafe(ref g, 0);
+        f0.StoreUnsafe(ref g, Lanes);
+        g0.StoreUnsafe(ref g, 2 * Lanes);
+        o0.StoreUnsafe(ref g, 3 * Lanes);
+        i1.StoreUnsafe(ref g, 4 * Lanes);
+        f1.StoreUnsafe(ref g, 5 * Lanes);
+        g1.StoreUnsafe(ref g, 6 * Lanes);
+        o1.StoreUnsafe(ref g, 7 * Lanes);
+        i2.StoreUnsafe(ref g, 8 * Lanes);
+        f2.StoreUnsafe(ref g, 9 * Lanes);
+        g2.StoreUnsafe(ref g, 10 * Lanes);
+        o2.StoreUnsafe(ref g, 11 * Lanes);
+        i3.StoreUnsafe(ref g, 12 * Lanes);
+        f3.StoreUnsafe(ref g, 13 * Lanes);
+        g3.StoreUnsafe(ref g, 14 * Lanes);
+        o3.StoreUnsafe(ref g, 15 * Lanes);
+        Cell(tmp, 0, hLayer, cLayer, slot0 * hid + unit, valid);
+        Cell(tmp, 4 * Lanes, hLayer, cLayer, slot1 * hid + unit, valid);
+        Cell(tmp, 8 * Lanes, hLayer, cLayer, slot2 * hid + unit, valid);
+        Cell(tmp, 12 * Lanes, hLayer, cLayer, slot3 * hid + unit, valid);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile1(ref float w, ref float b, ref float z, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int valid,
         int slot, Span<float> tmp)
     {
@@ -145,38 +181,103 @@ internal static class StepKernel256
             o0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off + 3 * Lanes), a, o0);
         }
 
-        Cell(i0, f0, g0, o0, hLayer, cLayer, slot * hid + unit, valid, tmp);
+        ref var g = ref tmp[0];
+        i0.StoreUnsafe(ref g, 0);
+        f0.StoreUnsafe(ref g, Lanes);
+        g0.StoreUnsafe(ref g, 2 * Lanes);
+        o0.StoreUnsafe(ref g, 3 * Lanes);
+        Cell(tmp, 0, hLayer, cLayer, slot * hid + unit, valid);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Cell(Vector256<float> ai, Vector256<float> af, Vector256<float> ag, Vector256<float> ao,
-        float[] hLayer, float[] cLayer, int at, int valid, Span<float> tmp)
+    /// <summary>One slot, unit blocks u and u + 1 (same FMA order per lane as <see cref="Tile1"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1x2(ref float w, ref float b, ref float z, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int slot, Span<float> tmp)
     {
-        var i = Sigmoid(ai);
-        var f = Sigmoid(af);
-        var g = Tanh(ag);
-        var o = Sigmoid(ao);
+        var i0 = Vector256.LoadUnsafe(ref b);
+        var f0 = Vector256.LoadUnsafe(ref b, Lanes);
+        var g0 = Vector256.LoadUnsafe(ref b, 2 * Lanes);
+        var o0 = Vector256.LoadUnsafe(ref b, 3 * Lanes);
+        var i1 = Vector256.LoadUnsafe(ref b, 4 * Lanes);
+        var f1 = Vector256.LoadUnsafe(ref b, 5 * Lanes);
+        var g1 = Vector256.LoadUnsafe(ref b, 6 * Lanes);
+        var o1 = Vector256.LoadUnsafe(ref b, 7 * Lanes);
+        ref var w1 = ref Unsafe.Add(ref w, kin * 4 * Lanes);
+        for (var k = 0; k < kin; k++)
+        {
+            var off = (nuint)(k * 4 * Lanes);
+            if (Sse.IsSupported)
+            {
+                // One slot reuses nothing: stream the weights from L2 ahead of use (the packs are pinned).
+                unsafe
+                {
+                    var pa = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w, off)) + PrefetchBytes;
+                    var pb = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w1, off)) + PrefetchBytes;
+                    Sse.Prefetch0(pa);
+                    Sse.Prefetch0(pa + 64);
+                    Sse.Prefetch0(pa + 128);
+                    Sse.Prefetch0(pa + 192);
+                    Sse.Prefetch0(pb);
+                    Sse.Prefetch0(pb + 64);
+                    Sse.Prefetch0(pb + 128);
+                    Sse.Prefetch0(pb + 192);
+                }
+            }
+
+            var a = Vector256.Create(Unsafe.Add(ref z, k));
+            i0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off), a, i0);
+            f0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off + Lanes), a, f0);
+            g0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off + 2 * Lanes), a, g0);
+            o0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, off + 3 * Lanes), a, o0);
+            i1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, off), a, i1);
+            f1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, off + Lanes), a, f1);
+            g1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, off + 2 * Lanes), a, g1);
+            o1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, off + 3 * Lanes), a, o1);
+        }
+
+        ref var g = ref tmp[0];
+        i0.StoreUnsafe(ref g, 0);
+        f0.StoreUnsafe(ref g, Lanes);
+        g0.StoreUnsafe(ref g, 2 * Lanes);
+        o0.StoreUnsafe(ref g, 3 * Lanes);
+        i1.StoreUnsafe(ref g, 4 * Lanes);
+        f1.StoreUnsafe(ref g, 5 * Lanes);
+        g1.StoreUnsafe(ref g, 6 * Lanes);
+        o1.StoreUnsafe(ref g, 7 * Lanes);
+        Cell(tmp, 0, hLayer, cLayer, slot * hid + unit, Math.Min(Lanes, hid - unit));
+        Cell(tmp, 4 * Lanes, hLayer, cLayer, slot * hid + unit + Lanes, Math.Min(Lanes, hid - unit - Lanes));
+    }
+
+    /// <summary>Cell update for one slot and unit block from the gate sums at <paramref name="gates"/>[at..at + 4·Lanes).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Cell(Span<float> gates, int at, float[] hLayer, float[] cLayer, int pos, int valid)
+    {
+        ref var gr = ref gates[at];
+        var i = Sigmoid(Vector256.LoadUnsafe(ref gr));
+        var f = Sigmoid(Vector256.LoadUnsafe(ref gr, Lanes));
+        var g = Tanh(Vector256.LoadUnsafe(ref gr, 2 * Lanes));
+        var o = Sigmoid(Vector256.LoadUnsafe(ref gr, 3 * Lanes));
         if (valid == Lanes)
         {
-            ref var c = ref cLayer[at];
+            ref var c = ref cLayer[pos];
             var cn = Vector256.FusedMultiplyAdd(f, Vector256.LoadUnsafe(ref c), i * g);
             cn.StoreUnsafe(ref c);
-            (o * Tanh(cn)).StoreUnsafe(ref hLayer[at]);
+            (o * Tanh(cn)).StoreUnsafe(ref hLayer[pos]);
         }
         else
         {
-            // Partial last block: go through scratch so no lane reads or writes past this slot's H values.
-            var ct = tmp[..Lanes];
+            // Partial last block: go through a stack buffer so no lane reads or writes past this slot's H values.
+            Span<float> ct = stackalloc float[Lanes];
             ct.Clear();
-            cLayer.AsSpan(at, valid).CopyTo(ct);
+            cLayer.AsSpan(pos, valid).CopyTo(ct);
             var cn = Vector256.FusedMultiplyAdd(f, Vector256.Create((ReadOnlySpan<float>)ct), i * g);
             cn.CopyTo(ct);
-            ct[..valid].CopyTo(cLayer.AsSpan(at, valid));
+            ct[..valid].CopyTo(cLayer.AsSpan(pos, valid));
             (o * Tanh(cn)).CopyTo(ct);
-            ct[..valid].CopyTo(hLayer.AsSpan(at, valid));
+            ct[..valid].CopyTo(hLayer.AsSpan(pos, valid));
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Head(VectorPack p, ReadOnlySpan<float> h, Span<float> mu, Span<float> logSigma)
     {
         var k = p.Config.Horizons;

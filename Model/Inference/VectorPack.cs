@@ -23,7 +23,7 @@ internal sealed class VectorPack
         {
             var inSize = cfg.LayerInputSize(l);
             var kin = inSize + hid;
-            var w = new float[Blocks * kin * 4 * width];
+            var w = GC.AllocateArray<float>(Blocks * kin * 4 * width, pinned: true); // pinned: kernels prefetch by address
             var b = new float[Blocks * 4 * width];
             for (var u = 0; u < Blocks; u++)
             {

@@ -12,6 +12,7 @@ namespace StreamLstm.Model.Numerics;
 internal static class VecMath
 {
     /// <summary>y += a · x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
     {
         var n = x.Length;
@@ -40,6 +41,7 @@ internal static class VecMath
     }
 
     /// <summary>Σ a·b in a fixed order (vector partial sums, then the tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         var n = a.Length;
@@ -66,6 +68,7 @@ internal static class VecMath
     }
 
     /// <summary>In-place logistic sigmoid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sigmoid(Span<float> v)
     {
         ref var r = ref MemoryMarshal.GetReference(v);
@@ -83,6 +86,7 @@ internal static class VecMath
     }
 
     /// <summary>In-place tanh, or <paramref name="dst"/> = tanh(<paramref name="src"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tanh(ReadOnlySpan<float> src, Span<float> dst)
     {
         ref var s = ref MemoryMarshal.GetReference(src);

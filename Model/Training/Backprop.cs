@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Numerics;
 
@@ -181,6 +182,7 @@ public sealed class Backprop
     }
 
     /// <summary>Forward then backward over one sequence; leaves its float gradients in the workspace; returns its scaled loss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double Sequence(Job job, int b, Workspace ws)
     {
         var cfg = _cfg;
@@ -331,6 +333,7 @@ public sealed class Backprop
     }
 
     /// <summary>Adds one sequence's float gradients (transposed layout) into a chunk's float64 sums (PyTorch layout).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddSequenceGrads(Workspace ws, double[][] cg)
     {
         var cfg = _cfg;

@@ -1,20 +1,306 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using StreamLstm.Model.Inference;
+using StreamLstm.Model.Lstm;
+using StreamLstm.Model.State;
+using StreamLstm.Model.Training;
+using StreamLstm.Model.Weights;
 
 namespace StreamLstm.Streaming.Bench;
 
 /// <summary><c>model</c>: Step kernel vs ONNX Runtime, and CPU training throughput.</summary>
 public static class ModelBench
 {
+    private static readonly int[] Hiddens = [32, 64, 128];
+    private static readonly int[] Batches = [1, 16, 256, 4096];
+
     /// <summary>Builds the command.</summary>
     /// <returns>The command.</returns>
     public static Command Create()
     {
+        var quick = new Option<bool>("--quick") { Description = "Short measurements (finishes in under a minute)." };
+        var fixtures = new Option<DirectoryInfo?>("--fixtures") { Description = "Folder with lstm_step_i8_h{32,64,128}.onnx/.safetensors (default ../shared/fixtures/torch-reference from the repo root or current folder)." };
+        var threads = new Option<int>("--threads") { Description = "Thread count for our multi-threaded figures.", DefaultValueFactory = _ => 2 };
+        var output = new Option<FileInfo?>("--out") { Description = "JSON output (default artifacts/bench/model-step.json)." };
         var command = new Command("model", "Step kernel vs ONNX Runtime, and CPU training throughput.");
-        command.SetAction(_ =>
-        {
-            Console.Error.WriteLine("model: not implemented yet");
-            return 2;
-        });
+        command.Options.Add(quick);
+        command.Options.Add(fixtures);
+        command.Options.Add(threads);
+        command.Options.Add(output);
+        command.SetAction(parse => Run(parse.GetValue(quick), parse.GetValue(fixtures), Math.Max(1, parse.GetValue(threads)), parse.GetValue(output)));
         return command;
+    }
+
+    /// <summary>One row of <c>model-step.json</c>.</summary>
+    internal sealed record StepResult(int Hidden, int Batch, int Threads, double OursStepsPerS, double OrtStepsPerS, double Ratio, double MaxAbsDiff);
+
+    private static int Run(bool quick, DirectoryInfo? fixturesOpt, int threads, FileInfo? outputOpt)
+    {
+        var root = FindRepoRoot();
+        var fixtures = fixturesOpt?.FullName ?? FindFixtures(root);
+        if (fixtures is null || !File.Exists(Path.Combine(fixtures, "lstm_step_i8_h64.onnx")))
+        {
+            Console.Error.WriteLine($"bench model: fixtures not found ({fixtures ?? "../shared/fixtures/torch-reference"}); pass --fixtures DIR");
+            return 2;
+        }
+
+        var budget = TimeSpan.FromMilliseconds(quick ? 250 : 1000);
+        Console.WriteLine($"bench model: fixtures {fixtures}; kernel {StepKernels.Best}; ORT {OrtEnv.Instance().GetVersionString()} with 1 intra-op thread; " +
+            $"{(quick ? "quick" : "full")} ({budget.TotalMilliseconds} ms per cell); {Environment.ProcessorCount} cores");
+        Console.WriteLine($"{"H",4} {"B",5} {"max|Δh,Δc|",11} {"ORT Mkey-steps/s",17} {"ours 1T",9} {"ratio",7} {$"ours {threads}T",9} {"ratio",7}");
+        var results = new List<StepResult>();
+        var ok = true;
+        foreach (var hid in Hiddens)
+        {
+            var model = ModelFile.FromContent(SafetensorsFile.Read(Path.Combine(fixtures, $"lstm_step_i8_h{hid}.safetensors")), requireHead: false);
+            using var ort = new OrtStep(Path.Combine(fixtures, $"lstm_step_i8_h{hid}.onnx"), hid);
+            foreach (var b in Batches)
+            {
+                var rng = new Random(hid * 10_000 + b);
+                var x = RandomArray(rng, b * 8, 1f);
+                var h0 = RandomArray(rng, b * hid, 0.5f);
+                var c0 = RandomArray(rng, b * hid, 1f);
+                var diff = Compare(model, ort, x, h0, c0, b);
+                if (!(diff <= 1e-5)) ok = false;
+                var ortRate = ort.Measure(x, h0, c0, b, budget);
+                var ours1 = MeasureOurs(model, x, h0, c0, b, 1, budget);
+                var oursN = threads > 1 ? MeasureOurs(model, x, h0, c0, b, threads, budget) : ours1;
+                results.Add(new StepResult(hid, b, 1, ours1, ortRate, ours1 / ortRate, diff));
+                if (threads > 1) results.Add(new StepResult(hid, b, threads, oursN, ortRate, oursN / ortRate, diff));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{hid,4} {b,5} {diff,11:E2} {ortRate / 1e6,17:F3} {ours1 / 1e6,9:F3} {ours1 / ortRate,6:F2}x {oursN / 1e6,9:F3} {oursN / ortRate,6:F2}x{(diff <= 1e-5 ? "" : "  MISMATCH")}"));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("CPU training throughput (B=256, T=64, I=8, H=64, L=1, K=2; forward + BPTT + Adam):");
+        var train = new List<object>();
+        foreach (var t in threads > 1 ? new[] { 1, threads } : [1])
+        {
+            var rate = MeasureTraining(t, quick);
+            train.Add(new { batch = 256, steps = 64, input = 8, hidden = 64, threads = t, timesteps_per_s = rate });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {t} thread(s): {rate,12:N0} timesteps/s"));
+        }
+
+        var outPath = outputOpt?.FullName ?? Path.Combine(root ?? Directory.GetCurrentDirectory(), "artifacts", "bench", "model-step.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        var json = new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+        File.WriteAllText(outPath, JsonSerializer.Serialize(results, json));
+        var trainPath = Path.Combine(Path.GetDirectoryName(outPath)!, "model-train.json");
+        File.WriteAllText(trainPath, JsonSerializer.Serialize(train, json));
+        Console.WriteLine($"wrote {outPath} and {trainPath}");
+        if (!ok) Console.Error.WriteLine("bench model: our h/c differ from ONNX Runtime by more than 1e-5");
+        return ok ? 0 : 1;
+    }
+
+    private static double Compare(LstmModel model, OrtStep ort, float[] x, float[] h0, float[] c0, int b)
+    {
+        var (oh, oc) = ort.Once(x, h0, c0, b);
+        var slab = NewSlab(model, h0, c0, b, out var slots);
+        using var stepper = new LstmStepper(model, b);
+        stepper.Step(slab, slots, x, new float[b], new float[b]);
+        var hid = model.Config.HiddenSize;
+        double max = 0;
+        for (var i = 0; i < b; i++)
+        {
+            var h = slab.H(slots[i], 0);
+            var c = slab.C(slots[i], 0);
+            for (var j = 0; j < hid; j++)
+            {
+                max = Math.Max(max, Math.Abs(h[j] - oh[i * hid + j]));
+                max = Math.Max(max, Math.Abs(c[j] - oc[i * hid + j]));
+            }
+        }
+
+        return max;
+    }
+
+    private static double MeasureOurs(LstmModel model, float[] x, float[] h0, float[] c0, int b, int threads, TimeSpan budget)
+    {
+        var slab = NewSlab(model, h0, c0, b, out var slots);
+        using var stepper = new LstmStepper(model, b, threads);
+        var mu = new float[b];
+        var ls = new float[b];
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < budget / 5) stepper.Step(slab, slots, x, mu, ls); // warm-up: tiered JIT, caches, worker threads
+        long calls = 0;
+        var batchCalls = Math.Max(1, 20_000 / b);
+        sw.Restart();
+        while (sw.Elapsed < budget)
+        {
+            for (var i = 0; i < batchCalls; i++) stepper.Step(slab, slots, x, mu, ls);
+            calls += batchCalls;
+        }
+
+        return calls * (double)b / sw.Elapsed.TotalSeconds;
+    }
+
+    private static StateSlab NewSlab(LstmModel model, float[] h0, float[] c0, int b, out int[] slots)
+    {
+        var hid = model.Config.HiddenSize;
+        var slab = new StateSlab(model.Config, b);
+        slots = new int[b];
+        for (var i = 0; i < b; i++)
+        {
+            slots[i] = slab.Allocate();
+            h0.AsSpan(i * hid, hid).CopyTo(slab.H(slots[i], 0));
+            c0.AsSpan(i * hid, hid).CopyTo(slab.C(slots[i], 0));
+        }
+
+        return slab;
+    }
+
+    private static double MeasureTraining(int threads, bool quick)
+    {
+        const int b = 256, t = 64, inp = 8, hid = 64, k = 2;
+        var model = LstmModel.CreateRandom(new LstmConfig(inp, hid, 1, k), 1);
+        var rng = new Random(5);
+        var x = RandomArray(rng, b * t * inp, 1f);
+        var y = RandomArray(rng, b * t * k, 1f);
+        var trainer = new LstmTrainer(model, new TrainingOptions { Threads = threads, LearningRate = 1e-3 });
+        trainer.TrainBatch(x, y, b, t);
+        var sw = Stopwatch.StartNew();
+        var n = 0;
+        while (sw.Elapsed.TotalSeconds < (quick ? 1.5 : 5) || n < 2)
+        {
+            trainer.TrainBatch(x, y, b, t);
+            n++;
+        }
+
+        return (double)n * b * t / sw.Elapsed.TotalSeconds;
+    }
+
+    private static float[] RandomArray(Random rng, int n, float scale)
+    {
+        var a = new float[n];
+        for (var i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    private static string? FindRepoRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                if (File.Exists(Path.Combine(d.FullName, "StreamLstm.sln"))) return d.FullName;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>../shared/fixtures/torch-reference from the repo root or the current folder, else the nearest ancestor holding shared/ (worktrees).</summary>
+    private static string? FindFixtures(string? root)
+    {
+        foreach (var baseDir in new[] { root, Directory.GetCurrentDirectory() })
+        {
+            if (baseDir is null) continue;
+            for (var d = new DirectoryInfo(baseDir).Parent; d is not null; d = d.Parent)
+            {
+                var p = Path.Combine(d.FullName, "shared", "fixtures", "torch-reference");
+                if (Directory.Exists(p)) return p;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The ONNX peer: one LSTM step with pre-bound input and output buffers, one intra-op thread.</summary>
+    private sealed class OrtStep : IDisposable
+    {
+        private readonly InferenceSession _session;
+        private readonly int _hidden;
+        private readonly string[] _inputNames;
+        private readonly string[] _outputNames;
+
+        public OrtStep(string path, int hidden)
+        {
+            _hidden = hidden;
+            using var options = new SessionOptions
+            {
+                IntraOpNumThreads = 1,
+                InterOpNumThreads = 1,
+                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            };
+            _session = new InferenceSession(path, options);
+            _inputNames = [.. _session.InputMetadata.Keys];
+            _outputNames = [.. _session.OutputMetadata.Keys];
+        }
+
+        public (float[] H, float[] C) Once(float[] x, float[] h0, float[] c0, int b)
+        {
+            var outs = Outputs(b);
+            using var ins = new DisposableList(Inputs(x, h0, c0, b));
+            using var outList = new DisposableList(outs.Values);
+            using var run = new RunOptions();
+            _session.Run(run, _inputNames, ins.Items, _outputNames, outList.Items);
+            return (outs.H, outs.C);
+        }
+
+        public double Measure(float[] x, float[] h0, float[] c0, int b, TimeSpan budget)
+        {
+            var outs = Outputs(b);
+            using var ins = new DisposableList(Inputs(x, h0, c0, b));
+            using var outList = new DisposableList(outs.Values);
+            using var run = new RunOptions();
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < budget / 5) _session.Run(run, _inputNames, ins.Items, _outputNames, outList.Items);
+            long calls = 0;
+            var batchCalls = Math.Max(1, 20_000 / b);
+            sw.Restart();
+            while (sw.Elapsed < budget)
+            {
+                for (var i = 0; i < batchCalls; i++) _session.Run(run, _inputNames, ins.Items, _outputNames, outList.Items);
+                calls += batchCalls;
+            }
+
+            return calls * (double)b / sw.Elapsed.TotalSeconds;
+        }
+
+        private List<OrtValue> Inputs(float[] x, float[] h0, float[] c0, int b)
+        {
+            var map = new Dictionary<string, OrtValue>
+            {
+                ["x"] = OrtValue.CreateTensorValueFromMemory(x, [b, 1, 8]),
+                ["h0"] = OrtValue.CreateTensorValueFromMemory(h0, [1, b, _hidden]),
+                ["c0"] = OrtValue.CreateTensorValueFromMemory(c0, [1, b, _hidden]),
+            };
+            return _inputNames.Select(n => map.TryGetValue(n, out var v) ? v : throw new InvalidOperationException($"Unexpected ONNX input '{n}'.")).ToList();
+        }
+
+        private (float[] H, float[] C, List<OrtValue> Values) Outputs(int b)
+        {
+            var h = new float[b * _hidden];
+            var c = new float[b * _hidden];
+            var values = new List<OrtValue>();
+            foreach (var n in _outputNames)
+            {
+                values.Add(n switch
+                {
+                    "h" => OrtValue.CreateTensorValueFromMemory(h, [1, b, _hidden]),
+                    "c" => OrtValue.CreateTensorValueFromMemory(c, [1, b, _hidden]),
+                    _ => OrtValue.CreateTensorValueFromMemory(new float[b * _hidden], [b, 1, _hidden]),
+                });
+            }
+
+            return (h, c, values);
+        }
+
+        public void Dispose() => _session.Dispose();
+    }
+
+    private sealed class DisposableList(List<OrtValue> items) : IDisposable
+    {
+        public List<OrtValue> Items { get; } = items;
+
+        public void Dispose()
+        {
+            foreach (var v in Items) v.Dispose();
+        }
     }
 }

@@ -35,7 +35,7 @@ public static class ModelCommand
         verify.Options.Add(gradTol);
         verify.Options.Add(threads);
         verify.SetAction(parse => Verify(parse.GetValue(file)!, parse.GetValue(json), parse.GetValue(fwdTol), parse.GetValue(gradTol),
-            parse.GetValue(threads), Console.Out, Console.Error));
+            parse.GetValue(threads), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return verify;
     }
 
@@ -123,7 +123,7 @@ public static class ModelCommand
         train.Options.Add(seed);
         train.Options.Add(output);
         train.SetAction(parse => Train(parse.GetValue(hidden), parse.GetValue(layers), parse.GetValue(epochs), parse.GetValue(threads),
-            parse.GetValue(seed), parse.GetValue(output), Console.Out, Console.Error));
+            parse.GetValue(seed), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return train;
     }
 
