@@ -58,6 +58,9 @@ public sealed class Mfcc
     /// <summary>The filterbank in use.</summary>
     public MelFilterbank Filterbank { get; }
 
+    /// <summary>The log mel energies of the frame computed last (M values; overwritten by the next frame).</summary>
+    public ReadOnlySpan<double> LastLogMel => _mel;
+
     /// <summary>The DCT in use.</summary>
     public Dct2 Dct { get; }
 

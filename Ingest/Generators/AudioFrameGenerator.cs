@@ -78,7 +78,7 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
     private readonly int[] _left;
     private readonly int[] _age;
     private readonly long[] _frame;
-    private readonly double[] _loudness, _f1, _f2, _tilt, _noiseLevel;
+    private readonly double[] _loudness, _f1, _f2, _tilt, _noiseLevel, _floorTilt;
 
     /// <summary>Creates the generator (validates <paramref name="options"/>).</summary>
     /// <param name="options">Settings.</param>
@@ -95,12 +95,13 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
         _left = new int[n];
         _age = new int[n];
         _frame = new long[n];
-        _loudness = new double[n]; _f1 = new double[n]; _f2 = new double[n]; _tilt = new double[n]; _noiseLevel = new double[n];
+        _loudness = new double[n]; _f1 = new double[n]; _f2 = new double[n]; _tilt = new double[n]; _noiseLevel = new double[n]; _floorTilt = new double[n];
         var rng = new GeneratorRandom(options.Seed ^ 0x617564696FUL);
         for (var k = 0; k < n; k++)
         {
             _left[k] = 1 + rng.NextInt(80);
-            _noiseLevel[k] = rng.Uniform(-13, -10);
+            _noiseLevel[k] = rng.Uniform(-17, -13);
+            _floorTilt[k] = rng.Uniform(-0.1, 0.3);
         }
 
         InitialiseSchedule();
@@ -122,7 +123,7 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
         {
             _state[key] = Noise;
             _left[key] = 5 + rng.NextInt(16);
-            _loudness[key] = rng.Uniform(-2, 1);
+            _loudness[key] = rng.Uniform(-4, -1.5);
             _age[key] = 0;
         }
         else if (--_left[key] <= 0)
@@ -131,10 +132,10 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
             {
                 _state[key] = Sound;
                 _left[key] = 30 + rng.NextInt(91);
-                _loudness[key] = rng.Uniform(-3, 1);
+                _loudness[key] = rng.Uniform(-8, -4.5);
                 _f1[key] = rng.Uniform(3, 9);
                 _f2[key] = rng.Uniform(11, 19);
-                _tilt[key] = rng.Uniform(0.08, 0.2);
+                _tilt[key] = rng.Uniform(0.05, 0.3);
             }
             else
             {
@@ -159,10 +160,11 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
                 _f2[key] = Math.Clamp(_f2[key] + (0.2 * rng.NextGaussian()), 10, bands - 3);
                 for (var m = 0; m < bands; m++)
                 {
+                    // Formants as Lorentzian bumps (cheaper than Gaussians, same look in a log spectrum).
                     var d1 = (m - _f1[key]) / 1.5;
                     var d2 = (m - _f2[key]) / 2.0;
-                    var shape = (3.0 * Math.Exp(-0.5 * d1 * d1)) + (2.0 * Math.Exp(-0.5 * d2 * d2)) - (_tilt[key] * m);
-                    _logMel[m] = Math.Max(level + (env * shape), _noiseLevel[key]) + (0.3 * rng.NextGaussian());
+                    var shape = (3.0 / (1 + (d1 * d1))) + (2.0 / (1 + (d2 * d2))) - (_tilt[key] * m);
+                    _logMel[m] = Math.Max(level + (env * shape), _noiseLevel[key]) + (0.3 * rng.NextGaussianFast());
                 }
 
                 label = a < _o.OnsetFrames ? AnomalyKind.Onset : AnomalyKind.None;
@@ -172,7 +174,7 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
             case Noise:
                 for (var m = 0; m < bands; m++)
                 {
-                    _logMel[m] = _loudness[key] + (0.25 * rng.NextGaussian());
+                    _logMel[m] = _loudness[key] + (0.25 * rng.NextGaussianFast());
                 }
 
                 label = AnomalyKind.NoiseBurst;
@@ -181,7 +183,7 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
             default:
                 for (var m = 0; m < bands; m++)
                 {
-                    _logMel[m] = _noiseLevel[key] - (0.05 * m) + (0.5 * rng.NextGaussian());
+                    _logMel[m] = _noiseLevel[key] - (_floorTilt[key] * m) + (0.5 * rng.NextGaussianFast());
                 }
 
                 break;
@@ -224,5 +226,5 @@ public sealed class AudioFrameGenerator : EventGenerator<AudioFrameEvent>
 
     /// <inheritdoc />
     protected override int Write(Span<byte> destination, in AudioFrameEvent e, ReadOnlySpan<byte> keyEncoded, ReadOnlySpan<byte> label) =>
-        EventJson.WriteAudioFrame(destination, keyEncoded, e.TimestampMs, e.Frame, e.Coeffs, e.Energy, label);
+        EventJson.WriteAudioFrame(destination, keyEncoded, e.TimestampMs, e.Frame, e.Coeffs, e.Energy, label, decimals: 4, isoTimestamp: IsoTimestamps);
 }

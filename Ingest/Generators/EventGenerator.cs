@@ -21,6 +21,7 @@ public abstract class EventGenerator<TEvent> : IEventGenerator
     private readonly int[] _heapKey;
     private readonly long _startMs;
     private readonly bool _label;
+    private readonly bool _iso;
 
     /// <summary>Initialises keys, random streams and the schedule.</summary>
     /// <param name="options">Validated options.</param>
@@ -33,6 +34,7 @@ public abstract class EventGenerator<TEvent> : IEventGenerator
         KeyCount = options.Keys;
         _startMs = options.StartUnixMs;
         _label = options.IncludeLabelInJson;
+        _iso = options.IsoTimestamps;
         var prefix = options.KeyPrefix ?? defaultPrefix;
         var width = Math.Max(4, (options.Keys - 1).ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
         _keys = new string[KeyCount];
@@ -60,6 +62,9 @@ public abstract class EventGenerator<TEvent> : IEventGenerator
 
     /// <inheritdoc />
     public long Generated { get; private set; }
+
+    /// <summary>Whether <c>ts</c> is written as ISO-8601 (pass to the <see cref="EventJson"/> writers).</summary>
+    protected bool IsoTimestamps => _iso;
 
     /// <summary>Called by subclasses at the end of their constructor, after per-key state exists.</summary>
     protected void InitialiseSchedule()

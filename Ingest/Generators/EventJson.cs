@@ -29,14 +29,17 @@ public static class EventJson
     /// <param name="bid">Bid, NaN when absent.</param>
     /// <param name="ask">Ask, NaN when absent.</param>
     /// <param name="label">Optional label (empty: none written).</param>
+    /// <param name="decimals">-1: shortest round-trip form; 0..9: the value rounded to at most this many decimals
+    /// (trailing zeros dropped), which is several times faster to write.</param>
+    /// <param name="isoTimestamp">Write <c>ts</c> as an ISO-8601 UTC string (<c>"2023-11-14T22:13:20.123Z"</c>) instead of epoch ms.</param>
     /// <returns>Bytes written.</returns>
-    public static int WriteTick(Span<byte> destination, ReadOnlySpan<byte> symbolEncoded, long ts, double price, double size, double bid, double ask, ReadOnlySpan<byte> label = default)
+    public static int WriteTick(Span<byte> destination, ReadOnlySpan<byte> symbolEncoded, long ts, double price, double size, double bid, double ask, ReadOnlySpan<byte> label = default, int decimals = -1, bool isoTimestamp = false)
     {
-        var w = new SpanWriter(destination);
+        var w = new SpanWriter(destination, decimals, isoTimestamp);
         w.Raw("{\"symbol\":\""u8);
         w.Raw(symbolEncoded);
         w.Raw("\",\"ts\":"u8);
-        w.Int(ts);
+        w.Timestamp(ts);
         w.Raw(",\"price\":"u8);
         w.Number(price);
         w.Raw(",\"size\":"u8);
@@ -54,14 +57,17 @@ public static class EventJson
     /// <param name="ts">Epoch milliseconds.</param>
     /// <param name="v">The vitals (NaN = missing).</param>
     /// <param name="label">Optional label (empty: none written).</param>
+    /// <param name="decimals">-1: shortest round-trip form; 0..9: the value rounded to at most this many decimals
+    /// (trailing zeros dropped), which is several times faster to write.</param>
+    /// <param name="isoTimestamp">Write <c>ts</c> as an ISO-8601 UTC string (<c>"2023-11-14T22:13:20.123Z"</c>) instead of epoch ms.</param>
     /// <returns>Bytes written.</returns>
-    public static int WriteVitals(Span<byte> destination, ReadOnlySpan<byte> patientEncoded, long ts, in VitalValues v, ReadOnlySpan<byte> label = default)
+    public static int WriteVitals(Span<byte> destination, ReadOnlySpan<byte> patientEncoded, long ts, in VitalValues v, ReadOnlySpan<byte> label = default, int decimals = -1, bool isoTimestamp = false)
     {
-        var w = new SpanWriter(destination);
+        var w = new SpanWriter(destination, decimals, isoTimestamp);
         w.Raw("{\"patient_id\":\""u8);
         w.Raw(patientEncoded);
         w.Raw("\",\"ts\":"u8);
-        w.Int(ts);
+        w.Timestamp(ts);
         w.Optional(",\"hr\":"u8, v.Hr);
         w.Optional(",\"spo2\":"u8, v.Spo2);
         w.Optional(",\"resp_rate\":"u8, v.RespRate);
@@ -82,14 +88,17 @@ public static class EventJson
     /// <param name="coeffs">Coefficients.</param>
     /// <param name="energy">Log frame energy, NaN when absent.</param>
     /// <param name="label">Optional label (empty: none written).</param>
+    /// <param name="decimals">-1: shortest round-trip form; 0..9: the value rounded to at most this many decimals
+    /// (trailing zeros dropped), which is several times faster to write.</param>
+    /// <param name="isoTimestamp">Write <c>ts</c> as an ISO-8601 UTC string (<c>"2023-11-14T22:13:20.123Z"</c>) instead of epoch ms.</param>
     /// <returns>Bytes written.</returns>
-    public static int WriteAudioFrame(Span<byte> destination, ReadOnlySpan<byte> streamEncoded, long ts, long frame, ReadOnlySpan<float> coeffs, double energy, ReadOnlySpan<byte> label = default)
+    public static int WriteAudioFrame(Span<byte> destination, ReadOnlySpan<byte> streamEncoded, long ts, long frame, ReadOnlySpan<float> coeffs, double energy, ReadOnlySpan<byte> label = default, int decimals = -1, bool isoTimestamp = false)
     {
-        var w = new SpanWriter(destination);
+        var w = new SpanWriter(destination, decimals, isoTimestamp);
         w.Raw("{\"stream_id\":\""u8);
         w.Raw(streamEncoded);
         w.Raw("\",\"ts\":"u8);
-        w.Int(ts);
+        w.Timestamp(ts);
         w.Raw(",\"frame\":"u8);
         w.Int(frame);
         w.Raw(",\"coeffs\":["u8);
@@ -100,7 +109,7 @@ public static class EventJson
                 w.Raw(","u8);
             }
 
-            w.Number(coeffs[i]);
+            w.Number((double)coeffs[i]);
         }
 
         w.Raw("]"u8);
@@ -110,9 +119,13 @@ public static class EventJson
         return w.Position;
     }
 
-    private ref struct SpanWriter(Span<byte> destination)
+    private static readonly long[] Pow10 = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+    private ref struct SpanWriter(Span<byte> destination, int decimals, bool isoTimestamp)
     {
+        private readonly bool _iso = isoTimestamp;
         private readonly Span<byte> _dest = destination;
+        private readonly int _decimals = decimals is >= -1 and <= 9 ? decimals : throw new ArgumentOutOfRangeException(nameof(decimals), decimals, "decimals must be -1 (shortest) or 0..9");
 
         public int Position { get; private set; }
 
@@ -124,6 +137,25 @@ public static class EventJson
             }
 
             Position += bytes.Length;
+        }
+
+        public void Timestamp(long unixMs)
+        {
+            if (!_iso)
+            {
+                Int(unixMs);
+                return;
+            }
+
+            var utc = DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime;
+            Raw("\""u8);
+            if (!utc.TryFormat(_dest[Position..], out var n, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            {
+                ThrowTooSmall();
+            }
+
+            Position += n;
+            Raw("\""u8);
         }
 
         public void Int(long value)
@@ -143,6 +175,11 @@ public static class EventJson
                 throw new ArgumentException($"JSON cannot carry {value}; use NaN only for an absent optional field.", nameof(value));
             }
 
+            if (_decimals >= 0 && Fixed(value))
+            {
+                return;
+            }
+
             // Shortest round-trip form ("R" semantics); exponent forms like 1E-05 are valid JSON numbers.
             if (!value.TryFormat(_dest[Position..], out var n, default, CultureInfo.InvariantCulture))
             {
@@ -152,19 +189,44 @@ public static class EventJson
             Position += n;
         }
 
-        public void Number(float value)
+        // Integer part and fraction digits as two integers: far cheaper than shortest round-trip double formatting.
+        private bool Fixed(double value)
         {
-            if (!float.IsFinite(value))
+            var p = Pow10[_decimals];
+            var scaled = Math.Round(value * p);
+            if (Math.Abs(scaled) >= 1e15)
             {
-                throw new ArgumentException($"JSON cannot carry {value}.", nameof(value));
+                return false;
             }
 
-            if (!value.TryFormat(_dest[Position..], out var n, default, CultureInfo.InvariantCulture))
+            var v = (long)scaled;
+            if (v < 0)
             {
-                ThrowTooSmall();
+                Raw("-"u8);
+                v = -v;
             }
 
-            Position += n;
+            Int(v / p);
+            var frac = v % p;
+            if (frac != 0)
+            {
+                var digits = _decimals;
+                while (frac % 10 == 0)
+                {
+                    frac /= 10;
+                    digits--;
+                }
+
+                Raw("."u8);
+                if (!Utf8Formatter.TryFormat(frac, _dest[Position..], out var n, new System.Buffers.StandardFormat('D', (byte)digits)))
+                {
+                    ThrowTooSmall();
+                }
+
+                Position += n;
+            }
+
+            return true;
         }
 
         public void Optional(ReadOnlySpan<byte> name, double value)

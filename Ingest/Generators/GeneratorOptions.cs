@@ -21,6 +21,9 @@ public class GeneratorOptions
     /// <summary>When true, anomalous events carry an extra JSON field <c>"label"</c> (decoders ignore it).</summary>
     public bool IncludeLabelInJson { get; set; }
 
+    /// <summary>When true, <c>ts</c> is written as an ISO-8601 UTC string instead of epoch milliseconds (the contract allows both).</summary>
+    public bool IsoTimestamps { get; set; }
+
     /// <summary>Prefix of generated key names; null picks the kind's default (<c>SYM</c>, <c>p-</c>, <c>mic-</c>).</summary>
     public string? KeyPrefix { get; set; }
 

@@ -49,6 +49,9 @@ public sealed class KafkaEventProducer : IDisposable
         _onDelivery = OnDelivery;
     }
 
+    /// <summary>How long <see cref="Dispose"/> waits for outstanding deliveries.</summary>
+    public TimeSpan DisposeFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Messages handed to the producer so far (all runs).</summary>
     public long Produced => Interlocked.Read(ref _produced);
 
@@ -60,6 +63,7 @@ public sealed class KafkaEventProducer : IDisposable
 
     /// <summary>
     /// Generates <paramref name="count"/> events and produces them to <paramref name="topic"/>, then flushes.
+    /// At rate 0 it runs synchronously on the caller's thread; wrap it in <c>Task.Run</c> to keep a thread free.
     /// </summary>
     /// <param name="generator">The event source.</param>
     /// <param name="topic">Target topic.</param>
@@ -136,7 +140,8 @@ public sealed class KafkaEventProducer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Flush();
+        // Bounded: a producer whose broker is gone must not hang its owner's shutdown.
+        _producer.Flush(DisposeFlushTimeout);
         _producer.Dispose();
     }
 

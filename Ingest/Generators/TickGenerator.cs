@@ -160,5 +160,5 @@ public sealed class TickGenerator : EventGenerator<TickEvent>
 
     /// <inheritdoc />
     protected override int Write(Span<byte> destination, in TickEvent e, ReadOnlySpan<byte> keyEncoded, ReadOnlySpan<byte> label) =>
-        EventJson.WriteTick(destination, keyEncoded, e.TimestampMs, e.Price, e.Size, e.Bid, e.Ask, label);
+        EventJson.WriteTick(destination, keyEncoded, e.TimestampMs, e.Price, e.Size, e.Bid, e.Ask, label, decimals: 2, isoTimestamp: IsoTimestamps);
 }

@@ -216,7 +216,7 @@ public sealed class VitalsGenerator : EventGenerator<VitalsEvent>
 
     /// <inheritdoc />
     protected override int Write(Span<byte> destination, in VitalsEvent e, ReadOnlySpan<byte> keyEncoded, ReadOnlySpan<byte> label) =>
-        EventJson.WriteVitals(destination, keyEncoded, e.TimestampMs, e.Values, label);
+        EventJson.WriteVitals(destination, keyEncoded, e.TimestampMs, e.Values, label, decimals: 2, isoTimestamp: IsoTimestamps);
 
     private void StartEpisode(int key, AnomalyKind kind, double t, double seconds, double depth)
     {
