@@ -229,8 +229,20 @@ public sealed partial class KafkaIngestConsumer
     private List<TopicPartition> LanePartitions(int lane) =>
         _partitions.Values.Where(p => p.Lane == lane).Select(p => p.TopicPartition).ToList();
 
-    private void WriteBlocking(MessageChunk chunk, int lane) =>
-        _lanes[lane].Writer.WriteAsync(chunk).AsTask().GetAwaiter().GetResult();
+    private void WriteBlocking(MessageChunk chunk, int lane)
+    {
+        // Bounded: a worker that died must not hang the consumer thread (its offsets simply stop advancing).
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            _lanes[lane].Writer.WriteAsync(chunk, timeout.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            LogLaneStuck(_logger, lane);
+            chunk.Done?.TrySetResult();
+        }
+    }
 
     private void StoreOffsets(IConsumer<byte[]?, byte[]?> consumer)
     {
@@ -428,6 +440,9 @@ public sealed partial class KafkaIngestConsumer
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed: {Reason}")]
     private static partial void LogCommitFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Worker lane {Lane} took no input for 60 s (or is closed); its messages stay uncommitted")]
+    private static partial void LogLaneStuck(ILogger logger, int lane);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer closed after {Count} messages")]
     private static partial void LogClosed(ILogger logger, long count);

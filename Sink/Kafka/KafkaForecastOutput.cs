@@ -41,6 +41,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     // Keys repeat (one per entity): cache their bytes instead of encoding each row. Workers call WriteAsync concurrently.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
     private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
@@ -122,7 +125,11 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     public static byte[] ToJson(ForecastBatch batch, int row)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        Write(buffer, batch, row, batch.Source.ToWireName());
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            Write(w, batch, row, batch.Source.ToWireName());
+        }
+
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -130,13 +137,15 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(512);
         buffer.ResetWrittenCount();
-        Write(buffer, batch, row, source);
+        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        Write(writer, batch, row, source);
+        writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void Write(IBufferWriter<byte> buffer, ForecastBatch batch, int row, string source)
+    private static void Write(Utf8JsonWriter w, ForecastBatch batch, int row, string source)
     {
-        using var w = new Utf8JsonWriter(buffer);
         w.WriteStartObject();
         w.WriteString("key"u8, batch.Keys[row]);
         w.WriteString("source"u8, source);

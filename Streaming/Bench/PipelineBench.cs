@@ -80,12 +80,32 @@ public static class PipelineBench
             });
         }
 
+        // Latency at saturation is queueing; measure it again with the source paced at half the best rate.
+        var best = core.Max(c => c!["events_per_s"]!.GetValue<double>());
+        var bestWorkers = core.First(c => c!["events_per_s"]!.GetValue<double>() == best)!["workers"]!.GetValue<int>();
+        var paced = new JsonArray();
+        Console.WriteLine();
+        Console.WriteLine("core, source paced (latency below saturation)");
+        Console.WriteLine("{0,8} {1,14} {2,10} {3,10} {4,10}", "workers", "events/s", "p50 µs", "p99 µs", "batch");
+        foreach (var fraction in new[] { 0.25, 0.5 })
+        {
+            var rate = best * fraction;
+            var r = await CoreRunAsync(models, messages, keyBytes, keyIndex, bestWorkers, ct, rate).ConfigureAwait(false);
+            Console.WriteLine("{0,8} {1,14:N0} {2,10:N0} {3,10:N0} {4,10:N1}", bestWorkers, r.Rate, r.P50, r.P99, r.MeanBatch);
+            paced.Add(new JsonObject
+            {
+                ["workers"] = bestWorkers, ["target_events_per_s"] = Math.Round(rate), ["events_per_s"] = Math.Round(r.Rate),
+                ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["mean_batch"] = Math.Round(r.MeanBatch, 1), ["max_wait_ms"] = 1,
+            });
+        }
+
         var kafka = kafkaEvents > 0 ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, ct).ConfigureAwait(false) : null;
         return new JsonObject
         {
             ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString(), ["note"] = "shared CPU; other jobs may run at the same time" },
             ["core_phase_ns_per_event_single_thread"] = phases,
             ["core"] = core,
+            ["core_paced"] = paced,
             ["kafka"] = kafka,
         };
     }
@@ -182,10 +202,15 @@ public static class PipelineBench
 
     private sealed record RunResult(double Seconds, double Rate, double P50, double P99, double MeanBatch);
 
-    private static async Task<RunResult> CoreRunAsync(Dictionary<SourceKind, LstmModel> models, byte[][] messages, byte[][] keyBytes, int[] keyIndex, int workers, CancellationToken ct)
+    private static async Task<RunResult> CoreRunAsync(Dictionary<SourceKind, LstmModel> models, byte[][] messages, byte[][] keyBytes, int[] keyIndex, int workers, CancellationToken ct, double pacedRate = 0)
     {
         const int partitions = 16;
-        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = 16, MaxWait = TimeSpan.Zero, InitialSlots = keyBytes.Length / workers + 1024 };
+        var options = new PipelineOptions
+        {
+            Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = 16, InitialSlots = keyBytes.Length / workers + 1024,
+            MaxWait = pacedRate > 0 ? TimeSpan.FromMilliseconds(1) : TimeSpan.Zero,
+        };
+        var count = pacedRate > 0 ? (int)Math.Min(messages.Length, pacedRate * 10) : messages.Length;
         var output = new CountingOutput();
         var pipeline = new StreamPipeline(options, models, [output], new CountingDeadLetterSink());
         var source = new InProcessSource(pipeline);
@@ -195,20 +220,27 @@ public static class PipelineBench
         GC.Collect();
         pipeline.Start(ct);
         var sw = Stopwatch.StartNew();
-        for (var i = 0; i < messages.Length; i++)
+        for (var i = 0; i < count; i++)
         {
             var k = keyIndex[i];
             await source.AddAsync(SourceKind.Tick, partitionOf[k], keyBytes[k], messages[i], ct).ConfigureAwait(false);
+            if (pacedRate > 0 && i % 64 == 63)
+            {
+                // Paced: hand over what was added (as a consumer poll round would) and wait until the schedule catches up.
+                await source.FlushAsync(ct).ConfigureAwait(false);
+                var due = TimeSpan.FromSeconds((i + 1) / pacedRate) - sw.Elapsed;
+                if (due > TimeSpan.FromMilliseconds(1)) await Task.Delay(due, ct).ConfigureAwait(false);
+            }
         }
 
         await source.FlushAsync(ct).ConfigureAwait(false);
         await pipeline.CompleteAsync(ct).ConfigureAwait(false);
         sw.Stop();
         var totals = pipeline.Totals();
-        if (totals.Forecasts != messages.Length) throw new InvalidOperationException($"core run: {totals.Forecasts} forecasts for {messages.Length} events ({totals.DeadLetters} dead letters, {totals.Late} late)");
+        if (totals.Forecasts != count) throw new InvalidOperationException($"core run: {totals.Forecasts} forecasts for {count} events ({totals.DeadLetters} dead letters, {totals.Late} late)");
         var hist = new LatencyHistogram();
         foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
-        return new RunResult(sw.Elapsed.TotalSeconds, messages.Length / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)totals.Forecasts / totals.Batches);
+        return new RunResult(sw.Elapsed.TotalSeconds, count / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)totals.Forecasts / totals.Batches);
     }
 
     private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, CancellationToken ct)

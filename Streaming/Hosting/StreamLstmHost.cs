@@ -42,6 +42,8 @@ public static class StreamLstmHost
             .AddCommandLine(args, SwitchMappings);
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        // Start-up validation failures are printed as a list by the commands; the host's own stack-trace log would bury it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;

@@ -35,6 +35,9 @@ public class KafkaPipelineTests
         // Bad messages interleaved with the good ones (a bad message must not stop its neighbours).
         var messages = KafkaTestKit.AsMessages(events).ToList();
         for (var i = 0; i < bad.Length; i++) messages.Insert(i * 200 + 100, (bad[i].Topic, bad[i].Key, bad[i].Value));
+        // A tick older than everything its symbol has seen: goes to the late topic, state untouched.
+        var lateTick = Events.Tick("SYM0", 1_600_000_000_000, 100, 1);
+        messages.Add(("ticks", "SYM0"u8.ToArray(), lateTick));
         KafkaTestKit.Produce(kafka.BootstrapServers, messages);
 
         var output = new CollectingOutput();
@@ -84,6 +87,10 @@ public class KafkaPipelineTests
         // Every bad message is in the DLQ with its reason, original bytes and source coordinates.
         var dlq = KafkaTestKit.ReadAll(kafka.BootstrapServers, "streamlstm.dlq", bad.Length, Phase, "dlq topic");
         Assert.Equal(bad.Select(b => (b.Reason, Convert.ToBase64String(b.Value))).Order(), dlq.Select(d => (KafkaTestKit.Header(d, "reason"), Convert.ToBase64String(d.Message.Value!))).Order());
+        var late = KafkaTestKit.ReadAll(kafka.BootstrapServers, "late", 1, Phase, "late topic");
+        Assert.Equal("late", KafkaTestKit.Header(late[0], "reason"));
+        Assert.Equal(lateTick, late[0].Message.Value);
+        Assert.Equal("ticks", KafkaTestKit.Header(late[0], "source.topic"));
         Assert.All(dlq, d =>
         {
             Assert.Contains(KafkaTestKit.Header(d, "source.topic"), new[] { "ticks", "vitals", "audio-features" });
