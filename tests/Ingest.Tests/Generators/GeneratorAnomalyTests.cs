@@ -146,6 +146,42 @@ public class GeneratorAnomalyTests
     }
 
     [Fact]
+    public void Vitals_HeartRateOscillatesAtTheBreathingRate()
+    {
+        // 10 readings/s for 2 minutes: respiratory sinus arrhythmia shows as a spectral peak of HR at RR/60 Hz.
+        var g = new VitalsGenerator(new VitalsGeneratorOptions { Keys = 1, Seed = 6, EventsPerKeyPerSecond = 10, AnomalyRateScale = 0, MissingnessScale = 0 });
+        var hr = new List<double>();
+        var t = new List<double>();
+        var rr = new List<double>();
+        for (var i = 0; i < 1_200; i++)
+        {
+            var info = g.NextEvent(out var e);
+            hr.Add(e.Values.Hr);
+            rr.Add(e.Values.RespRate);
+            t.Add(info.TimestampMs / 1000.0);
+        }
+
+        var mean = hr.Average();
+        double Amplitude(double f)
+        {
+            double c = 0, s = 0;
+            for (var i = 0; i < hr.Count; i++)
+            {
+                c += (hr[i] - mean) * Math.Cos(2 * Math.PI * f * t[i]);
+                s += (hr[i] - mean) * Math.Sin(2 * Math.PI * f * t[i]);
+            }
+
+            return 2 * Math.Sqrt((c * c) + (s * s)) / hr.Count;
+        }
+
+        var breathing = rr.Average() / 60.0;
+        var atBreathing = Enumerable.Range(-5, 11).Max(d => Amplitude(breathing + (d * 0.005)));
+        var elsewhere = Enumerable.Range(0, 30).Select(i => Amplitude(0.6 + (i * 0.05))).Max();
+        Assert.True(atBreathing > 1.0, $"HR amplitude at the breathing rate is only {atBreathing:F2} bpm");
+        Assert.True(atBreathing > 4 * elsewhere, $"breathing peak {atBreathing:F2} vs {elsewhere:F2} elsewhere");
+    }
+
+    [Fact]
     public void Audio_NoiseBurstsAreFlatAndLoud_OnsetsRiseFromSilence()
     {
         var g = new AudioFrameGenerator(new AudioGeneratorOptions { Keys = 8, Seed = 3, NoiseBurstProbability = 0.01 });
