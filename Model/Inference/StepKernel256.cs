@@ -301,12 +301,12 @@ internal static class StepKernel256
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
+    internal static Vector256<float> Sigmoid(Vector256<float> x) => FastMath.Recip(Vector256<float>.One + Exp(-x));
 
     /// <summary>tanh x = 1 − 2 / (1 + e^{2x}); absolute error stays near float epsilon.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Tanh(Vector256<float> x) =>
-        Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + Exp(x + x));
+        Vector256.FusedMultiplyAdd(Vector256.Create(-2f), FastMath.Recip(Vector256<float>.One + Exp(x + x)), Vector256<float>.One);
 
     /// <summary>
     /// e^x: Cephes' single-precision method (round x·log2 e to n, reduce with a two-part ln 2, degree-6 polynomial, add n

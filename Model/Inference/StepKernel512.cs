@@ -301,12 +301,12 @@ internal static class StepKernel512
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
+    internal static Vector512<float> Sigmoid(Vector512<float> x) => FastMath.Recip(Vector512<float>.One + Exp(-x));
 
     /// <summary>tanh x = 1 − 2 / (1 + e^{2x}); absolute error stays near float epsilon.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Tanh(Vector512<float> x) =>
-        Vector512<float>.One - Vector512.Create(2f) / (Vector512<float>.One + Exp(x + x));
+        Vector512.FusedMultiplyAdd(Vector512.Create(-2f), FastMath.Recip(Vector512<float>.One + Exp(x + x)), Vector512<float>.One);
 
     /// <summary>
     /// e^x: Cephes' single-precision method (round x·log2 e to n, reduce with a two-part ln 2, degree-6 polynomial, add n
