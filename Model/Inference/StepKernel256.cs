@@ -20,7 +20,7 @@ internal static class StepKernel256
     private const int PrefetchBytes = 1024;
 
     /// <summary>Scratch floats one thread needs for a model.</summary>
-    public static int ScratchSize(VectorPack p) => TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + 16 * Lanes;
+    public static int ScratchSize(VectorPack p) => TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + 16 * Lanes + TileSlots * 4 * Lanes;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(VectorPack p, StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, Span<float> scratch)
@@ -30,6 +30,7 @@ internal static class StepKernel256
         var zMax = Math.Max(inp, hid) + hid;
         var z = scratch[..(TileSlots * zMax)];
         var tmp = scratch.Slice(TileSlots * zMax, 16 * Lanes);
+        var gates = scratch.Slice(TileSlots * zMax + 16 * Lanes, TileSlots * 4 * Lanes);
         for (var t0 = 0; t0 < slots.Length; t0 += TileSlots)
         {
             var n = Math.Min(TileSlots, slots.Length - t0);
@@ -63,9 +64,12 @@ internal static class StepKernel256
                     var valid = Math.Min(Lanes, hid - unit);
                     for (var s = 0; s < full; s += 4)
                     {
-                        Tile4(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, hLayer, cLayer, hid, unit, valid,
-                            tile[s], tile[s + 1], tile[s + 2], tile[s + 3], tmp);
+                        Tile4(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, ref gates[s * 4 * Lanes]);
                     }
+
+                    // Cell math for the block over the whole tile in one loop: independent iterations let the core overlap
+                    // one slot's exp/reciprocal chains with the next slot's.
+                    if (full > 0) CellRange(gates, tile[..full], hLayer, cLayer, hid, unit, valid);
                 }
 
                 // Leftover slots (fewer than four): two unit blocks per pass give eight independent FMA chains.
@@ -95,8 +99,7 @@ internal static class StepKernel256
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4(ref float w, ref float b, ref float z0, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int valid,
-        int slot0, int slot1, int slot2, int slot3, Span<float> tmp)
+    private static void Tile4(ref float w, ref float b, ref float z0, int kin, ref float g)
     {
         var bi = Vector256.LoadUnsafe(ref b);
         var bf = Vector256.LoadUnsafe(ref b, Lanes);
@@ -138,9 +141,8 @@ internal static class StepKernel256
             o3 = Vector256.FusedMultiplyAdd(wo, a, o3);
         }
 
-        // Park the gate sums in scratch before the cell math: keeping 16 accumulators live across the (call-containing)
-        // cell code made the JIT spill them inside the FMA loop.
-        ref var g = ref tmp[0];
+        // Gate sums go to scratch; the cell math runs later over the whole tile (keeping 16 accumulators live across
+        // cell code made the JIT spill them inside the FMA loop).
         i0.StoreUnsafe(ref g, 0);
         f0.StoreUnsafe(ref g, Lanes);
         g0.StoreUnsafe(ref g, 2 * Lanes);
@@ -157,10 +159,6 @@ internal static class StepKernel256
         f3.StoreUnsafe(ref g, 13 * Lanes);
         g3.StoreUnsafe(ref g, 14 * Lanes);
         o3.StoreUnsafe(ref g, 15 * Lanes);
-        Cell(tmp, 0, hLayer, cLayer, slot0 * hid + unit, valid);
-        Cell(tmp, 4 * Lanes, hLayer, cLayer, slot1 * hid + unit, valid);
-        Cell(tmp, 8 * Lanes, hLayer, cLayer, slot2 * hid + unit, valid);
-        Cell(tmp, 12 * Lanes, hLayer, cLayer, slot3 * hid + unit, valid);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -247,6 +245,33 @@ internal static class StepKernel256
         Cell(tmp, 4 * Lanes, hLayer, cLayer, slot * hid + unit + Lanes, Math.Min(Lanes, hid - unit - Lanes));
     }
 
+    /// <summary>Cell update of one unit block for every slot of <paramref name="slots"/>; gate sums at <c>gates[s·4·Lanes ..]</c>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void CellRange(Span<float> gates, ReadOnlySpan<int> slots, float[] hLayer, float[] cLayer, int hid, int unit, int valid)
+    {
+        if (valid != Lanes)
+        {
+            for (var s = 0; s < slots.Length; s++) Cell(gates, s * 4 * Lanes, hLayer, cLayer, slots[s] * hid + unit, valid);
+            return;
+        }
+
+        ref var g0 = ref gates[0];
+        for (var s = 0; s < slots.Length; s++)
+        {
+            var pos = slots[s] * hid + unit;
+            ref var c = ref cLayer[pos];
+            ref var h = ref hLayer[pos];
+            ref var gr = ref Unsafe.Add(ref g0, s * 4 * Lanes);
+            var i = Sigmoid(Vector256.LoadUnsafe(ref gr));
+            var f = Sigmoid(Vector256.LoadUnsafe(ref gr, Lanes));
+            var g = Tanh(Vector256.LoadUnsafe(ref gr, 2 * Lanes));
+            var o = Sigmoid(Vector256.LoadUnsafe(ref gr, 3 * Lanes));
+            var cn = Vector256.FusedMultiplyAdd(f, Vector256.LoadUnsafe(ref c), i * g);
+            cn.StoreUnsafe(ref c);
+            (o * Tanh(cn)).StoreUnsafe(ref h);
+        }
+    }
+
     /// <summary>Cell update for one slot and unit block from the gate sums at <paramref name="gates"/>[at..at + 4·Lanes).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Cell(Span<float> gates, int at, float[] hLayer, float[] cLayer, int pos, int valid)
@@ -301,12 +326,12 @@ internal static class StepKernel256
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
+    internal static Vector256<float> Sigmoid(Vector256<float> x) => FastMath.Recip(Vector256<float>.One + Exp(-x));
 
     /// <summary>tanh x = 1 − 2 / (1 + e^{2x}); absolute error stays near float epsilon.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Tanh(Vector256<float> x) =>
-        Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + Exp(x + x));
+        Vector256.FusedMultiplyAdd(Vector256.Create(-2f), FastMath.Recip(Vector256<float>.One + Exp(x + x)), Vector256<float>.One);
 
     /// <summary>
     /// e^x: Cephes' single-precision method (round x·log2 e to n, reduce with a two-part ln 2, degree-6 polynomial, add n
