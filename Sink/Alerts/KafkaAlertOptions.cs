@@ -15,6 +15,9 @@ public sealed class KafkaAlertOptions
     /// <summary>librdkafka <c>delivery.timeout.ms</c>: how long the idempotent producer retries internally before reporting an error.</summary>
     public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long dispose waits for unacknowledged alerts (they are logged as undelivered after that).</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Problems, each saying what to fix.</summary>
     /// <returns>Problems.</returns>
     public IEnumerable<string> Validate()

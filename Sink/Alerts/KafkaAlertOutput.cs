@@ -109,7 +109,7 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
             return;
         }
 
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30), _time);
+        using var cts = new CancellationTokenSource(_options.ShutdownTimeout, _time);
         try
         {
             await FlushAsync(cts.Token).ConfigureAwait(false);

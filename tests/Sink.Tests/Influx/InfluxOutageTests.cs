@@ -179,5 +179,29 @@ public sealed class InfluxOutageTests : IDisposable
         Assert.Equal(20, await InfluxQuery.CountAsync(server, "partial", "conflict", "v"));
     }
 
+    [Fact]
+    public async Task DisposeWhileInfluxdIsDown_SpoolsEverythingAccepted_ForTheNextStart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await LocalInfluxd.StartNewAsync(TimeSpan.FromSeconds(60));
+        await server.CreateDatabaseAsync("shutdown");
+        server.Stop();
+        using var http = new HttpClient();
+        var options = InfluxRoundTripTests.Options(server.Url, "shutdown");
+        options.ShutdownTimeout = TimeSpan.FromSeconds(5);
+        const int n = 777;
+        await using (var output = Output(new InfluxWriter(http, options, Spool, Dlq, TimeProvider.System, NullLogger.Instance), Dlq))
+        {
+            // No FlushAsync: disposing must flush and spool.
+            await output.WriteAsync(Batches.Make(SourceKind.Tick, Keys, n, 0, 1_650_000_000_000), ct);
+        }
+
+        await server.StartAsync(TimeSpan.FromSeconds(60));
+        await using var next = new InfluxWriter(http, options, Spool, Dlq, TimeProvider.System, NullLogger.Instance);
+        Assert.Equal(n, next.Spool.PendingPoints);
+        await Wait.ForAsync(next.WaitForSpoolDrainedAsync(ct), TimeSpan.FromSeconds(60), "replay of the points spooled at shutdown");
+        await Wait.UntilAsync(async () => await InfluxQuery.CountAsync(server, "shutdown", "forecast") == n, TimeSpan.FromSeconds(30), "points spooled at shutdown visible in influxd");
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

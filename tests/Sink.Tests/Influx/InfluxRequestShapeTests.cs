@@ -215,6 +215,55 @@ public sealed class InfluxRequestShapeTests : IDisposable
         Assert.Contains("key=k\\\\ 2", dead);
     }
 
+    [Fact]
+    public async Task Batches_AreCutByPoints_ByBytes_AndByTime()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var options = new InfluxOptions { Url = Url, Database = "d", BatchMaxPoints = 10, BatchMaxBytes = 1024, FlushInterval = TimeSpan.FromMilliseconds(100), MaxInFlightRequests = 1 };
+        await using var writer = Writer(options, new TestLogger());
+        using var lines = new LineProtocolBuffer();
+        for (var i = 0; i < 25; i++)
+        {
+            lines.BeginLine("m");
+            lines.Tag("k", "key" + i);
+            lines.FieldInteger("i", i);
+            lines.EndLine(i);
+        }
+
+        // By points: 10 + 10, and the last 5 are sent by the flush timer without any FlushAsync.
+        await writer.WriteAsync(lines, ct);
+        var bodies = new List<string>();
+        for (var r = 0; r < 3; r++)
+        {
+            bodies.Add((await NextAsync("points/time batch " + r)).Body);
+        }
+
+        Assert.Equal([10, 10, 5], bodies.Select(b => b.Count(c => c == '\n')));
+        Assert.Equal(string.Concat(bodies), System.Text.Encoding.UTF8.GetString(lines.WrittenSpan));
+
+        // By bytes: 60 lines of ~100 bytes with a 1 KiB limit.
+        lines.Clear();
+        for (var i = 0; i < 60; i++)
+        {
+            lines.BeginLine("m");
+            lines.Field("s", new string('x', 80));
+            lines.EndLine(i);
+        }
+
+        await writer.WriteAsync(lines, ct);
+        await writer.FlushAsync(ct);
+        var total = 0;
+        while (total < 60)
+        {
+            var body = (await NextAsync("bytes batch")).Body;
+            Assert.True(System.Text.Encoding.UTF8.GetByteCount(body) <= 1024, $"batch of {body.Length} bytes exceeds BatchMaxBytes");
+            Assert.True(body.Count(c => c == '\n') <= 10);
+            total += body.Count(c => c == '\n');
+        }
+
+        Assert.Equal(60, total);
+    }
+
     private static void Reply(HttpListenerResponse r, int status, string json)
     {
         r.StatusCode = status;

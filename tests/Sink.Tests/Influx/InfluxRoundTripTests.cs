@@ -97,5 +97,48 @@ public sealed class InfluxRoundTripTests(InfluxdFixture influx) : IClassFixture<
         Assert.Contains(lines, l => l.Contains("cannot end with a backslash"));
     }
 
+    [Fact]
+    public async Task AlertEvents_AreWrittenToTheAlertMeasurement()
+    {
+        const string db = "alerts";
+        await influx.Server.CreateDatabaseAsync(db);
+        using var http = new HttpClient();
+        var writer = new InfluxWriter(http, Options(influx.Server.Url, db), new SpoolOptions { Directory = Path.Combine(_dir, db, "spool"), Fsync = false }, Path.Combine(_dir, db, "dlq"), TimeProvider.System, NullLogger.Instance);
+        var anomaly = new AnomalyOptions
+        {
+            Window = 1,
+            Default = new SourceCalibration { EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(1), Cooldown = TimeSpan.Zero },
+        };
+        await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(anomaly, TimeProvider.System), new DeadLetterFile(Path.Combine(_dir, db, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
+        {
+            double[] zs = [0, 4, 4, 0];
+            for (var i = 0; i < zs.Length; i++)
+            {
+                await output.WriteAsync(Batches.Row(SourceKind.Vitals, "bed 7", 5000 + (i * 1000), zs[i], 0f, 1f), TestContext.Current.CancellationToken);
+            }
+
+            await output.FlushAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(2, output.AlertEvents);
+        }
+
+        var rows = await InfluxQuery.RowsAsync(influx.Server, db, "SELECT * FROM alert");
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(["raised", "resolved"], rows.Select(r => r["event"].GetString()));
+        Assert.Equal([7000L, 8000L], rows.Select(r => r["time"].GetInt64()));
+        Assert.All(rows, r =>
+        {
+            Assert.Equal("vitals/bed 7/6000", r["alert_id"].GetString());
+            Assert.Equal("bed 7", r["key"].GetString());
+            Assert.Equal("vitals", r["source"].GetString());
+            Assert.Equal("warning", r["severity"].GetString());
+            Assert.Equal(6000, r["start_ms"].GetInt64());
+            Assert.Equal(4, r["observed"].GetDouble());
+            Assert.Equal(0, r["forecast_mu"].GetDouble());
+            Assert.Equal(1, r["forecast_sigma"].GetDouble());
+            Assert.Equal(GaussianTail.Surprise(GaussianTail.LogTwoSidedP(4)), r["peak_score"].GetDouble());
+        });
+        Assert.Equal(2000, rows[1]["duration_ms"].GetInt64());
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
