@@ -129,6 +129,12 @@ public sealed unsafe class LstmStepper : IDisposable
         }
     }
 
+    /// <summary>Bytes allocated so far on the worker threads (tests).</summary>
+    internal long WorkerAllocatedBytes => _workers?.AllocatedBytes ?? 0;
+
+    /// <summary>Batch parts run on worker threads so far (tests).</summary>
+    internal long WorkerParts => _workers?.PartsRun ?? 0;
+
     /// <summary>Stops the worker threads (only used when <see cref="Threads"/> &gt; 1).</summary>
     public void Dispose() => _workers?.Dispose();
 

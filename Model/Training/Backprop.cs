@@ -22,6 +22,7 @@ public sealed class Backprop
     private readonly int _threads;
     private float[][] _wt = [];
     private float[][] _bias = [];
+    private float[][] _wcat = [];
     private float[] _headW = [];
     private float[] _headB = [];
     private readonly Stack<Workspace> _pool = new();
@@ -106,10 +107,12 @@ public sealed class Backprop
         if (_wt.Length != cfg.Layers)
         {
             _wt = new float[cfg.Layers][];
+            _wcat = new float[cfg.Layers][];
             _bias = new float[cfg.Layers][];
             for (var l = 0; l < cfg.Layers; l++)
             {
                 _wt[l] = new float[(cfg.LayerInputSize(l) + cfg.HiddenSize) * g4];
+                _wcat[l] = new float[(cfg.LayerInputSize(l) + cfg.HiddenSize) * g4];
                 _bias[l] = new float[g4];
             }
         }
@@ -119,10 +122,12 @@ public sealed class Backprop
             var inSize = cfg.LayerInputSize(l);
             var hid = cfg.HiddenSize;
             var wt = _wt[l];
+            var wc = _wcat[l];
+            var kl = inSize + hid;
             for (var r = 0; r < g4; r++)
             {
-                for (var kk = 0; kk < inSize; kk++) wt[kk * g4 + r] = model.WeightIh[l][r * inSize + kk];
-                for (var kk = 0; kk < hid; kk++) wt[(inSize + kk) * g4 + r] = model.WeightHh[l][r * hid + kk];
+                for (var kk = 0; kk < inSize; kk++) wt[kk * g4 + r] = wc[r * kl + kk] = model.WeightIh[l][r * inSize + kk];
+                for (var kk = 0; kk < hid; kk++) wt[(inSize + kk) * g4 + r] = wc[r * kl + inSize + kk] = model.WeightHh[l][r * hid + kk];
                 _bias[l][r] = model.BiasIh[l][r] + model.BiasHh[l][r];
             }
         }
@@ -160,19 +165,13 @@ public sealed class Backprop
 
     private double RunChunk(Job job, int chunk)
     {
-        var cg = _chunkGrads[chunk];
-        foreach (var a in cg) Array.Clear(a);
         var ws = Rent(job.Steps);
         try
         {
-            var loss = 0.0;
-            var end = Math.Min(job.Batch, (chunk + 1) * ChunkSize);
-            for (var b = chunk * ChunkSize; b < end; b++)
-            {
-                loss += Sequence(job, b, ws);
-                AddSequenceGrads(ws, cg);
-            }
-
+            var first = chunk * ChunkSize;
+            var count = Math.Min(job.Batch, first + ChunkSize) - first;
+            var loss = Chunk(job, first, count, ws);
+            AddChunkGrads(ws, _chunkGrads[chunk]);
             return loss;
         }
         finally
@@ -181,56 +180,78 @@ public sealed class Backprop
         }
     }
 
-    /// <summary>Forward then backward over one sequence; leaves its float gradients in the workspace; returns its scaled loss.</summary>
+    /// <summary>
+    /// Forward then backward over sequences [first, first + count) in lockstep, as small matrix products
+    /// (gates = Z·Wᵀ, dZ = dA·W, dWᵀ += Zᵀ·dA). Leaves the chunk's float gradients in the workspace; returns its scaled loss.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private double Sequence(Job job, int b, Workspace ws)
+    private double Chunk(Job job, int first, int count, Workspace ws)
     {
         var cfg = _cfg;
         int inp = cfg.InputSize, hid = cfg.HiddenSize, k = cfg.Horizons, layers = cfg.Layers, steps = job.Steps, batch = job.Batch;
-        int g4 = 4 * hid, k2 = 2 * k, lh = layers * hid;
+        int g4 = 4 * hid, k2 = 2 * k, n = count;
+        var sh = ChunkSize * hid;                       // one (t, l) block of h or c: [S][H]
+        var sz = ChunkSize * ws.KMax;                   // one (t, l) block of Z: [S][K_l]
+        var sg = ChunkSize * g4;                        // one (t, l) block of gates: [S][4H]
         var hs = ws.H;
         var cs = ws.C;
-        var gates = ws.Gates;
         for (var l = 0; l < layers; l++)
         {
-            var src = (l * batch + b) * hid;
-            if (job.H0 is { Length: > 0 }) job.H0.AsSpan(src, hid).CopyTo(hs.AsSpan(l * hid, hid));
-            else hs.AsSpan(l * hid, hid).Clear();
-            if (job.C0 is { Length: > 0 }) job.C0.AsSpan(src, hid).CopyTo(cs.AsSpan(l * hid, hid));
-            else cs.AsSpan(l * hid, hid).Clear();
+            for (var s = 0; s < n; s++)
+            {
+                var src = (l * batch + first + s) * hid;
+                var dst = hs.AsSpan(l * sh + s * hid, hid);
+                var cdst = cs.AsSpan(l * sh + s * hid, hid);
+                if (job.H0 is { Length: > 0 }) job.H0.AsSpan(src, hid).CopyTo(dst);
+                else dst.Clear();
+                if (job.C0 is { Length: > 0 }) job.C0.AsSpan(src, hid).CopyTo(cdst);
+                else cdst.Clear();
+            }
         }
 
-        // Forward: activations kept for the backward pass.
+        // Forward: activations (Z, gates, c, h) kept for the backward pass.
         for (var t = 0; t < steps; t++)
         {
             for (var l = 0; l < layers; l++)
             {
                 var inSize = cfg.LayerInputSize(l);
-                ReadOnlySpan<float> input = l == 0 ? job.X.AsSpan((b * steps + t) * inp, inp) : hs.AsSpan((t + 1) * lh + (l - 1) * hid, hid);
-                ReadOnlySpan<float> hPrev = hs.AsSpan(t * lh + l * hid, hid);
-                var a = gates.AsSpan((t * layers + l) * g4, g4);
-                _bias[l].CopyTo(a);
-                var wt = _wt[l];
-                for (var kk = 0; kk < inSize; kk++) VecMath.Axpy(input[kk], wt.AsSpan(kk * g4, g4), a);
-                for (var kk = 0; kk < hid; kk++) VecMath.Axpy(hPrev[kk], wt.AsSpan((inSize + kk) * g4, g4), a);
-                VecMath.Sigmoid(a[..(2 * hid)]);
-                VecMath.Tanh(a.Slice(2 * hid, hid), a.Slice(2 * hid, hid));
-                VecMath.Sigmoid(a.Slice(3 * hid, hid));
-                var cPrev = cs.AsSpan(t * lh + l * hid, hid);
-                var cNew = cs.AsSpan((t + 1) * lh + l * hid, hid);
-                var hNew = hs.AsSpan((t + 1) * lh + l * hid, hid);
-                for (var j = 0; j < hid; j++) cNew[j] = a[hid + j] * cPrev[j] + a[j] * a[2 * hid + j];
-                VecMath.Tanh(cNew, hNew);
-                for (var j = 0; j < hid; j++) hNew[j] *= a[3 * hid + j];
+                var kl = inSize + hid;
+                var z = ws.Z.AsSpan((t * layers + l) * sz, sz);
+                var g = ws.Gates.AsSpan((t * layers + l) * sg, sg);
+                for (var s = 0; s < n; s++)
+                {
+                    var zs = z.Slice(s * kl, kl);
+                    if (l == 0) job.X.AsSpan(((first + s) * steps + t) * inp, inp).CopyTo(zs);
+                    else hs.AsSpan(((t + 1) * layers + l - 1) * sh + s * hid, hid).CopyTo(zs);
+                    hs.AsSpan((t * layers + l) * sh + s * hid, hid).CopyTo(zs[inSize..]);
+                    _bias[l].CopyTo(g.Slice(s * g4, g4));
+                }
+
+                Gemm.MulAdd(z, kl, 1, _wt[l], g4, g, g4, n, kl, g4);
+                for (var s = 0; s < n; s++)
+                {
+                    var a = g.Slice(s * g4, g4);
+                    VecMath.Sigmoid(a[..(2 * hid)]);
+                    VecMath.Tanh(a.Slice(2 * hid, hid), a.Slice(2 * hid, hid));
+                    VecMath.Sigmoid(a.Slice(3 * hid, hid));
+                    var cPrev = cs.AsSpan((t * layers + l) * sh + s * hid, hid);
+                    var cNew = cs.AsSpan(((t + 1) * layers + l) * sh + s * hid, hid);
+                    var hNew = hs.AsSpan(((t + 1) * layers + l) * sh + s * hid, hid);
+                    for (var j = 0; j < hid; j++) cNew[j] = a[hid + j] * cPrev[j] + a[j] * a[2 * hid + j];
+                    VecMath.Tanh(cNew, hNew);
+                    for (var j = 0; j < hid; j++) hNew[j] *= a[3 * hid + j];
+                }
             }
 
-            var top = hs.AsSpan((t + 1) * lh + (layers - 1) * hid, hid);
-            var o = ws.Out.AsSpan(t * k2, k2);
-            for (var q = 0; q < k2; q++) o[q] = _headB[q] + VecMath.Dot(_headW.AsSpan(q * hid, hid), top);
+            for (var s = 0; s < n; s++)
+            {
+                var top = hs.AsSpan(((t + 1) * layers + layers - 1) * sh + s * hid, hid);
+                var o = ws.Out.AsSpan((t * ChunkSize + s) * k2, k2);
+                for (var q = 0; q < k2; q++) o[q] = _headB[q] + VecMath.Dot(_headW.AsSpan(q * hid, hid), top);
+            }
         }
 
-        var outs = job.Outputs;
-        if (outs is not null) CopyOutputs(outs, ws, b, batch, steps);
+        if (job.Outputs is { } outs) CopyOutputs(outs, ws, first, n, batch, steps);
 
         // Backward.
         ws.ClearGrads();
@@ -240,73 +261,77 @@ public sealed class Backprop
         Array.Clear(dc);
         var da = ws.Da;
         var dz = ws.Dz;
-        var dout = ws.DOut;
         var loss = 0.0;
         for (var t = steps - 1; t >= 0; t--)
         {
-            var o = ws.Out.AsSpan(t * k2, k2);
-            var yRow = job.Y.AsSpan((b * steps + t) * k, k);
-            for (var q = 0; q < k; q++)
+            for (var s = 0; s < n; s++)
             {
-                loss += GaussianNll.Element(yRow[q], o[q], o[k + q]);
-                var (dmu, dls) = GaussianNll.Derivatives(yRow[q], o[q], o[k + q]);
-                dout[q] = (float)(dmu * job.Scale);
-                dout[k + q] = (float)(dls * job.Scale);
-            }
+                var o = ws.Out.AsSpan((t * ChunkSize + s) * k2, k2);
+                var yRow = job.Y.AsSpan(((first + s) * steps + t) * k, k);
+                var dout = ws.DOut;
+                for (var q = 0; q < k; q++)
+                {
+                    loss += GaussianNll.Element(yRow[q], o[q], o[k + q]);
+                    var (dmu, dls) = GaussianNll.Derivatives(yRow[q], o[q], o[k + q]);
+                    dout[q] = (float)(dmu * job.Scale);
+                    dout[k + q] = (float)(dls * job.Scale);
+                }
 
-            var top = hs.AsSpan((t + 1) * lh + (layers - 1) * hid, hid);
-            var dhTop = dh.AsSpan((layers - 1) * hid, hid);
-            for (var q = 0; q < k2; q++)
-            {
-                ws.GHeadB[q] += dout[q];
-                VecMath.Axpy(dout[q], top, ws.GHeadW.AsSpan(q * hid, hid));
-                VecMath.Axpy(dout[q], _headW.AsSpan(q * hid, hid), dhTop);
+                var top = hs.AsSpan(((t + 1) * layers + layers - 1) * sh + s * hid, hid);
+                var dhTop = dh.AsSpan((layers - 1) * sh + s * hid, hid);
+                for (var q = 0; q < k2; q++)
+                {
+                    ws.GHeadB[q] += dout[q];
+                    VecMath.Axpy(dout[q], top, ws.GHeadW.AsSpan(q * hid, hid));
+                    VecMath.Axpy(dout[q], _headW.AsSpan(q * hid, hid), dhTop);
+                }
             }
 
             for (var l = layers - 1; l >= 0; l--)
             {
                 var inSize = cfg.LayerInputSize(l);
-                var a = gates.AsSpan((t * layers + l) * g4, g4);
-                var cPrev = cs.AsSpan(t * lh + l * hid, hid);
-                var cNew = cs.AsSpan((t + 1) * lh + l * hid, hid);
-                var dhl = dh.AsSpan(l * hid, hid);
-                var dcl = dc.AsSpan(l * hid, hid);
-                var tc = ws.Tc.AsSpan(0, hid);
-                VecMath.Tanh(cNew, tc);
-                for (var j = 0; j < hid; j++)
-                {
-                    float ig = a[j], fg = a[hid + j], gg = a[2 * hid + j], og = a[3 * hid + j];
-                    var dcj = dcl[j] + dhl[j] * og * (1 - tc[j] * tc[j]);
-                    da[j] = dcj * gg * ig * (1 - ig);
-                    da[hid + j] = dcj * cPrev[j] * fg * (1 - fg);
-                    da[2 * hid + j] = dcj * ig * (1 - gg * gg);
-                    da[3 * hid + j] = dhl[j] * tc[j] * og * (1 - og);
-                    dcl[j] = dcj * fg;
-                }
-
+                var kl = inSize + hid;
+                var z = ws.Z.AsSpan((t * layers + l) * sz, sz);
+                var g = ws.Gates.AsSpan((t * layers + l) * sg, sg);
                 var gb = ws.GBias[l];
-                for (var r = 0; r < g4; r++) gb[r] += da[r];
-                ReadOnlySpan<float> input = l == 0 ? job.X.AsSpan((b * steps + t) * inp, inp) : hs.AsSpan((t + 1) * lh + (l - 1) * hid, hid);
-                ReadOnlySpan<float> hPrev = hs.AsSpan(t * lh + l * hid, hid);
-                var wt = _wt[l];
-                var gw = ws.GWt[l];
-                ReadOnlySpan<float> daSpan = da.AsSpan(0, g4);
-                for (var kk = 0; kk < inSize; kk++)
+                for (var s = 0; s < n; s++)
                 {
-                    VecMath.Axpy(input[kk], daSpan, gw.AsSpan(kk * g4, g4));
-                    dz[kk] = VecMath.Dot(wt.AsSpan(kk * g4, g4), daSpan);
+                    var a = g.Slice(s * g4, g4);
+                    var cPrev = cs.AsSpan((t * layers + l) * sh + s * hid, hid);
+                    var cNew = cs.AsSpan(((t + 1) * layers + l) * sh + s * hid, hid);
+                    var dhl = dh.AsSpan(l * sh + s * hid, hid);
+                    var dcl = dc.AsSpan(l * sh + s * hid, hid);
+                    var das = da.AsSpan(s * g4, g4);
+                    var tc = ws.Tc.AsSpan(0, hid);
+                    VecMath.Tanh(cNew, tc);
+                    for (var j = 0; j < hid; j++)
+                    {
+                        float ig = a[j], fg = a[hid + j], gg = a[2 * hid + j], og = a[3 * hid + j];
+                        var dcj = dcl[j] + dhl[j] * og * (1 - tc[j] * tc[j]);
+                        das[j] = dcj * gg * ig * (1 - ig);
+                        das[hid + j] = dcj * cPrev[j] * fg * (1 - fg);
+                        das[2 * hid + j] = dcj * ig * (1 - gg * gg);
+                        das[3 * hid + j] = dhl[j] * tc[j] * og * (1 - og);
+                        dcl[j] = dcj * fg;
+                    }
+
+                    for (var r = 0; r < g4; r++) gb[r] += das[r];
                 }
 
-                for (var kk = 0; kk < hid; kk++)
+                // dWᵀ[K×4H] += Zᵀ[K×S] · dA[S×4H]; dZ[S×K] = dA[S×4H] · W[4H×K].
+                Gemm.MulAdd(z, 1, kl, da, g4, ws.GWt[l], g4, kl, n, g4);
+                var dzs = dz.AsSpan(0, n * kl);
+                dzs.Clear();
+                Gemm.MulAdd(da, g4, 1, _wcat[l], kl, dzs, kl, n, g4, kl);
+                for (var s = 0; s < n; s++)
                 {
-                    VecMath.Axpy(hPrev[kk], daSpan, gw.AsSpan((inSize + kk) * g4, g4));
-                    dhl[kk] = VecMath.Dot(wt.AsSpan((inSize + kk) * g4, g4), daSpan);
-                }
-
-                if (l > 0)
-                {
-                    var below = dh.AsSpan((l - 1) * hid, hid);
-                    for (var j = 0; j < hid; j++) below[j] += dz[j];
+                    dz.AsSpan(s * kl + inSize, hid).CopyTo(dh.AsSpan(l * sh + s * hid, hid));
+                    if (l > 0)
+                    {
+                        var below = dh.AsSpan((l - 1) * sh + s * hid, hid);
+                        var from = dz.AsSpan(s * kl, hid);
+                        for (var j = 0; j < hid; j++) below[j] += from[j];
+                    }
                 }
             }
         }
@@ -314,27 +339,31 @@ public sealed class Backprop
         return loss * job.Scale;
     }
 
-    private void CopyOutputs(ForwardOutputs outs, Workspace ws, int b, int batch, int steps)
+    private void CopyOutputs(ForwardOutputs outs, Workspace ws, int first, int n, int batch, int steps)
     {
-        int hid = _cfg.HiddenSize, k = _cfg.Horizons, layers = _cfg.Layers, lh = layers * hid;
-        for (var t = 0; t < steps; t++)
+        int hid = _cfg.HiddenSize, k = _cfg.Horizons, layers = _cfg.Layers, sh = ChunkSize * hid;
+        for (var s = 0; s < n; s++)
         {
-            var o = ws.Out.AsSpan(t * 2 * k, 2 * k);
-            if (outs.Mu is not null) o[..k].CopyTo(outs.Mu.AsSpan((b * steps + t) * k, k));
-            if (outs.LogSigma is not null) o.Slice(k, k).CopyTo(outs.LogSigma.AsSpan((b * steps + t) * k, k));
-            if (outs.Seq is not null) ws.H.AsSpan((t + 1) * lh + (layers - 1) * hid, hid).CopyTo(outs.Seq.AsSpan((b * steps + t) * hid, hid));
-        }
+            var b = first + s;
+            for (var t = 0; t < steps; t++)
+            {
+                var o = ws.Out.AsSpan((t * ChunkSize + s) * 2 * k, 2 * k);
+                if (outs.Mu is not null) o[..k].CopyTo(outs.Mu.AsSpan((b * steps + t) * k, k));
+                if (outs.LogSigma is not null) o.Slice(k, k).CopyTo(outs.LogSigma.AsSpan((b * steps + t) * k, k));
+                if (outs.Seq is not null) ws.H.AsSpan(((t + 1) * layers + layers - 1) * sh + s * hid, hid).CopyTo(outs.Seq.AsSpan((b * steps + t) * hid, hid));
+            }
 
-        for (var l = 0; l < layers; l++)
-        {
-            if (outs.Hn is not null) ws.H.AsSpan(steps * lh + l * hid, hid).CopyTo(outs.Hn.AsSpan((l * batch + b) * hid, hid));
-            if (outs.Cn is not null) ws.C.AsSpan(steps * lh + l * hid, hid).CopyTo(outs.Cn.AsSpan((l * batch + b) * hid, hid));
+            for (var l = 0; l < layers; l++)
+            {
+                if (outs.Hn is not null) ws.H.AsSpan((steps * layers + l) * sh + s * hid, hid).CopyTo(outs.Hn.AsSpan((l * batch + b) * hid, hid));
+                if (outs.Cn is not null) ws.C.AsSpan((steps * layers + l) * sh + s * hid, hid).CopyTo(outs.Cn.AsSpan((l * batch + b) * hid, hid));
+            }
         }
     }
 
-    /// <summary>Adds one sequence's float gradients (transposed layout) into a chunk's float64 sums (PyTorch layout).</summary>
+    /// <summary>Writes a chunk's float gradients (transposed layout) into its float64 sums (PyTorch layout).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddSequenceGrads(Workspace ws, double[][] cg)
+    private void AddChunkGrads(Workspace ws, double[][] cg)
     {
         var cfg = _cfg;
         int hid = cfg.HiddenSize, g4 = 4 * hid;
@@ -344,21 +373,29 @@ public sealed class Backprop
             var inSize = cfg.LayerInputSize(l);
             var gw = ws.GWt[l];
             double[] wih = cg[p], whh = cg[p + 1], bih = cg[p + 2], bhh = cg[p + 3];
+            for (var kk = 0; kk < inSize; kk++)
+            {
+                for (var r = 0; r < g4; r++) wih[r * inSize + kk] = gw[kk * g4 + r];
+            }
+
+            for (var kk = 0; kk < hid; kk++)
+            {
+                for (var r = 0; r < g4; r++) whh[r * hid + kk] = gw[(inSize + kk) * g4 + r];
+            }
+
             for (var r = 0; r < g4; r++)
             {
-                for (var kk = 0; kk < inSize; kk++) wih[r * inSize + kk] += gw[kk * g4 + r];
-                for (var kk = 0; kk < hid; kk++) whh[r * hid + kk] += gw[(inSize + kk) * g4 + r];
-                bih[r] += ws.GBias[l][r];
-                bhh[r] += ws.GBias[l][r];
+                bih[r] = ws.GBias[l][r];
+                bhh[r] = ws.GBias[l][r];
             }
 
             p += 4;
         }
 
         var hw = cg[p];
-        for (var i = 0; i < hw.Length; i++) hw[i] += ws.GHeadW[i];
+        for (var i = 0; i < hw.Length; i++) hw[i] = ws.GHeadW[i];
         var hb = cg[p + 1];
-        for (var i = 0; i < hb.Length; i++) hb[i] += ws.GHeadB[i];
+        for (var i = 0; i < hb.Length; i++) hb[i] = ws.GHeadB[i];
     }
 
     private sealed class Workspace
@@ -366,15 +403,17 @@ public sealed class Backprop
         public Workspace(LstmConfig cfg, int steps)
         {
             Steps = steps;
-            int hid = cfg.HiddenSize, layers = cfg.Layers, g4 = 4 * hid;
-            H = new float[(steps + 1) * layers * hid];
-            C = new float[(steps + 1) * layers * hid];
-            Gates = new float[steps * layers * g4];
-            Out = new float[steps * 2 * cfg.Horizons];
-            Dh = new float[layers * hid];
-            Dc = new float[layers * hid];
-            Da = new float[g4];
-            Dz = new float[Math.Max(cfg.InputSize, hid)];
+            int hid = cfg.HiddenSize, layers = cfg.Layers, g4 = 4 * hid, s = ChunkSize;
+            KMax = Math.Max(cfg.InputSize, hid) + hid;
+            H = new float[(steps + 1) * layers * s * hid];
+            C = new float[(steps + 1) * layers * s * hid];
+            Z = new float[steps * layers * s * KMax];
+            Gates = new float[steps * layers * s * g4];
+            Out = new float[steps * s * 2 * cfg.Horizons];
+            Dh = new float[layers * s * hid];
+            Dc = new float[layers * s * hid];
+            Da = new float[s * g4];
+            Dz = new float[s * KMax];
             Tc = new float[hid];
             DOut = new float[2 * cfg.Horizons];
             GWt = new float[layers][];
@@ -391,9 +430,13 @@ public sealed class Backprop
 
         public int Steps { get; }
 
+        public int KMax { get; }
+
         public float[] H { get; }
 
         public float[] C { get; }
+
+        public float[] Z { get; }
 
         public float[] Gates { get; }
 

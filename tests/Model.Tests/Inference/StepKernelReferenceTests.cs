@@ -97,8 +97,8 @@ public class StepKernelReferenceTests
                 var (rmu, rls) = ReferenceLstm.Step(model, x.AsSpan(i * inp, inp).ToArray().Select(v => (double)v).ToArray(), refH[i], refC[i]);
                 for (var o = 0; o < k; o++)
                 {
-                    Near(rmu[o], mu[i * k + o], $"{what} step {step} row {i} mu[{o}]");
-                    Near(rls[o], ls[i * k + o], $"{what} step {step} row {i} logSigma[{o}]");
+                    Near(rmu[o], mu[i * k + o], what, step, i, "mu", 0, o);
+                    Near(rls[o], ls[i * k + o], what, step, i, "logSigma", 0, o);
                 }
 
                 for (var l = 0; l < cfg.Layers; l++)
@@ -107,17 +107,18 @@ public class StepKernelReferenceTests
                     var c = slab.C(slots[i], l);
                     for (var j = 0; j < hid; j++)
                     {
-                        Near(refH[i][l][j], h[j], $"{what} step {step} row {i} h[{l}][{j}]");
-                        Near(refC[i][l][j], c[j], $"{what} step {step} row {i} c[{l}][{j}]");
+                        Near(refH[i][l][j], h[j], what, step, i, "h", l, j);
+                        Near(refC[i][l][j], c[j], what, step, i, "c", l, j);
                     }
                 }
             }
         }
     }
 
-    private static void Near(double expected, float actual, string what)
+    private static void Near(double expected, float actual, string what, int step, int row, string tensor, int layer, int index)
     {
-        if (!(Math.Abs(expected - actual) <= Tol)) Assert.Fail($"{what}: expected {expected}, got {actual}");
+        // The message is built only on failure: this runs millions of times.
+        if (!(Math.Abs(expected - actual) <= Tol)) Assert.Fail($"{what} step {step} row {row} {tensor}[{layer}][{index}]: expected {expected}, got {actual}");
     }
 
     /// <summary>A slab whose chosen slots are scattered, shuffled and interleaved with freed ones, with random non-zero states.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StreamLstm.Model.Lstm;
 
 namespace StreamLstm.Model.Tests.TestSupport;
@@ -6,6 +7,7 @@ namespace StreamLstm.Model.Tests.TestSupport;
 internal static class ReferenceLstm
 {
     /// <summary>One step for one sequence element. h, c are <c>[L][H]</c>; returns μ and log σ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (double[] Mu, double[] LogSigma) Step(LstmModel m, double[] x, double[][] h, double[][] c)
     {
         var cfg = m.Config;

@@ -1,0 +1,39 @@
+using StreamLstm.Model.Inference;
+using StreamLstm.Model.Lstm;
+using StreamLstm.Model.State;
+
+namespace StreamLstm.Model.Tests.Inference;
+
+/// <summary>The hot path allocates nothing per step, on one thread or several.</summary>
+public class StepAllocationTests
+{
+    [Theory]
+    [InlineData(1, 1, 64)]
+    [InlineData(1, 37, 33)]
+    [InlineData(2, 512, 64)]
+    public void Step_AllocatesNothing(int threads, int batch, int hidden)
+    {
+        var cfg = new LstmConfig(8, hidden, 2, 3);
+        var model = LstmModel.CreateRandom(cfg, 1);
+        var slab = new StateSlab(cfg, batch);
+        var slots = Enumerable.Range(0, batch).Select(_ => slab.Allocate()).ToArray();
+        var x = new float[batch * 8];
+        var mu = new float[batch * 3];
+        var ls = new float[batch * 3];
+        using var stepper = new LstmStepper(model, batch, threads);
+        for (var i = 0; i < 50; i++) stepper.Step(slab, slots, x, mu, ls); // warm-up: JIT, worker start-up
+
+        const int steps = 200;
+        var beforeThread = GC.GetAllocatedBytesForCurrentThread();
+        var beforeWorkers = stepper.WorkerAllocatedBytes;
+        var partsBefore = stepper.WorkerParts;
+        for (var i = 0; i < steps; i++) stepper.Step(slab, slots, x, mu, ls);
+        var onCaller = GC.GetAllocatedBytesForCurrentThread() - beforeThread;
+        var onWorkers = stepper.WorkerAllocatedBytes - beforeWorkers;
+
+        // Per-thread counters: other tests running in parallel cannot disturb them.
+        Assert.Equal(0, onCaller);
+        Assert.Equal(0, onWorkers);
+        Assert.Equal(threads > 1 ? steps : 0, stepper.WorkerParts - partsBefore); // the worker threads really ran
+    }
+}
