@@ -50,8 +50,20 @@ public sealed class Dct2
         for (var n = 0; n < Outputs; n++)
         {
             var row = m.Slice(n * Inputs, Inputs);
-            var acc = 0.0;
-            for (var i = 0; i < row.Length; i++)
+            // Four independent accumulators (fixed order: lanes i mod 4, then pairwise, then the tail) break the add
+            // latency chain and give the same bits on every machine.
+            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            var i = 0;
+            for (; i + 4 <= row.Length; i += 4)
+            {
+                a0 += row[i] * input[i];
+                a1 += row[i + 1] * input[i + 1];
+                a2 += row[i + 2] * input[i + 2];
+                a3 += row[i + 3] * input[i + 3];
+            }
+
+            var acc = (a0 + a1) + (a2 + a3);
+            for (; i < row.Length; i++)
             {
                 acc += row[i] * input[i];
             }

@@ -5,7 +5,7 @@ namespace StreamLstm.Ingest.Generators;
 
 /// <summary>
 /// Shared machinery of the generators: key names, one random stream per key (so a key's events do not depend on how
-/// many other keys there are), and a binary min-heap of each key's next virtual time so events come out in time order.
+/// many other keys there are), and a 4-ary min-heap of each key's next virtual time so events come out in time order.
 /// Subclasses keep their per-key state in arrays and fill one <typeparamref name="TEvent"/> per call.
 /// </summary>
 /// <typeparam name="TEvent">The kind's event struct.</typeparam>
@@ -78,7 +78,7 @@ public abstract class EventGenerator<TEvent> : IEventGenerator
             _heapKey[k] = k;
         }
 
-        for (var i = (KeyCount / 2) - 1; i >= 0; i--)
+        for (var i = (KeyCount - 2) / 4; i >= 0; i--)
         {
             SiftDown(i);
         }
@@ -163,6 +163,8 @@ public abstract class EventGenerator<TEvent> : IEventGenerator
     /// <returns>Bytes written.</returns>
     protected abstract int Write(Span<byte> destination, in TEvent e, ReadOnlySpan<byte> keyEncoded, ReadOnlySpan<byte> label);
 
+    // 4-ary min-heap: half the depth of a binary heap, so fewer cache misses with 100 K keys; the order is the same
+    // total order (time, then key index), so the output does not depend on the heap's shape.
     private void SiftDown(int i)
     {
         var n = KeyCount;
@@ -170,25 +172,30 @@ public abstract class EventGenerator<TEvent> : IEventGenerator
         var key = _heapKey[i];
         while (true)
         {
-            var c = (2 * i) + 1;
-            if (c >= n)
+            var first = (4 * i) + 1;
+            if (first >= n)
             {
                 break;
             }
 
-            if (c + 1 < n && Less(_heapTime[c + 1], _heapKey[c + 1], _heapTime[c], _heapKey[c]))
+            var best = first;
+            var last = Math.Min(first + 4, n);
+            for (var c = first + 1; c < last; c++)
             {
-                c++;
+                if (Less(_heapTime[c], _heapKey[c], _heapTime[best], _heapKey[best]))
+                {
+                    best = c;
+                }
             }
 
-            if (!Less(_heapTime[c], _heapKey[c], time, key))
+            if (!Less(_heapTime[best], _heapKey[best], time, key))
             {
                 break;
             }
 
-            _heapTime[i] = _heapTime[c];
-            _heapKey[i] = _heapKey[c];
-            i = c;
+            _heapTime[i] = _heapTime[best];
+            _heapKey[i] = _heapKey[best];
+            i = best;
         }
 
         _heapTime[i] = time;

@@ -158,6 +158,30 @@ public static class EventJson
             Raw("\""u8);
         }
 
+        // Decimal digits of value, left-padded with zeros to at least minDigits; a hand loop beats Utf8Formatter here.
+        private void Digits(ulong value, int minDigits)
+        {
+            var count = 1;
+            for (var t = value / 10; t != 0; t /= 10)
+            {
+                count++;
+            }
+
+            count = Math.Max(count, minDigits);
+            if (_dest.Length - Position < count)
+            {
+                ThrowTooSmall();
+            }
+
+            for (var i = Position + count - 1; i >= Position; i--)
+            {
+                _dest[i] = (byte)('0' + (value % 10));
+                value /= 10;
+            }
+
+            Position += count;
+        }
+
         public void Int(long value)
         {
             if (!Utf8Formatter.TryFormat(value, _dest[Position..], out var n))
@@ -206,7 +230,7 @@ public static class EventJson
                 v = -v;
             }
 
-            Int(v / p);
+            Digits((ulong)(v / p), 1);
             var frac = v % p;
             if (frac != 0)
             {
@@ -218,12 +242,7 @@ public static class EventJson
                 }
 
                 Raw("."u8);
-                if (!Utf8Formatter.TryFormat(frac, _dest[Position..], out var n, new System.Buffers.StandardFormat('D', (byte)digits)))
-                {
-                    ThrowTooSmall();
-                }
-
-                Position += n;
+                Digits((ulong)frac, digits);
             }
 
             return true;

@@ -4,9 +4,10 @@ using StreamLstm.Ingest.Kafka;
 namespace StreamLstm.Ingest.Generators;
 
 /// <summary>Result of a produce run.</summary>
-/// <param name="Produced">Messages handed to the producer.</param>
-/// <param name="Delivered">Messages the broker acknowledged.</param>
-/// <param name="Failed">Messages that failed delivery.</param>
+/// <param name="Produced">Messages this run handed to the producer.</param>
+/// <param name="Delivered">Messages the broker acknowledged: the producer's total after this run's flush (runs sharing
+/// one producer concurrently count each other's messages too).</param>
+/// <param name="Failed">Messages that failed delivery (producer total, like <paramref name="Delivered"/>).</param>
 /// <param name="Anomalies">Produced messages whose label was not <see cref="AnomalyKind.None"/>.</param>
 /// <param name="Elapsed">Time taken, measured by the injected clock.</param>
 /// <param name="FirstError">The first delivery error, if any.</param>
@@ -19,6 +20,7 @@ public sealed record ProduceReport(long Produced, long Delivered, long Failed, l
 /// <summary>
 /// Produces events to a Kafka topic with a batching Confluent.Kafka producer (key = entity id, value = JSON), at a
 /// target rate or as fast as possible. Pacing uses the injected <see cref="TimeProvider"/>. Also used by replay.
+/// Thread-safe: several <see cref="ProduceAsync"/> runs (e.g. one per source kind) may share one instance.
 /// </summary>
 public sealed class KafkaEventProducer : IDisposable
 {
@@ -48,6 +50,15 @@ public sealed class KafkaEventProducer : IDisposable
         _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         _onDelivery = OnDelivery;
     }
+
+    /// <summary>Name of the header that carries an anomalous event's label when <see cref="AnomalyHeaders"/> is on.</summary>
+    public const string AnomalyHeaderName = "anomaly";
+
+    /// <summary>
+    /// When true, <see cref="ProduceAsync"/> adds a Kafka header <c>anomaly</c> (e.g. <c>tachycardia</c>) to each anomalous
+    /// event, so an evaluator can score alerts against the injected labels without changing the JSON.
+    /// </summary>
+    public bool AnomalyHeaders { get; set; }
 
     /// <summary>How long <see cref="Dispose"/> waits for outstanding deliveries.</summary>
     public TimeSpan DisposeFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -89,7 +100,7 @@ public sealed class KafkaEventProducer : IDisposable
         {
             await pacer.WaitForAsync(produced, cancellationToken).ConfigureAwait(false);
             var info = generator.Next(buffer, out var n);
-            Produce(topic, keys[info.KeyIndex], buffer.AsSpan(0, n).ToArray());
+            Produce(topic, keys[info.KeyIndex], buffer.AsSpan(0, n).ToArray(), AnomalyHeaders && info.IsAnomaly ? LabelHeaders(info.Anomaly) : null);
             produced++;
             if (info.IsAnomaly)
             {
@@ -105,9 +116,10 @@ public sealed class KafkaEventProducer : IDisposable
     /// <param name="topic">Topic.</param>
     /// <param name="key">Key bytes.</param>
     /// <param name="value">Value bytes (ownership passes to the producer).</param>
-    public void Produce(string topic, byte[] key, byte[] value)
+    /// <param name="headers">Optional Kafka headers.</param>
+    public void Produce(string topic, byte[] key, byte[] value, Headers? headers = null)
     {
-        var message = new Message<byte[], byte[]> { Key = key, Value = value };
+        var message = new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers };
         while (true)
         {
             try
@@ -144,6 +156,8 @@ public sealed class KafkaEventProducer : IDisposable
         _producer.Flush(DisposeFlushTimeout);
         _producer.Dispose();
     }
+
+    private static Headers LabelHeaders(AnomalyKind kind) => new() { { AnomalyHeaderName, kind.ToLabelUtf8().ToArray() } };
 
     private void OnDelivery(DeliveryReport<byte[], byte[]> report)
     {

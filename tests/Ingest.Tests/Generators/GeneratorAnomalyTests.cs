@@ -33,6 +33,34 @@ public class GeneratorAnomalyTests
     }
 
     [Fact]
+    public void Ticks_CalmReturnsScaleWithElapsedTime_AsInGeometricBrownianMotion()
+    {
+        // GBM: r ~ N(-σ²dt/2, σ²dt), so r²/dt averages σ² whatever the gap; test at two very different rates.
+        foreach (var rate in new[] { 50.0, 0.5 })
+        {
+            var o = new TickGeneratorOptions { Keys = 5, Seed = 8, EventsPerKeyPerSecond = rate, AnomalyRateScale = 0, CalmVolatility = 0.002 };
+            var g = new TickGenerator(o);
+            var last = new long[5];
+            var sum = 0.0;
+            var n = 0;
+            for (var i = 0; i < 100_000; i++)
+            {
+                var info = g.NextEvent(out var e);
+                var dt = (info.TimestampMs - last[info.KeyIndex]) / 1000.0;
+                if (last[info.KeyIndex] != 0 && dt >= 0.005)
+                {
+                    sum += e.LogReturn * e.LogReturn / dt;
+                    n++;
+                }
+
+                last[info.KeyIndex] = info.TimestampMs;
+            }
+
+            Assert.InRange(sum / n / (o.CalmVolatility * o.CalmVolatility), 0.93, 1.07);
+        }
+    }
+
+    [Fact]
     public void Ticks_PricesFollowTheLogReturns()
     {
         var g = new TickGenerator(new TickGeneratorOptions { Keys = 1, Seed = 4, QuoteProbability = 0 });

@@ -41,17 +41,36 @@ public class KafkaEventProducerTests
         var clock = new FakeTimeProvider();
         using var producer = new KafkaEventProducer(kafka.BootstrapServers);
         var run = producer.ProduceAsync(new TickGenerator(new TickGeneratorOptions { Keys = 3 }), "ticks", 20, eventsPerSecond: 10, time: clock, cancellationToken: TestContext.Current.CancellationToken);
-        await KafkaTestConsumer.WaitUntil(() => producer.Produced == 1, "first event goes out at once");
-        for (var i = 1; i < 20; i++)
-        {
-            // Nothing more may go out until the clock reaches the next 100 ms slot.
-            Assert.Equal(i, producer.Produced);
-            clock.Advance(TimeSpan.FromMilliseconds(100));
-            await KafkaTestConsumer.WaitUntil(() => producer.Produced == i + 1, $"event {i} after advancing the clock");
-        }
-
+        // Event i may leave no earlier than i x 100 ms on the fake clock.
+        var took = await KafkaTestConsumer.DriveClock(clock, run, () => producer.Produced, e => 1 + (long)(e.TotalMilliseconds / 100), TimeSpan.FromMilliseconds(10), "paced produce");
         var report = await run;
+        Assert.Equal(20, report.Produced);
         Assert.Equal(20, report.Delivered);
-        Assert.Equal(TimeSpan.FromMilliseconds(1_900), report.Elapsed);
+        Assert.True(took >= TimeSpan.FromMilliseconds(1_900), $"20 events at 10/s took only {took}");
+        Assert.True(report.Elapsed >= TimeSpan.FromMilliseconds(1_900));
+    }
+
+    [Fact]
+    public async Task AnomalyHeaders_CarryTheLabelOfExactlyTheAnomalousEvents()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        kafka.CreateTopic("ticks", partitions: 2);
+        var options = new TickGeneratorOptions { Keys = 10, Seed = 3, JumpProbability = 0.05 };
+        using var producer = new KafkaEventProducer(kafka.BootstrapServers) { AnomalyHeaders = true };
+        await producer.ProduceAsync(new TickGenerator(options), "ticks", 2_000, cancellationToken: TestContext.Current.CancellationToken);
+        var expected = Take(new TickGenerator(options), 2_000).ToDictionary(e => System.Text.Encoding.UTF8.GetString(e.Json), e => e.Info.Anomaly);
+        Assert.Contains(expected.Values, a => a == AnomalyKind.PriceJump);
+
+        var messages = KafkaTestConsumer.ReadExactly(kafka.BootstrapServers, "ticks", 2_000, "consume labelled ticks");
+        foreach (var m in messages)
+        {
+            var want = expected[m.Message.Value];
+            var has = m.Message.Headers.TryGetLastBytes(KafkaEventProducer.AnomalyHeaderName, out var label);
+            Assert.Equal(want != AnomalyKind.None, has);
+            if (has)
+            {
+                Assert.Equal(want.ToLabel(), System.Text.Encoding.UTF8.GetString(label));
+            }
+        }
     }
 }

@@ -45,4 +45,27 @@ internal static class KafkaTestConsumer
             await Task.Yield();
         }
     }
+
+    /// <summary>
+    /// Drives a fake clock in small steps until <paramref name="run"/> completes, checking after every step that no
+    /// more than <paramref name="allowed"/>(elapsed) items went out. Lagging is fine (a timer registered just after a
+    /// step fires on a later one); going early fails. Returns the fake time it took.
+    /// </summary>
+    public static async Task<TimeSpan> DriveClock(Microsoft.Extensions.Time.Testing.FakeTimeProvider clock, Task run, Func<long> produced, Func<TimeSpan, long> allowed, TimeSpan step, string phase)
+    {
+        var start = clock.GetUtcNow();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!run.IsCompleted)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{phase}: run did not finish ({produced()} produced)");
+            var elapsed = clock.GetUtcNow() - start;
+            var count = produced();
+            Assert.True(count <= allowed(elapsed), $"{phase}: {count} items out after {elapsed.TotalMilliseconds} ms, at most {allowed(elapsed)} allowed");
+            clock.Advance(step);
+            await Task.Yield();
+        }
+
+        await run;
+        return clock.GetUtcNow() - start;
+    }
 }
