@@ -220,6 +220,7 @@ public static class DemoCommand
             }
         }
 
+        if (toTrain.Count == 0) return result;
         if (s.Epochs <= 0)
         {
             foreach (var kind in toTrain)
