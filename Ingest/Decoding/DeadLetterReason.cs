@@ -30,7 +30,7 @@ public enum DeadLetterReason
     /// <summary>The audio frame has the wrong number of coefficients.</summary>
     WrongLength,
 
-    /// <summary>The message's topic is not one the pipeline knows.</summary>
+    /// <summary>The message's topic (source kind) has no model in this pipeline.</summary>
     UnknownTopic,
 }
 

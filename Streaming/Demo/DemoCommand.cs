@@ -162,6 +162,8 @@ public static class DemoCommand
                     : "influx: the sink is not part of this build yet (SinkHook); forecasts go to Kafka only");
             }
 
+            // The host's console lifetime takes Ctrl+C/SIGTERM for itself: route its stop request to the demo's token.
+            using var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => run.Cancel());
             try
             {
                 await host.StartAsync(run.Token).ConfigureAwait(false);
@@ -218,6 +220,7 @@ public static class DemoCommand
             }
         }
 
+        if (toTrain.Count == 0) return result;
         if (s.Epochs <= 0)
         {
             foreach (var kind in toTrain)

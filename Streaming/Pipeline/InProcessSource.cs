@@ -13,6 +13,8 @@ public sealed class InProcessSource
 {
     private readonly StreamPipeline _pipeline;
     private readonly Dictionary<(SourceKind, int), PartitionState> _partitions = [];
+    private readonly PartitionState?[][] _byKind = [[], [], []];
+    private readonly long[][] _next = [[], [], []];
     private readonly MessageChunk?[] _filling;
 
     /// <summary>Creates a source for <paramref name="pipeline"/>.</summary>
@@ -38,8 +40,12 @@ public sealed class InProcessSource
         return ps;
     }
 
-    /// <summary>Next offset per virtual partition.</summary>
-    public Dictionary<(SourceKind, int), long> NextOffsets { get; } = [];
+    /// <summary>Next offset of a virtual partition.</summary>
+    /// <param name="kind">Source kind.</param>
+    /// <param name="partition">Partition.</param>
+    /// <returns>The offset the next message gets.</returns>
+    public long NextOffset(SourceKind kind, int partition) =>
+        partition < _next[(int)kind].Length ? _next[(int)kind][partition] : 0;
 
     /// <summary>Appends one message; it is sent when its lane's chunk is full or on <see cref="FlushAsync"/>.</summary>
     /// <param name="kind">Source kind.</param>
@@ -50,9 +56,16 @@ public sealed class InProcessSource
     /// <returns>A task that completes when the message is buffered.</returns>
     public ValueTask AddAsync(SourceKind kind, int partition, byte[]? key, byte[]? value, CancellationToken ct = default)
     {
-        var ps = Partition(kind, partition);
-        var offset = NextOffsets.GetValueOrDefault((kind, partition));
-        NextOffsets[(kind, partition)] = offset + 1;
+        // Array lookups, not dictionaries: this runs once per event.
+        var k = (int)kind;
+        if (partition >= _byKind[k].Length)
+        {
+            Array.Resize(ref _byKind[k], partition + 1);
+            Array.Resize(ref _next[k], partition + 1);
+        }
+
+        var ps = _byKind[k][partition] ??= Partition(kind, partition);
+        var offset = _next[k][partition]++;
         var chunk = _filling[ps.Lane] ??= _pipeline.Pool.Rent();
         chunk.Add(ps, key, value, offset, Stopwatch.GetTimestamp());
         if (!chunk.IsFull) return ValueTask.CompletedTask;

@@ -116,13 +116,19 @@ internal sealed class PipelineWorker
             {
                 var ps = chunk.Partitions[i];
                 var engine = _engines[(int)ps.Kind];
-                if (engine is not null && Handle(engine, ps, chunk, i))
+                if (engine is null)
+                {
+                    NoModel(ps, chunk, i);
+                    continue;
+                }
+                if (Handle(engine, ps, chunk, i))
                 {
                     await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
                     // The event that forced the flush (a repeated key) is added to the fresh batch.
-                    if (Handle(engine, ps, chunk, i)) throw new InvalidOperationException("an empty batch cannot be full");
+                    if (Handle(engine, ps, chunk, i)) throw new InvalidOperationException("an empty batch cannot hold the key already");
                 }
-                else if (engine is { IsFull: true })
+
+                if (engine.IsFull)
                 {
                     await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
                 }
@@ -202,6 +208,18 @@ internal sealed class PipelineWorker
         // Nothing of this message waits in a batch: if nothing else of its partition does, it is handed over.
         if (ps.PendingRows == 0) ps.MarkCommittable(ps.ReadOffset);
         return false;
+    }
+
+    /// <summary>A message of a kind this worker has no model for: dead-lettered, never dropped silently.</summary>
+    private void NoModel(PartitionState ps, MessageChunk chunk, int i)
+    {
+        var offset = chunk.Offsets[i];
+        if (ps.Released || offset < ps.ReadOffset) return;
+        Metrics.Events++;
+        ps.ReadOffset = offset + 1;
+        Metrics.DeadLetters[(int)DeadLetterReason.UnknownTopic]++;
+        _deadLetters.DeadLetter(DeadLetterReason.UnknownTopic, ps, offset, chunk.Keys[i], chunk.Values[i]);
+        if (ps.PendingRows == 0) ps.MarkCommittable(ps.ReadOffset);
     }
 
     private async ValueTask ControlAsync(MessageChunk chunk, CancellationToken ct)
