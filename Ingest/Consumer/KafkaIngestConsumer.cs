@@ -28,6 +28,7 @@ public sealed partial class KafkaIngestConsumer
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private long _consumed;
     private long _pauses;
+    private long _lagAt;
 
     /// <summary>Creates the consumer (nothing connects until <see cref="Run"/>).</summary>
     /// <param name="options">Settings.</param>
@@ -246,6 +247,10 @@ public sealed partial class KafkaIngestConsumer
 
     private void StoreOffsets(IConsumer<byte[]?, byte[]?> consumer)
     {
+        // Lag needs a watermark query per partition: refresh it twice a second, not every round.
+        var now = Stopwatch.GetTimestamp();
+        var refreshLag = now - _lagAt >= Stopwatch.Frequency / 2;
+        if (refreshLag) _lagAt = now;
         long lag = 0;
         foreach (var ps in _partitions.Values)
         {
@@ -263,6 +268,7 @@ public sealed partial class KafkaIngestConsumer
                 }
             }
 
+            if (!refreshLag) continue;
             var wm = consumer.GetWatermarkOffsets(ps.TopicPartition);
             if (wm.High.Value >= 0)
             {
@@ -270,7 +276,7 @@ public sealed partial class KafkaIngestConsumer
             }
         }
 
-        Lag = lag;
+        if (refreshLag) Lag = lag;
     }
 
     private void OnAssigned(List<TopicPartition> parts)
