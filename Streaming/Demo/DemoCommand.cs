@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using StreamLstm.Sink.Hosting;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -120,6 +122,7 @@ public static class DemoCommand
             cluster = EmbeddedKafka.Start(brokers: 1);
             foreach (var topic in new[] { "ticks", "vitals", "audio-features" }) cluster.CreateTopic(topic, s.Partitions);
             cluster.CreateTopic("forecasts", s.Partitions);
+            cluster.CreateTopic("alerts", 1);
             cluster.CreateTopic("streamlstm.dlq", 1);
             cluster.CreateTopic("late", 1);
             bootstrap = cluster.BootstrapServers;
@@ -155,12 +158,11 @@ public static class DemoCommand
             }
 
             using var host = StreamLstmHost.CreateBuilder(s.ExtraArgs, b => b.Services.AddSingleton(new PipelineModels(models)), overrides).Build();
-            if (!string.IsNullOrWhiteSpace(s.InfluxUrl))
-            {
-                Console.WriteLine(StreamLstmHost.SinkAdded
-                    ? $"influx: forecasts also go to {s.InfluxUrl}"
-                    : "influx: the sink is not part of this build yet (SinkHook); forecasts go to Kafka only");
-            }
+            var sinkOptions = host.Services.GetRequiredService<IOptions<SinkOptions>>().Value;
+            Console.WriteLine(sinkOptions.HasInflux
+                ? $"influx: forecasts, scores and alerts also go to {sinkOptions.Influx.Url} ({(string.IsNullOrEmpty(sinkOptions.Influx.Bucket) ? "database " + sinkOptions.Influx.Database : "bucket " + sinkOptions.Influx.Bucket)})"
+                : $"influx: no --influx-url given, so forecast points go as line protocol to {Path.GetFullPath(sinkOptions.FilePath)}");
+            Console.WriteLine($"alerts: topic '{sinkOptions.Alerts.Topic}' on {sinkOptions.Alerts.BootstrapServers}");
 
             // The host's console lifetime takes Ctrl+C/SIGTERM for itself: route its stop request to the demo's token.
             using var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => run.Cancel());

@@ -1,3 +1,5 @@
+using StreamLstm.Ingest.Kafka;
+using StreamLstm.Sink.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -19,9 +21,6 @@ public static class StreamLstmHost
         ["--vitals-model"] = "Models:VitalsModel",
         ["--audio-model"] = "Models:AudioModel",
     };
-
-    /// <summary>Whether the last <see cref="CreateBuilder"/> added the sink's outputs.</summary>
-    public static bool SinkAdded { get; private set; }
 
     /// <summary>
     /// Builds a host. Configuration, later sources winning: appsettings.json (next to the executable, then the working
@@ -51,9 +50,33 @@ public static class StreamLstmHost
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         configure?.Invoke(builder);
-        // SINK HOOK: InfluxDB and alert outputs (see SinkHook) join the forecasts topic as further IForecastOutputs.
-        SinkAdded = SinkHook.TryAdd(builder.Services, builder.Configuration);
+        AddSink(builder);
         builder.Services.AddStreamLstmPipeline(builder.Configuration);
         return builder;
+    }
+
+    /// <summary>
+    /// The sink's outputs (InfluxDB or its line-protocol file fallback, anomaly scores, alerts) join the forecasts topic as
+    /// further <see cref="Model.Forecasting.IForecastOutput"/>s. <c>Sink:Enabled=false</c> leaves them out (benchmarks of the
+    /// pipeline alone). Alerts go to the pipeline's own Kafka cluster unless <c>Sink:Alerts:BootstrapServers</c> says otherwise.
+    /// </summary>
+    /// <param name="builder">The host builder.</param>
+    private static void AddSink(HostApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        if (string.Equals(config["Sink:Enabled"], "false", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(config["Sink:Alerts:BootstrapServers"]) && !string.IsNullOrWhiteSpace(config["Kafka:BootstrapServers"]))
+        {
+            config["Sink:Alerts:BootstrapServers"] = config["Kafka:BootstrapServers"];
+        }
+
+        // The alerts producer is a Confluent.Kafka client: the working librdkafka must be loaded first.
+        KafkaNative.EnsureLoaded();
+        builder.Services.AddStreamLstmSink(config);
+        builder.Services.AddHostedService<PipelineStatsPublisher>();
     }
 }

@@ -27,6 +27,7 @@ public static class KafkaTestKit
         kafka.CreateTopic("forecasts", 2);
         kafka.CreateTopic("streamlstm.dlq", 1);
         kafka.CreateTopic("late", 1);
+        kafka.CreateTopic("alerts", 1);
         return kafka;
     }
 
@@ -56,6 +57,8 @@ public static class KafkaTestKit
             ["Pipeline:ChunkSize"] = "64",
             ["Pipeline:MaxWait"] = "00:00:00.001",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Pipeline tests collect forecasts in memory; the sink (InfluxDB/file + alerts) is switched on by the tests that check it.
+            ["Sink:Enabled"] = "false",
         };
         if (extra is not null)
         {
