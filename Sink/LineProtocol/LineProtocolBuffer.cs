@@ -8,7 +8,7 @@ namespace StreamLstm.Sink.LineProtocol;
 /// <summary>
 /// Encodes InfluxDB line protocol straight into a growable buffer rented from <see cref="ArrayPool{T}"/>:
 /// no allocation per point once the buffer has grown. Usage per point:
-/// <see cref="BeginLine"/>, <see cref="Tag"/>*, <c>Field*</c>+, <see cref="EndLine"/>.
+/// <see cref="BeginLine"/>, <see cref="Tag"/>*, <c>Field*</c>+, <see cref="EndLine(long)"/>.
 /// Newlines (and carriage returns) are rejected everywhere, so <c>'\n'</c> in the output always ends a line.
 /// </summary>
 public sealed class LineProtocolBuffer : IDisposable
@@ -161,8 +161,18 @@ public sealed class LineProtocolBuffer : IDisposable
 
     /// <summary>Ends the point with a timestamp given in Unix milliseconds, converted to <see cref="Precision"/>.</summary>
     /// <param name="unixMs">Event time, Unix epoch milliseconds.</param>
-    public void EndLine(long unixMs)
+    public void EndLine(long unixMs) => EndLine(unixMs, 0);
+
+    /// <summary>
+    /// Ends the point with a timestamp in Unix milliseconds plus a sub-millisecond part in nanoseconds, which only
+    /// nanosecond precision can carry (other precisions drop it).
+    /// </summary>
+    /// <param name="unixMs">Unix milliseconds.</param>
+    /// <param name="subMillisecondNanos">0..999,999 nanoseconds added at nanosecond precision.</param>
+    public void EndLine(long unixMs, int subMillisecondNanos)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(subMillisecondNanos);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(subMillisecondNanos, 999_999);
         RequireOpenLine();
         if (_fieldCount == 0)
         {
@@ -171,7 +181,7 @@ public sealed class LineProtocolBuffer : IDisposable
         }
 
         WriteByte((byte)' ');
-        Format(Precision.FromUnixMs(unixMs));
+        Format(Precision == WritePrecision.Nanoseconds ? checked(Precision.FromUnixMs(unixMs) + subMillisecondNanos) : Precision.FromUnixMs(unixMs));
         WriteByte((byte)'\n');
         _lineStart = -1;
         LineCount++;

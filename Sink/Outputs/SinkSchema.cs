@@ -71,7 +71,9 @@ public static class SinkSchema
             buffer.Field("nll", score.Nll);
         }
 
-        buffer.EndLine(batch.TimestampsMs[row]);
+        // A point is identified by its series and timestamp. At nanosecond precision the sub-millisecond part comes from the
+        // Kafka offset, so two events of one key in the same millisecond stay two points while a replay still overwrites.
+        buffer.EndLine(batch.TimestampsMs[row], batch.Offsets[row] >= 0 ? (int)(batch.Offsets[row] % 1_000_000) : 0);
     }
 
     /// <summary>Writes an <c>alert</c> point (tags source, key, event; timestamp = the triggering row's event time).</summary>

@@ -54,6 +54,16 @@ public class LineProtocolBufferTests
         Assert.EndsWith(" " + expected + "\n", text);
     }
 
+    [Theory]
+    [InlineData(WritePrecision.Nanoseconds, "1700000000123000042")]
+    [InlineData(WritePrecision.Microseconds, "1700000000123000")]
+    [InlineData(WritePrecision.Milliseconds, "1700000000123")]
+    public void SubMillisecondPart_IsKeptOnlyAtNanosecondPrecision(WritePrecision precision, string expected)
+    {
+        var text = One(b => { b.BeginLine("m"); b.Field("v", 1L); b.EndLine(1_700_000_000_123, 42); }, precision);
+        Assert.EndsWith(" " + expected + "\n", text);
+    }
+
     [Fact]
     public void Seconds_TruncateTowardNegativeInfinity() => Assert.Equal(-2, WritePrecision.Seconds.FromUnixMs(-1001));
 
