@@ -9,14 +9,17 @@ namespace StreamLstm.Model.Inference;
 
 /// <summary>
 /// Vector512 step kernel. Slots are taken in tiles of <see cref="TileSlots"/>; per layer and unit block the block's
-/// weights stay in L1 while groups of four slots accumulate all four gates in 16 registers (one FMA chain per gate and slot,
+/// weights stay in L1 while groups of six (or four) slots accumulate all four gates in 24 (16) registers (one FMA chain per gate and slot,
 /// in input order), then the cell update runs on those registers. Every slot sees the same operation sequence whatever
 /// its position in the batch, so results do not depend on how the batch is split.
 /// </summary>
 internal static class StepKernel512
 {
     public const int Lanes = 16;
-    public const int TileSlots = 32;
+    public const int TileSlots = 48;
+
+    /// <summary>Six-slot tiles need 24 accumulator registers: only with AVX-512's 32 vector registers.</summary>
+    private static readonly bool UseTile6 = Avx512F.IsSupported;
     private const int PrefetchBytes = 1024;
 
     /// <summary>Scratch floats one thread needs for a model.</summary>
@@ -62,7 +65,13 @@ internal static class StepKernel512
                     ref var b = ref Unsafe.Add(ref b0, u * 4 * Lanes);
                     var unit = u * Lanes;
                     var valid = Math.Min(Lanes, hid - unit);
-                    for (var s = 0; s < full; s += 4)
+                    var s6 = 0;
+                    for (; UseTile6 && s6 + 6 <= full; s6 += 6)
+                    {
+                        Tile6(ref w, ref b, ref Unsafe.Add(ref zr, s6 * kin), kin, ref gates[s6 * 4 * Lanes]);
+                    }
+
+                    for (var s = s6; s < full; s += 4)
                     {
                         Tile4(ref w, ref b, ref Unsafe.Add(ref zr, s * kin), kin, ref gates[s * 4 * Lanes]);
                     }
@@ -96,6 +105,90 @@ internal static class StepKernel512
                 Head(p, top.AsSpan(tile[s] * hid, hid), mu.Slice((t0 + s) * k, k), logSigma.Slice((t0 + s) * k, k));
             }
         }
+    }
+
+    /// <summary>Six slots, one unit block: 24 accumulators; same FMA order per lane as <see cref="Tile1"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6(ref float w, ref float b, ref float z0, int kin, ref float g)
+    {
+        var bi = Vector512.LoadUnsafe(ref b);
+        var bf = Vector512.LoadUnsafe(ref b, Lanes);
+        var bg = Vector512.LoadUnsafe(ref b, 2 * Lanes);
+        var bo = Vector512.LoadUnsafe(ref b, 3 * Lanes);
+        Vector512<float> i0 = bi, f0 = bf, g0 = bg, o0 = bo;
+        Vector512<float> i1 = bi, f1 = bf, g1 = bg, o1 = bo;
+        Vector512<float> i2 = bi, f2 = bf, g2 = bg, o2 = bo;
+        Vector512<float> i3 = bi, f3 = bf, g3 = bg, o3 = bo;
+        Vector512<float> i4 = bi, f4 = bf, g4 = bg, o4 = bo;
+        Vector512<float> i5 = bi, f5 = bf, g5 = bg, o5 = bo;
+        ref var z1 = ref Unsafe.Add(ref z0, 1 * kin);
+        ref var z2 = ref Unsafe.Add(ref z0, 2 * kin);
+        ref var z3 = ref Unsafe.Add(ref z0, 3 * kin);
+        ref var z4 = ref Unsafe.Add(ref z0, 4 * kin);
+        ref var z5 = ref Unsafe.Add(ref z0, 5 * kin);
+        for (var k = 0; k < kin; k++)
+        {
+            var off = (nuint)(k * 4 * Lanes);
+            var wi = Vector512.LoadUnsafe(ref w, off);
+            var wf = Vector512.LoadUnsafe(ref w, off + Lanes);
+            var wg = Vector512.LoadUnsafe(ref w, off + 2 * Lanes);
+            var wo = Vector512.LoadUnsafe(ref w, off + 3 * Lanes);
+            var a = Vector512.Create(Unsafe.Add(ref z0, k));
+            i0 = Vector512.FusedMultiplyAdd(wi, a, i0);
+            f0 = Vector512.FusedMultiplyAdd(wf, a, f0);
+            g0 = Vector512.FusedMultiplyAdd(wg, a, g0);
+            o0 = Vector512.FusedMultiplyAdd(wo, a, o0);
+            a = Vector512.Create(Unsafe.Add(ref z1, k));
+            i1 = Vector512.FusedMultiplyAdd(wi, a, i1);
+            f1 = Vector512.FusedMultiplyAdd(wf, a, f1);
+            g1 = Vector512.FusedMultiplyAdd(wg, a, g1);
+            o1 = Vector512.FusedMultiplyAdd(wo, a, o1);
+            a = Vector512.Create(Unsafe.Add(ref z2, k));
+            i2 = Vector512.FusedMultiplyAdd(wi, a, i2);
+            f2 = Vector512.FusedMultiplyAdd(wf, a, f2);
+            g2 = Vector512.FusedMultiplyAdd(wg, a, g2);
+            o2 = Vector512.FusedMultiplyAdd(wo, a, o2);
+            a = Vector512.Create(Unsafe.Add(ref z3, k));
+            i3 = Vector512.FusedMultiplyAdd(wi, a, i3);
+            f3 = Vector512.FusedMultiplyAdd(wf, a, f3);
+            g3 = Vector512.FusedMultiplyAdd(wg, a, g3);
+            o3 = Vector512.FusedMultiplyAdd(wo, a, o3);
+            a = Vector512.Create(Unsafe.Add(ref z4, k));
+            i4 = Vector512.FusedMultiplyAdd(wi, a, i4);
+            f4 = Vector512.FusedMultiplyAdd(wf, a, f4);
+            g4 = Vector512.FusedMultiplyAdd(wg, a, g4);
+            o4 = Vector512.FusedMultiplyAdd(wo, a, o4);
+            a = Vector512.Create(Unsafe.Add(ref z5, k));
+            i5 = Vector512.FusedMultiplyAdd(wi, a, i5);
+            f5 = Vector512.FusedMultiplyAdd(wf, a, f5);
+            g5 = Vector512.FusedMultiplyAdd(wg, a, g5);
+            o5 = Vector512.FusedMultiplyAdd(wo, a, o5);
+        }
+
+        i0.StoreUnsafe(ref g, 0 * Lanes);
+        f0.StoreUnsafe(ref g, 1 * Lanes);
+        g0.StoreUnsafe(ref g, 2 * Lanes);
+        o0.StoreUnsafe(ref g, 3 * Lanes);
+        i1.StoreUnsafe(ref g, 4 * Lanes);
+        f1.StoreUnsafe(ref g, 5 * Lanes);
+        g1.StoreUnsafe(ref g, 6 * Lanes);
+        o1.StoreUnsafe(ref g, 7 * Lanes);
+        i2.StoreUnsafe(ref g, 8 * Lanes);
+        f2.StoreUnsafe(ref g, 9 * Lanes);
+        g2.StoreUnsafe(ref g, 10 * Lanes);
+        o2.StoreUnsafe(ref g, 11 * Lanes);
+        i3.StoreUnsafe(ref g, 12 * Lanes);
+        f3.StoreUnsafe(ref g, 13 * Lanes);
+        g3.StoreUnsafe(ref g, 14 * Lanes);
+        o3.StoreUnsafe(ref g, 15 * Lanes);
+        i4.StoreUnsafe(ref g, 16 * Lanes);
+        f4.StoreUnsafe(ref g, 17 * Lanes);
+        g4.StoreUnsafe(ref g, 18 * Lanes);
+        o4.StoreUnsafe(ref g, 19 * Lanes);
+        i5.StoreUnsafe(ref g, 20 * Lanes);
+        f5.StoreUnsafe(ref g, 21 * Lanes);
+        g5.StoreUnsafe(ref g, 22 * Lanes);
+        o5.StoreUnsafe(ref g, 23 * Lanes);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
