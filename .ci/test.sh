@@ -15,8 +15,13 @@ if ! dotnet build StreamLstm.sln -c Release -nologo -v q; then
   exit 1
 fi
 
-dotnet test --solution StreamLstm.sln -c Release --no-build --report-xunit-trx --results-directory "$PWD/$results" \
-  --ignore-exit-code 8 || status=1
+# One project at a time, each with its own TRX file (parallel runs of a whole solution can lose a report).
+for project in tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  dotnet test --project "$project" -c Release --no-build --report-xunit-trx --report-xunit-trx-filename "$name.trx" \
+    --results-directory "$PWD/$results" --ignore-exit-code 8 || status=1
+  [ -f "$results/$name.trx" ] || { echo "$name: no test report was written"; status=1; }
+done
 
 # Kernel paths: portable scalar (no intrinsics) and Vector256 (no AVX-512; .NET 10 needs DOTNET_EnableAVX512=0 besides the older AVX512F switch).
 kernel_tests=tests/Model.Tests/bin/Release/net10.0/StreamLstm.Model.Tests.dll
