@@ -26,9 +26,9 @@ done
 # Kernel paths: portable scalar (no intrinsics) and Vector256 (no AVX-512; .NET 10 needs DOTNET_EnableAVX512=0 besides the older AVX512F switch).
 kernel_tests=tests/Model.Tests/bin/Release/net10.0/StreamLstm.Model.Tests.dll
 kernel_filter=(-trait "Category=Kernel")
-DOTNET_EnableHWIntrinsic=0 dotnet "$kernel_tests" "${kernel_filter[@]}" -noLogo -trx "$results/kernel-nohwintrinsic.trx" >"$results/kernel-nohw.log" 2>&1 || { status=1; cat "$results/kernel-nohw.log"; }
-DOTNET_EnableAVX512F=0 DOTNET_EnableAVX512=0 dotnet "$kernel_tests" "${kernel_filter[@]}" -noLogo -trx "$results/kernel-noavx512.trx" >"$results/kernel-noavx512.log" 2>&1 || { status=1; cat "$results/kernel-noavx512.log"; }
-tail -n 3 "$results/kernel-nohw.log" "$results/kernel-noavx512.log"
+DOTNET_EnableHWIntrinsic=0 dotnet "$kernel_tests" "${kernel_filter[@]}" -noLogo -noColor -trx "$results/kernel-nohwintrinsic.trx" >"$results/kernel-nohw.log" 2>&1 || { status=1; cat "$results/kernel-nohw.log"; }
+DOTNET_EnableAVX512F=0 DOTNET_EnableAVX512=0 dotnet "$kernel_tests" "${kernel_filter[@]}" -noLogo -noColor -trx "$results/kernel-noavx512.trx" >"$results/kernel-noavx512.log" 2>&1 || { status=1; cat "$results/kernel-noavx512.log"; }
+tail -n 3 "$results/kernel-nohw.log" "$results/kernel-noavx512.log"; echo
 
 python3 - "$results" <<'PY' || status=1
 import glob, sys, xml.etree.ElementTree as ET
