@@ -95,7 +95,10 @@ public sealed class AnomalyDetector
                     var smoothed = state.Push(surprise);
                     var p = Math.Exp(logP);
                     scores[r] = new RowScore { HasScore = true, Nll = GaussianTail.Nll(observed, state.PreviousMu, sigma), TailP = p, Score = smoothed, PAnomaly = 1.0 - p };
-                    Step(state, batch, r, key, smoothed, observed, sigma, cal, alerts);
+                    if (++state.Scored > _options.WarmupEvents)
+                    {
+                        Step(state, batch, r, key, smoothed, observed, sigma, cal, alerts);
+                    }
                 }
             }
 
@@ -207,6 +210,7 @@ public sealed class AnomalyDetector
         private int _filled;
 
         public bool HasPrevious;
+        public int Scored;
         public long PreviousTs = long.MinValue;
         public double PreviousMu;
         public double PreviousSigma;

@@ -55,6 +55,12 @@ public sealed class AnomalyOptions
     /// <summary>Events per key averaged into the smoothed score (1 = no smoothing).</summary>
     public int Window { get; set; } = 5;
 
+    /// <summary>
+    /// Scored events per key before its alerts can start: a new key's state and normalisation are still settling, and
+    /// alerts from that phase are noise to the person on call. Scores are written from the first event regardless.
+    /// </summary>
+    public int WarmupEvents { get; set; } = 30;
+
     /// <summary>Calibration for sources without an entry in <see cref="Sources"/>.</summary>
     public SourceCalibration Default { get; set; } = new();
 
@@ -73,6 +79,11 @@ public sealed class AnomalyOptions
         if (Window is < 1 or > 4096)
         {
             yield return "Sink:Anomaly:Window must be between 1 and 4096 events.";
+        }
+
+        if (WarmupEvents < 0)
+        {
+            yield return "Sink:Anomaly:WarmupEvents must be 0 or more.";
         }
 
         foreach (var p in Default.Validate("Sink:Anomaly:Default"))

@@ -25,6 +25,7 @@ public class AlertStateMachineTests
     private static AnomalyOptions Options(double vitalsSigmaScale = 1.0, int window = 1) => new()
     {
         Window = window,
+        WarmupEvents = 0,
         Default = new SourceCalibration { EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(2), Cooldown = TimeSpan.FromSeconds(10) },
         Sources = { ["vitals"] = new SourceCalibration { SigmaScale = vitalsSigmaScale, EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(2), Cooldown = TimeSpan.FromSeconds(10) } },
     };
@@ -36,6 +37,33 @@ public class AlertStateMachineTests
         (detector ?? _detector).Process(Batches.Row(source, key, tMs, z, 0f, 1f), scores, found);
         _events.AddRange(found);
         return found;
+    }
+
+    [Fact]
+    public void NewKey_RaisesNothingDuringWarmup_ThenRaisesAsUsual()
+    {
+        var options = Options();
+        options.WarmupEvents = 4;
+        var detector = new AnomalyDetector(options, _clock);
+        var scores = new RowScore[1];
+        var found = new List<AlertEvent>();
+        // Rows 1..4 are scored (surprise 4.2 > enter) but inside the warm-up: no pending state, no alert.
+        for (var t = 0; t <= 4000; t += 1000)
+        {
+            detector.Process(Batches.Row(SourceKind.Tick, "new", t, 4, 0f, 1f), scores, found);
+        }
+
+        Assert.True(scores[0].HasScore);
+        Assert.Empty(found);
+        // From the 5th scored row on, the usual rule applies: above enter for MinDuration (2 s) → raised.
+        for (var t = 5000; t <= 7000; t += 1000)
+        {
+            detector.Process(Batches.Row(SourceKind.Tick, "new", t, 4, 0f, 1f), scores, found);
+        }
+
+        var raised = Assert.Single(found);
+        Assert.Equal(5000, raised.StartMs);
+        Assert.Equal(7000, raised.EventMs);
     }
 
     [Fact]

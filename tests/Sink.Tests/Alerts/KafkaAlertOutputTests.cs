@@ -22,6 +22,7 @@ public class KafkaAlertOutputTests
         var anomaly = new AnomalyOptions
         {
             Window = 1,
+            WarmupEvents = 0,
             Default = new SourceCalibration { EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(1), Cooldown = TimeSpan.Zero },
         };
         var output = new KafkaAlertOutput(new KafkaAlertOptions { BootstrapServers = kafka.BootstrapServers, Topic = "alerts" }, new AnomalyDetector(anomaly, clock), clock, new TestLogger<KafkaAlertOutput>(new TestLogger()));

@@ -107,6 +107,7 @@ public sealed class InfluxRoundTripTests(InfluxdFixture influx) : IClassFixture<
         var anomaly = new AnomalyOptions
         {
             Window = 1,
+            WarmupEvents = 0,
             Default = new SourceCalibration { EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(1), Cooldown = TimeSpan.Zero },
         };
         await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(anomaly, TimeProvider.System), new DeadLetterFile(Path.Combine(_dir, db, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
