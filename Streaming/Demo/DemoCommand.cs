@@ -32,6 +32,7 @@ public static class DemoCommand
         var symbols = new Option<int>("--symbols") { Description = "Tick symbols", DefaultValueFactory = _ => 500 };
         var patients = new Option<int>("--patients") { Description = "Patients", DefaultValueFactory = _ => 100 };
         var streams = new Option<int>("--audio-streams") { Description = "Audio streams", DefaultValueFactory = _ => 50 };
+        var anomalyRate = new Option<double>("--anomaly-rate") { Description = "Multiplier on the live generators' injected-anomaly rates (tachycardia, desaturation, price jumps, noise bursts, ...), so a short demo shows alerts; training history always uses 1", DefaultValueFactory = _ => 3.0 };
         var rate = new Option<double>("--rate") { Description = "Multiplier on the generators' default per-key rates (ticks 10/s, vitals 1/s, audio 100/s)", DefaultValueFactory = _ => 1.0 };
         var models = new Option<string[]>("--model") { Description = "Model file per kind, KIND=PATH (tick, vitals, audio), or a directory with tick/vitals/audio.safetensors", AllowMultipleArgumentsPerToken = true };
         var hidden = new Option<int>("--hidden") { Description = "Hidden size of models trained at start-up", DefaultValueFactory = _ => 32 };
@@ -45,7 +46,7 @@ public static class DemoCommand
         var influxOrg = new Option<string?>("--influx-org") { Description = "InfluxDB 2.x organisation" };
         var influxBucket = new Option<string?>("--influx-bucket") { Description = "InfluxDB 2.x bucket" };
         var influxToken = new Option<string?>("--influx-token") { Description = "InfluxDB 2.x token" };
-        foreach (var o in new Option[] { duration, bootstrap, symbols, patients, streams, rate, models, hidden, epochs, workers, partitions, seed, saveModels, influxUrl, influxDb, influxOrg, influxBucket, influxToken })
+        foreach (var o in new Option[] { duration, bootstrap, symbols, patients, streams, rate, anomalyRate, models, hidden, epochs, workers, partitions, seed, saveModels, influxUrl, influxDb, influxOrg, influxBucket, influxToken })
         {
             command.Options.Add(o);
         }
@@ -60,6 +61,7 @@ public static class DemoCommand
                 Patients = parse.GetValue(patients),
                 AudioStreams = parse.GetValue(streams),
                 Rate = parse.GetValue(rate),
+                AnomalyRate = parse.GetValue(anomalyRate),
                 Models = parse.GetValue(models) ?? [],
                 Hidden = parse.GetValue(hidden),
                 Epochs = parse.GetValue(epochs),
@@ -95,6 +97,7 @@ public static class DemoCommand
         public int Patients { get; init; }
         public int AudioStreams { get; init; }
         public double Rate { get; init; }
+        public double AnomalyRate { get; init; } = 1;
         public string[] Models { get; init; } = [];
         public int Hidden { get; init; }
         public int Epochs { get; init; }
@@ -295,14 +298,14 @@ public static class DemoCommand
         return files;
     }
 
-    private static IEventGenerator Generator(SourceKind kind, DemoSettings s, ulong seed, int? keys = null)
+    private static IEventGenerator Generator(SourceKind kind, DemoSettings s, ulong seed, int? keys = null, double anomalyScale = 1.0)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         return kind switch
         {
-            SourceKind.Tick => new TickGenerator(new TickGeneratorOptions { Keys = keys ?? s.Symbols, Seed = seed, StartUnixMs = now, EventsPerKeyPerSecond = 10 * s.Rate }),
-            SourceKind.Vitals => new VitalsGenerator(new VitalsGeneratorOptions { Keys = keys ?? s.Patients, Seed = seed + 1, StartUnixMs = now, EventsPerKeyPerSecond = 1 * s.Rate }),
-            _ => new AudioFrameGenerator(new AudioGeneratorOptions { Keys = keys ?? s.AudioStreams, Seed = seed + 2, StartUnixMs = now, EventsPerKeyPerSecond = 100 * s.Rate }),
+            SourceKind.Tick => new TickGenerator(new TickGeneratorOptions { Keys = keys ?? s.Symbols, Seed = seed, StartUnixMs = now, EventsPerKeyPerSecond = 10 * s.Rate, AnomalyRateScale = anomalyScale }),
+            SourceKind.Vitals => new VitalsGenerator(new VitalsGeneratorOptions { Keys = keys ?? s.Patients, Seed = seed + 1, StartUnixMs = now, EventsPerKeyPerSecond = 1 * s.Rate, AnomalyRateScale = anomalyScale }),
+            _ => new AudioFrameGenerator(new AudioGeneratorOptions { Keys = keys ?? s.AudioStreams, Seed = seed + 2, StartUnixMs = now, EventsPerKeyPerSecond = 100 * s.Rate, AnomalyRateScale = anomalyScale }),
         };
     }
 
@@ -317,7 +320,7 @@ public static class DemoCommand
         })
         {
             if (keys <= 0) continue;
-            var generator = Generator(kind, s, s.Seed);
+            var generator = Generator(kind, s, s.Seed, anomalyScale: s.AnomalyRate);
             list.Add(Task.Run(async () =>
             {
                 using var producer = new KafkaEventProducer(bootstrap);
