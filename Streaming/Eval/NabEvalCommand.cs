@@ -68,7 +68,7 @@ public static class NabEvalCommand
         var sw = Stopwatch.StartNew();
         try
         {
-            report = Evaluate(dataDir.FullName, settings, only);
+            report = Evaluate(ResolveDataDir(dataDir.FullName), settings, only);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or JsonException)
         {
@@ -126,6 +126,22 @@ public static class NabEvalCommand
         File.WriteAllText(outPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
         stdout.WriteLine($"wrote {outPath}");
         return 0;
+    }
+
+    /// <summary>The data folder if it holds <c>nab/</c>; otherwise the first <c>shared/data</c> with <c>nab/</c> found walking up
+    /// from the current directory (so the default <c>../shared/data</c> also works from a nested worktree).</summary>
+    /// <param name="dataDir">Requested folder.</param>
+    /// <returns>The folder to read.</returns>
+    internal static string ResolveDataDir(string dataDir)
+    {
+        if (Directory.Exists(NabData.NabDir(dataDir))) return dataDir;
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared", "data");
+            if (Directory.Exists(NabData.NabDir(candidate))) return candidate;
+        }
+
+        return dataDir;
     }
 
     private static List<(string Name, NabProfile Profile)> ReadProfiles(string path)
