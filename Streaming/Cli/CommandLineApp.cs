@@ -1,6 +1,7 @@
 using System.CommandLine;
 using StreamLstm.Streaming.Bench;
 using StreamLstm.Streaming.Demo;
+using StreamLstm.Streaming.Eval;
 using StreamLstm.Streaming.Hosting;
 using StreamLstm.Streaming.ModelCli;
 using StreamLstm.Streaming.Replay;
@@ -20,6 +21,7 @@ public static class CommandLineApp
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(NabEvalCommand.Create());
         return root;
     }
 }

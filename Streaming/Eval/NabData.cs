@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace StreamLstm.Streaming.Eval;
+
+/// <summary>One NAB data file: timestamps, values and its labelled windows as row ranges.</summary>
+/// <param name="Series">Scoring view (rows, probation, windows).</param>
+/// <param name="TimestampsMs">Unix milliseconds per row.</param>
+/// <param name="Values">Value per row.</param>
+public sealed record NabFile(NabSeries Series, long[] TimestampsMs, double[] Values);
+
+/// <summary>Reads NAB's <c>realKnownCause</c> CSVs and <c>combined_windows.json</c> from the shared data folder.</summary>
+public static class NabData
+{
+    /// <summary>The NAB corpus folder under a data directory.</summary>
+    /// <param name="dataDir">Data directory (e.g. <c>../shared/data</c>).</param>
+    /// <returns>The <c>nab</c> folder.</returns>
+    public static string NabDir(string dataDir) => Path.Combine(dataDir, "nab");
+
+    /// <summary>Loads every <c>realKnownCause/*.csv</c>, sorted by name.</summary>
+    /// <param name="dataDir">Data directory.</param>
+    /// <returns>The files.</returns>
+    public static IReadOnlyList<NabFile> LoadRealKnownCause(string dataDir)
+    {
+        var nab = NabDir(dataDir);
+        var windows = ReadWindows(Path.Combine(nab, "combined_windows.json"));
+        var files = Directory.GetFiles(Path.Combine(nab, "realKnownCause"), "*.csv").Order(StringComparer.Ordinal).ToArray();
+        if (files.Length == 0) throw new FileNotFoundException($"No CSV files in {Path.Combine(nab, "realKnownCause")}.");
+        return files.Select(f => Load(f, windows)).ToArray();
+    }
+
+    /// <summary>Loads one NAB CSV and maps its windows (looked up as <c>realKnownCause/&lt;name&gt;</c>) to row ranges.</summary>
+    /// <param name="csvPath">CSV path.</param>
+    /// <param name="windows">Windows by NAB relative path.</param>
+    /// <returns>The file.</returns>
+    public static NabFile Load(string csvPath, IReadOnlyDictionary<string, List<(long Start, long End)>> windows)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        var ts = new List<long>();
+        var values = new List<double>();
+        var lineNo = 0;
+        foreach (var line in File.ReadLines(csvPath))
+        {
+            lineNo++;
+            if (lineNo == 1 || line.Length == 0) continue;
+            var comma = line.IndexOf(',', StringComparison.Ordinal);
+            if (comma < 0
+                || !DateTime.TryParseExact(line.AsSpan(0, comma), "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)
+                || !double.TryParse(line.AsSpan(comma + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+            {
+                throw new FormatException($"{csvPath}:{lineNo}: expected 'yyyy-MM-dd HH:mm:ss,value', got '{line}'.");
+            }
+
+            ts.Add(new DateTimeOffset(t, TimeSpan.Zero).ToUnixTimeMilliseconds());
+            values.Add(v);
+        }
+
+        var name = Path.GetFileName(csvPath);
+        var rows = new List<(int, int)>();
+        if (windows.TryGetValue("realKnownCause/" + name, out var list))
+        {
+            foreach (var (s, e) in list)
+            {
+                // Window bounds are timestamps; the window holds every row whose time lies within them.
+                var start = ts.FindIndex(x => x >= s);
+                var end = ts.FindLastIndex(x => x <= e);
+                if (start >= 0 && end >= start) rows.Add((start, end));
+            }
+        }
+
+        var series = new NabSeries(name, ts.Count, NabSeries.ProbationOf(ts.Count), rows);
+        return new NabFile(series, ts.ToArray(), values.ToArray());
+    }
+
+    /// <summary>Reads <c>combined_windows.json</c>: file → list of [start, end] timestamps.</summary>
+    /// <param name="path">JSON path.</param>
+    /// <returns>Windows as Unix milliseconds, by NAB relative path.</returns>
+    public static Dictionary<string, List<(long Start, long End)>> ReadWindows(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var result = new Dictionary<string, List<(long, long)>>(StringComparer.Ordinal);
+        foreach (var file in doc.RootElement.EnumerateObject())
+        {
+            var list = new List<(long, long)>();
+            foreach (var w in file.Value.EnumerateArray())
+            {
+                list.Add((ParseTime(w[0].GetString()!), ParseTime(w[1].GetString()!)));
+            }
+
+            result[file.Name] = list;
+        }
+
+        return result;
+    }
+
+    private static long ParseTime(string s) =>
+        new DateTimeOffset(DateTime.ParseExact(s, ["yyyy-MM-dd HH:mm:ss.ffffff", "yyyy-MM-dd HH:mm:ss"], CultureInfo.InvariantCulture,
+            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), TimeSpan.Zero).ToUnixTimeMilliseconds();
+}

@@ -1,0 +1,167 @@
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Model.Inference;
+using StreamLstm.Model.Lstm;
+using StreamLstm.Model.State;
+using StreamLstm.Model.Training;
+using StreamLstm.Sink.Alerts;
+using StreamLstm.Sink.Anomaly;
+
+namespace StreamLstm.Streaming.Eval;
+
+/// <summary>Settings of the LSTM detector used by the NAB evaluation.</summary>
+public sealed class NabLstmSettings
+{
+    /// <summary>Hidden size H.</summary>
+    public int Hidden { get; set; } = 24;
+
+    /// <summary>Training epochs.</summary>
+    public int Epochs { get; set; } = 8;
+
+    /// <summary>Seed for initialisation and window sampling.</summary>
+    public int Seed { get; set; } = 1;
+
+    /// <summary>Events averaged into the detector's smoothed score.</summary>
+    public int ScoreWindow { get; set; } = 5;
+}
+
+/// <summary>The two detectors the NAB evaluation compares: ours (LSTM + Sink anomaly scoring) and NAB's windowed Gaussian.</summary>
+public static class NabDetectors
+{
+    private const int Inputs = 2;
+    private const float FeatureClamp = 20f;
+
+    /// <summary>
+    /// Our detector: an LSTM trained on the probation rows only (features: normalised value and its change; target: the
+    /// next normalised value), then every row streamed through <see cref="LstmStepper"/> one step per event with its state in a
+    /// <see cref="StateSlab"/>, each forecast handed to the Sink's <see cref="AnomalyDetector"/> in a one-row
+    /// <see cref="ForecastBatch"/>. The row score is the detector's smoothed surprise (NaN where it has none).
+    /// </summary>
+    /// <param name="file">Data.</param>
+    /// <param name="settings">Settings.</param>
+    /// <returns>Per-row scores.</returns>
+    public static double[] Lstm(NabFile file, NabLstmSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(settings);
+        var v = file.Values;
+        var n = v.Length;
+        var probation = file.Series.Probation;
+        double mean = 0, sq = 0;
+        for (var i = 0; i < probation; i++) mean += v[i];
+        mean /= probation;
+        for (var i = 0; i < probation; i++) sq += (v[i] - mean) * (v[i] - mean);
+        var std = Math.Sqrt(sq / Math.Max(1, probation - 1));
+        if (!(std > 1e-9)) std = 1.0;
+
+        var x = new float[n * Inputs];
+        for (var i = 0; i < n; i++)
+        {
+            var z = Math.Clamp((float)((v[i] - mean) / std), -FeatureClamp, FeatureClamp);
+            x[i * Inputs] = z;
+            x[(i * Inputs) + 1] = i == 0 ? 0f : Math.Clamp(z - x[(i - 1) * Inputs], -FeatureClamp, FeatureClamp);
+        }
+
+        var model = Train(x, probation, settings);
+        // Calibrate sigma on the probation rows (as the Sink's SigmaScale is meant to be set), then score every row.
+        _ = Stream(file, model, x, mean, std, 1.0, settings.ScoreWindow, probation, out var zRms);
+        var scale = zRms > 0 && double.IsFinite(zRms) ? zRms : 1.0;
+        return Stream(file, model, x, mean, std, scale, settings.ScoreWindow, n, out _);
+    }
+
+    /// <summary>NAB's windowed Gaussian: surprise (<c>-log10</c> two-sided tail p) of each value under the mean and standard
+    /// deviation of the preceding <paramref name="window"/> values.</summary>
+    /// <param name="values">Values.</param>
+    /// <param name="window">Trailing window length (NAB uses 6400).</param>
+    /// <returns>Per-row scores (NaN for the first two rows).</returns>
+    public static double[] WindowedGaussian(ReadOnlySpan<double> values, int window = 6400)
+    {
+        var scores = new double[values.Length];
+        double sum = 0, sumSq = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var count = Math.Min(i, window);
+            if (count < 2)
+            {
+                scores[i] = double.NaN;
+            }
+            else
+            {
+                var mean = sum / count;
+                var std = Math.Sqrt(Math.Max(0.0, (sumSq / count) - (mean * mean)));
+                var z = std > 1e-12 ? (values[i] - mean) / std : (values[i] == mean ? 0.0 : 1e3);
+                scores[i] = Math.Min(GaussianTail.Surprise(GaussianTail.LogTwoSidedP(z)), 300.0);
+            }
+
+            sum += values[i];
+            sumSq += values[i] * values[i];
+            if (i >= window)
+            {
+                sum -= values[i - window];
+                sumSq -= values[i - window] * values[i - window];
+            }
+        }
+
+        return scores;
+    }
+
+    private static LstmModel Train(float[] x, int probation, NabLstmSettings settings)
+    {
+        var steps = probation - 1;
+        var inputs = x.AsSpan(0, steps * Inputs).ToArray();
+        var targets = new float[steps];
+        for (var i = 0; i < steps; i++) targets[i] = x[(i + 1) * Inputs];
+        var cfg = new LstmConfig(Inputs, settings.Hidden, 1, 1);
+        var model = LstmModel.CreateRandom(cfg, settings.Seed);
+        var options = new TrainingOptions
+        {
+            WindowLength = 32, WarmupSteps = Math.Min(16, Math.Max(0, steps - 33)), BatchSize = 16, BatchesPerEpoch = 20,
+            Epochs = settings.Epochs, LearningRate = 1e-2, ClipNorm = 1.0, Seed = settings.Seed, Threads = 1,
+        };
+        new LstmTrainer(model, options).Fit(new SeriesDataset(Inputs, 1, [new TimeSeries(inputs, targets)]));
+        return model;
+    }
+
+    // Streams rows [0, rows) one event at a time; returns the detector's per-row score and the RMS z-score of the rows it scored.
+    private static double[] Stream(NabFile file, LstmModel model, float[] x, double mean, double std, double sigmaScale, int window, int rows, out double zRms)
+    {
+        var cal = new SourceCalibration { SigmaScale = sigmaScale };
+        var detector = new AnomalyDetector(new AnomalyOptions { Window = window, Default = cal }, TimeProvider.System);
+        using var stepper = new LstmStepper(model, 1, 1);
+        var slab = new StateSlab(model.Config, 1);
+        int[] slot = [slab.Allocate()];
+        var batch = new ForecastBatch(SourceKind.Tick, 1, 1) { ModelVersion = "nab-eval" };
+        Span<float> mu = stackalloc float[1];
+        Span<float> logSigma = stackalloc float[1];
+        Span<RowScore> score = stackalloc RowScore[1];
+        var alerts = new List<AlertEvent>();
+        var scores = new double[file.Values.Length];
+        scores.AsSpan().Fill(double.NaN);
+        double zSq = 0, prevMu = 0, prevSigma = 0;
+        long zN = 0;
+        for (var i = 0; i < rows; i++)
+        {
+            stepper.Step(slab, slot, x.AsSpan(i * Inputs, Inputs), mu, logSigma);
+            batch.Count = 1;
+            batch.Keys[0] = file.Series.Name;
+            batch.TimestampsMs[0] = file.TimestampsMs[i];
+            batch.Observed[0] = file.Values[i];
+            batch.Mu[0] = (float)((mu[0] * std) + mean);
+            batch.Sigma[0] = (float)(Math.Exp(logSigma[0]) * std);
+            detector.Process(batch, score, alerts);
+            alerts.Clear();
+            if (score[0].HasScore) scores[i] = score[0].Score;
+            if (i > 0 && prevSigma > 0)
+            {
+                var z = (file.Values[i] - prevMu) / prevSigma;
+                zSq += z * z;
+                zN++;
+            }
+
+            prevMu = batch.Mu[0];
+            prevSigma = batch.Sigma[0];
+        }
+
+        zRms = zN == 0 ? 1.0 : Math.Sqrt(zSq / zN);
+        return scores;
+    }
+}
