@@ -11,8 +11,10 @@ namespace StreamLstm.Ingest.Consumer;
 /// (up to <see cref="KafkaConsumerOptions.MaxPollMessages"/>), packs them into chunks per worker lane (partition-affine)
 /// and writes them to the lanes' bounded channels. A full channel pauses that lane's partitions until the channel is
 /// half empty (backpressure with bounded memory). Offsets are stored explicitly (auto-store off) only once the
-/// lane's worker has published them as committable; librdkafka's auto-commit commits what was stored.
-/// Rebalances are cooperative-sticky: revoked partitions are drained and committed before they go.
+/// lane's worker has published them as committable <em>and</em> a durability barrier has flushed every output since
+/// (every commit interval: snapshot the committable offsets, flush the outputs off this thread, then publish the
+/// snapshot as <see cref="PartitionState.Durable"/>); librdkafka's auto-commit commits what was stored.
+/// Rebalances are cooperative-sticky: revoked partitions are drained, flushed and committed before they go.
 /// </summary>
 public sealed partial class KafkaIngestConsumer
 {
@@ -25,6 +27,10 @@ public sealed partial class KafkaIngestConsumer
     private readonly MessageChunk?[] _filling;
     private readonly MessageChunk?[] _blocked;
     private readonly HashSet<int> _pausedLanes = [];
+    private readonly Func<CancellationToken, Task>? _flushOutputs;
+    private readonly List<(PartitionState Partition, long Offset)> _barrierSnapshot = [];
+    private Task? _barrier;
+    private long _nextBarrierAt;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private long _consumed;
     private long _pauses;
@@ -36,8 +42,12 @@ public sealed partial class KafkaIngestConsumer
     /// <param name="laneCapacity">Capacity of each channel, in chunks.</param>
     /// <param name="pool">Chunk pool shared with the workers.</param>
     /// <param name="logger">Logger.</param>
-    public KafkaIngestConsumer(KafkaConsumerOptions options, IReadOnlyList<Channel<MessageChunk>> lanes, int laneCapacity, MessageChunkPool pool, ILogger logger)
+    /// <param name="flushOutputs">Flushes every output (the durability barrier): offsets are stored for commit only after
+    /// it completed since they became committable. Null when the outputs buffer nothing (committable is durable).</param>
+    public KafkaIngestConsumer(KafkaConsumerOptions options, IReadOnlyList<Channel<MessageChunk>> lanes, int laneCapacity, MessageChunkPool pool, ILogger logger,
+        Func<CancellationToken, Task>? flushOutputs = null)
     {
+        _flushOutputs = flushOutputs;
         _options = options;
         _lanes = [.. lanes];
         _laneCapacity = laneCapacity;
@@ -56,7 +66,12 @@ public sealed partial class KafkaIngestConsumer
     /// <summary>Lanes currently paused.</summary>
     public int PausedLanes { get; private set; }
 
-    /// <summary>Sum over assigned partitions of (high watermark − committable offset), refreshed each poll round.</summary>
+    /// <summary>Durability barriers (output flushes) completed so far.</summary>
+    public long Barriers => Interlocked.Read(ref _barriers);
+
+    private long _barriers;
+
+    /// <summary>Sum over assigned partitions of (high watermark − stored offset), refreshed twice a second.</summary>
     public long Lag { get; private set; }
 
     /// <summary>The lane a partition belongs to.</summary>
@@ -108,6 +123,7 @@ public sealed partial class KafkaIngestConsumer
             {
                 PollRound(consumer, stop);
                 TryUnblock(consumer);
+                AdvanceDurable();
                 StoreOffsets(consumer);
             }
         }
@@ -254,7 +270,7 @@ public sealed partial class KafkaIngestConsumer
         long lag = 0;
         foreach (var ps in _partitions.Values)
         {
-            var next = ps.Committable;
+            var next = ps.Durable;
             if (next > ps.StoredOffset)
             {
                 try
@@ -279,6 +295,113 @@ public sealed partial class KafkaIngestConsumer
         if (refreshLag) Lag = lag;
     }
 
+    /// <summary>
+    /// The durability barrier, run every poll round but acting once per commit interval: when the last flush finished,
+    /// what was committable before it started becomes durable; then a new flush starts for what is committable now.
+    /// The flush runs on the thread pool, so polling never waits for it.
+    /// </summary>
+    private void AdvanceDurable()
+    {
+        if (_flushOutputs is null)
+        {
+            foreach (var ps in _partitions.Values) ps.Durable = ps.Committable;
+            return;
+        }
+
+        if (_barrier is { IsCompleted: true } done)
+        {
+            if (done.IsCompletedSuccessfully)
+            {
+                PublishSnapshot();
+            }
+            else
+            {
+                LogBarrierFailed(_logger, done.Exception?.GetBaseException().Message ?? "cancelled");
+            }
+
+            _barrier = null;
+            _barrierSnapshot.Clear();
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        if (_barrier is not null || now < _nextBarrierAt) return;
+        _nextBarrierAt = now + (long)(_options.CommitInterval.TotalSeconds * Stopwatch.Frequency);
+        foreach (var ps in _partitions.Values)
+        {
+            // Read before the flush starts: every write behind this offset returned before the flush was asked for.
+            var committable = ps.Committable;
+            if (committable > ps.Durable) _barrierSnapshot.Add((ps, committable));
+        }
+
+        if (_barrierSnapshot.Count > 0)
+        {
+            var flush = _flushOutputs;
+            _barrier = Task.Run(() => flush(CancellationToken.None));
+        }
+    }
+
+    private void PublishSnapshot()
+    {
+        foreach (var (ps, offset) in _barrierSnapshot)
+        {
+            if (offset > ps.Durable) ps.Durable = offset;
+        }
+
+        Interlocked.Increment(ref _barriers);
+    }
+
+    /// <summary>
+    /// Revoke and shutdown: after the lanes drained, flushes every output now (waiting up to 60 s) and makes
+    /// <paramref name="states"/>' committable offsets durable. On failure they keep the last durable offset.
+    /// </summary>
+    private void FlushNow(IEnumerable<PartitionState> states)
+    {
+        if (_flushOutputs is null)
+        {
+            foreach (var ps in states) ps.Durable = ps.Committable;
+            return;
+        }
+
+        // Let a periodic flush that is under way finish first (outputs then see one flush at a time).
+        if (_barrier is { } running)
+        {
+            try
+            {
+                if (running.Wait(TimeSpan.FromSeconds(60)) && running.IsCompletedSuccessfully) PublishSnapshot();
+            }
+            catch (AggregateException)
+            {
+                // Logged below if the fresh flush fails as well.
+            }
+
+            _barrier = null;
+            _barrierSnapshot.Clear();
+        }
+
+        var snapshot = states.Select(ps => (ps, ps.Committable)).ToList();
+        var flush = _flushOutputs;
+        try
+        {
+            if (!Task.Run(() => flush(CancellationToken.None)).Wait(TimeSpan.FromSeconds(60)))
+            {
+                LogBarrierFailed(_logger, "the outputs did not flush within 60 s");
+                return;
+            }
+        }
+        catch (AggregateException ex)
+        {
+            LogBarrierFailed(_logger, ex.GetBaseException().Message);
+            return;
+        }
+
+        foreach (var (ps, offset) in snapshot)
+        {
+            if (offset > ps.Durable) ps.Durable = offset;
+        }
+
+        Interlocked.Increment(ref _barriers);
+    }
+
     private void OnAssigned(List<TopicPartition> parts)
     {
         var added = new List<PartitionState>();
@@ -300,7 +423,7 @@ public sealed partial class KafkaIngestConsumer
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> parts)
     {
-        // Drain the lanes' work for these partitions, then commit exactly what was handed to the outputs.
+        // Drain the lanes' work for these partitions, flush the outputs, then commit exactly what they took durably.
         var states = parts.Select(p => _partitions.GetValueOrDefault(p.TopicPartition)).OfType<PartitionState>().ToList();
         var waits = new List<Task>();
         foreach (var group in states.GroupBy(p => p.Lane))
@@ -316,10 +439,11 @@ public sealed partial class KafkaIngestConsumer
             LogRevokeTimeout(_logger, states.Count);
         }
 
+        FlushNow(states);
         var commits = new List<TopicPartitionOffset>();
         foreach (var ps in states)
         {
-            var next = ps.Committable;
+            var next = ps.Durable;
             if (next >= 0)
             {
                 commits.Add(new TopicPartitionOffset(ps.TopicPartition, next));
@@ -403,6 +527,8 @@ public sealed partial class KafkaIngestConsumer
             LogRevokeTimeout(_logger, _partitions.Count);
         }
 
+        // Drained lanes → flushed outputs → stored and committed offsets: a graceful stop commits only delivered forecasts.
+        FlushNow(_partitions.Values);
         StoreOffsets(consumer);
         try
         {
@@ -449,6 +575,9 @@ public sealed partial class KafkaIngestConsumer
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Worker lane {Lane} took no input for 60 s (or is closed); its messages stay uncommitted")]
     private static partial void LogLaneStuck(ILogger logger, int lane);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Durability barrier failed ({Reason}); offsets stay at what was last flushed")]
+    private static partial void LogBarrierFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer closed after {Count} messages")]
     private static partial void LogClosed(ILogger logger, long count);

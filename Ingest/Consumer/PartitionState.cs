@@ -6,7 +6,8 @@ namespace StreamLstm.Ingest.Consumer;
 /// <summary>
 /// One input partition's state, kept together so a later checkpoint can snapshot a partition's keys and offset as a unit.
 /// The worker that owns the partition (its <see cref="Lane"/>) is the only writer of everything except
-/// <see cref="StoredOffset"/>, which belongs to the consumer thread; <see cref="Committable"/> is the hand-over point.
+/// <see cref="Durable"/> and <see cref="StoredOffset"/>, which belong to the consumer thread; <see cref="Committable"/>
+/// is the hand-over point.
 /// </summary>
 public sealed class PartitionState
 {
@@ -55,6 +56,12 @@ public sealed class PartitionState
 
     /// <summary>One past the last offset whose forecast (or dead letter) has been handed over; -1 before any.</summary>
     public long Committable => Volatile.Read(ref _committable);
+
+    /// <summary>
+    /// One past the last offset whose forecasts every output has flushed (consumer thread only); -1 before any. Only this
+    /// offset is stored for commit, so a process kill never commits forecasts still buffered in an output.
+    /// </summary>
+    public long Durable { get; set; } = -1;
 
     /// <summary>The offset last stored with the consumer (consumer thread only).</summary>
     public long StoredOffset { get; set; } = -1;

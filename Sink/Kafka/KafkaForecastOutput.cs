@@ -30,7 +30,8 @@ public sealed class KafkaForecastOutputOptions
 /// producer: <c>{"key","source","ts","observed","mu":[K],"sigma":[K],"model_version","partition","offset"}</c>.
 /// A row is handed over once the client has queued it (a full queue is waited out: backpressure). A delivery error
 /// after the client's own retries is produced again up to <see cref="KafkaForecastOutputOptions.DeliveryRetries"/>
-/// times, then counted in <see cref="FailedDeliveries"/> and logged.
+/// times, then counted in <see cref="FailedDeliveries"/> and logged. <see cref="FlushAsync"/> waits only for the rows
+/// queued before it was called (an epoch count), not for an empty client queue, so it completes while workers keep writing.
 /// </summary>
 public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 {
@@ -46,7 +47,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
     // Keys repeat (one per entity): cache their bytes instead of encoding each row. Workers call WriteAsync concurrently.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
-    private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private readonly SemaphoreSlim _flushLock = new(1, 1);
+    private readonly List<Epoch> _closed = [];
+    private Epoch _epoch;
     private long _produced;
     private long _delivered;
     private long _failed;
@@ -72,7 +75,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         };
         foreach (var (k, v) in options.Extra) config.Set(k, v);
         _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
-        _onDelivery = OnDelivery;
+        _epoch = new Epoch(this);
     }
 
     /// <summary>Rows queued to the client.</summary>
@@ -91,22 +94,48 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
     {
         var source = batch.Source.ToWireName();
-        for (var r = 0; r < batch.Count; r++)
+        // Counted in the current epoch before they are queued, so a flush that closes it waits for their delivery.
+        var epoch = Volatile.Read(ref _epoch);
+        Interlocked.Add(ref epoch.Pending, batch.Count);
+        var r = 0;
+        try
         {
-            var key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
-            var value = Serialize(batch, r, source);
-            Produce(new Message<byte[], byte[]> { Key = key, Value = value }, cancellationToken);
+            for (; r < batch.Count; r++)
+            {
+                var key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
+                var value = Serialize(batch, r, source);
+                Produce(new Message<byte[], byte[]> { Key = key, Value = value }, epoch.OnDelivery, cancellationToken);
+            }
+        }
+        finally
+        {
+            // Rows never queued (cancelled) will get no delivery report.
+            for (var left = r; left < batch.Count; left++) epoch.Complete();
         }
 
         Interlocked.Add(ref _produced, batch.Count);
         return ValueTask.CompletedTask;
     }
 
-    /// <inheritdoc />
-    public ValueTask FlushAsync(CancellationToken cancellationToken)
+    /// <summary>Waits until every row queued before the call is acknowledged or given up (safe while workers write).</summary>
+    /// <param name="cancellationToken">Cancels waiting; the rows stay counted for the next flush.</param>
+    /// <returns>A task.</returns>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        _producer.Flush(cancellationToken);
-        return ValueTask.CompletedTask;
+        await _flushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Close the current epoch: rows written from now on belong to the next flush.
+            var closed = Interlocked.Exchange(ref _epoch, new Epoch(this));
+            closed.Close();
+            _closed.Add(closed);
+            await Task.WhenAll(_closed.Select(e => e.Drained.Task)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _closed.Clear();
+        }
+        finally
+        {
+            _flushLock.Release();
+        }
     }
 
     /// <inheritdoc />
@@ -173,13 +202,13 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         w.WriteEndArray();
     }
 
-    private void Produce(Message<byte[], byte[]> message, CancellationToken ct)
+    private void Produce(Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivery, CancellationToken ct)
     {
         while (true)
         {
             try
             {
-                _producer.Produce(_options.Topic, message, _onDelivery);
+                _producer.Produce(_options.Topic, message, onDelivery);
                 return;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -191,11 +220,12 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         }
     }
 
-    private void OnDelivery(DeliveryReport<byte[], byte[]> report)
+    private void OnDelivery(DeliveryReport<byte[], byte[]> report, Epoch epoch)
     {
         if (!report.Error.IsError)
         {
             Interlocked.Increment(ref _delivered);
+            epoch.Complete();
             return;
         }
 
@@ -208,7 +238,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             var again = new Message<byte[], byte[]> { Key = report.Message.Key, Value = report.Message.Value, Headers = [new Header(RetryHeader, [(byte)(attempt + 1)])] };
             try
             {
-                _producer.Produce(_options.Topic, again, _onDelivery);
+                _producer.Produce(_options.Topic, again, epoch.OnDelivery);
                 return;
             }
             catch (KafkaException ex)
@@ -219,6 +249,32 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
         Interlocked.Increment(ref _failed);
         LogLost(_logger, report.Error.Reason);
+        epoch.Complete();
+    }
+
+    /// <summary>Rows queued between two flushes; drained once closed and every one is acknowledged or given up.</summary>
+    private sealed class Epoch
+    {
+        public long Pending;
+        private int _closed;
+
+        public Epoch(KafkaForecastOutput owner) => OnDelivery = report => owner.OnDelivery(report, this);
+
+        public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
+
+        public TaskCompletionSource Drained { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Complete()
+        {
+            // Full fences on both sides (Decrement here, Exchange in Close): one of them sees the other's write.
+            if (Interlocked.Decrement(ref Pending) == 0 && Volatile.Read(ref _closed) == 1) Drained.TrySetResult();
+        }
+
+        public void Close()
+        {
+            Interlocked.Exchange(ref _closed, 1);
+            if (Interlocked.Read(ref Pending) == 0) Drained.TrySetResult();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forecast delivery failed ({Reason}); producing again (attempt {Attempt})")]

@@ -10,9 +10,10 @@ using StreamLstm.Streaming.Pipeline;
 namespace StreamLstm.Streaming.Hosting;
 
 /// <summary>
-/// Runs the pipeline: the Kafka consumer on its own thread feeding the workers. On shutdown it stops consuming, lets the
-/// consumer dispatch what it holds and the workers drain and flush their micro-batches, stores and commits the final
-/// offsets, closes the consumer, then flushes the outputs and the dead-letter producer.
+/// Runs the pipeline: the Kafka consumer on its own thread feeding the workers. Offsets are committed only behind the
+/// consumer's durability barrier (<see cref="StreamPipeline.FlushOutputsAsync"/> every commit interval). On shutdown it
+/// stops consuming, lets the consumer dispatch what it holds and the workers drain and flush their micro-batches, flushes
+/// the outputs, stores and commits the final offsets, closes the consumer, then flushes the dead-letter producer.
 /// </summary>
 public sealed partial class PipelineHostedService : BackgroundService
 {
@@ -58,7 +59,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             AutoOffsetReset = kafka.AutoOffsetReset == "latest" ? AutoOffsetReset.Latest : AutoOffsetReset.Earliest,
             CommitInterval = kafka.CommitInterval,
             MaxPollMessages = kafka.MaxPollMessages,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger);
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);

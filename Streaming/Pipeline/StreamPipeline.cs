@@ -70,6 +70,17 @@ public sealed class StreamPipeline
     {
         foreach (var lane in _lanes) lane.Writer.TryComplete();
         await Task.WhenAll(_running).ConfigureAwait(false);
+        await FlushOutputsAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Flushes every output: when it completes, everything whose <see cref="IForecastOutput.WriteAsync"/> returned before
+    /// the call is delivered (or durably spooled). The Kafka consumer's durability barrier; safe while workers write.
+    /// </summary>
+    /// <param name="ct">Cancels the flush.</param>
+    /// <returns>A task that completes when every output is flushed.</returns>
+    public async Task FlushOutputsAsync(CancellationToken ct = default)
+    {
         foreach (var o in _outputs) await o.FlushAsync(ct).ConfigureAwait(false);
     }
 
