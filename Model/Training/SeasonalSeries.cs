@@ -1,17 +1,26 @@
-using StreamLstm.Model.Training;
-
-namespace StreamLstm.Model.Tests.TestSupport;
+namespace StreamLstm.Model.Training;
 
 /// <summary>
-/// Generated seasonal data: v_t = sin(2πt/24 + φ) + 0.5·sin(2πt/7 + ψ) + N(0, 0.1²). Inputs per step: v_t and the
-/// daily phase (sin, cos); targets: v_{t+1}, v_{t+2}.
+/// Generated seasonal data for training checks, <c>model train</c> and the training benchmark:
+/// v_t = sin(2πt/24 + φ) + 0.5·sin(2πt/7 + ψ) + N(0, 0.1²). Inputs per step: v_t and the daily phase (sin, cos);
+/// targets: v_{t+1}, v_{t+2}. Deterministic for a seed.
 /// </summary>
-internal static class SeasonalSeries
+public static class SeasonalSeries
 {
+    /// <summary>Inputs per step (value, sin and cos of the daily phase).</summary>
     public const int Inputs = 3;
+
+    /// <summary>Forecast horizons (the next two values).</summary>
     public const int Horizons = 2;
+
+    /// <summary>Standard deviation of the added Gaussian noise.</summary>
     public const double Noise = 0.1;
 
+    /// <summary>Generates <paramref name="count"/> series of <paramref name="length"/> steps, each with its own phases.</summary>
+    /// <param name="count">Series.</param>
+    /// <param name="length">Steps per series.</param>
+    /// <param name="seed">Random seed.</param>
+    /// <returns>The dataset.</returns>
     public static SeriesDataset Create(int count, int length, int seed)
     {
         var rng = new Random(seed);
@@ -39,6 +48,8 @@ internal static class SeasonalSeries
     }
 
     /// <summary>RMSE of predicting every horizon with the last observed value.</summary>
+    /// <param name="data">A dataset from <see cref="Create"/>.</param>
+    /// <returns>The RMSE.</returns>
     public static double LastValueRmse(SeriesDataset data)
     {
         double s = 0;
