@@ -21,7 +21,11 @@ public interface IDeadLetterSink
     /// <param name="lastTimestampMs">The key's last processed event time.</param>
     void Late(PartitionState partition, long offset, byte[]? key, byte[]? value, long lastTimestampMs);
 
-    /// <summary>Waits until everything handed over is delivered (shutdown).</summary>
-    /// <param name="timeout">Maximum wait.</param>
-    void Flush(TimeSpan timeout);
+    /// <summary>
+    /// Waits until everything handed over before the call is delivered or given up (given-up ones hold their partition's
+    /// offset back). Part of the consumer's durability barrier, like the forecast outputs' flush; safe while workers write.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when the earlier dead letters are delivered.</returns>
+    ValueTask FlushAsync(CancellationToken cancellationToken);
 }

@@ -27,6 +27,12 @@ public sealed class KafkaConsumerOptions
     /// <summary>How often stored offsets are committed (librdkafka auto-commit interval).</summary>
     public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Upper bound of every wait on the workers and outputs during a revoke or the shutdown (hand-over, drain, final flush).
+    /// What is not drained by then stays uncommitted and is read again by the next owner.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Extra librdkafka properties (e.g. security settings) applied last.</summary>
     public Dictionary<string, string> Extra { get; set; } = [];
 }

@@ -3,35 +3,34 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Model.Delivery;
 
 namespace StreamLstm.Ingest.Consumer;
 
 /// <summary>
 /// The one Confluent.Kafka consumer of the process. On its own thread it drains every message the client has ready
 /// (up to <see cref="KafkaConsumerOptions.MaxPollMessages"/>), packs them into chunks per worker lane (partition-affine)
-/// and writes them to the lanes' bounded channels. A full channel pauses that lane's partitions until the channel is
-/// half empty (backpressure with bounded memory). Offsets are stored explicitly (auto-store off) only once the
-/// lane's worker has published them as committable <em>and</em> a durability barrier has flushed every output since
-/// (every commit interval: snapshot the committable offsets, flush the outputs off this thread, then publish the
-/// snapshot as <see cref="PartitionState.Durable"/>); librdkafka's auto-commit commits what was stored.
-/// Rebalances are cooperative-sticky: revoked partitions are drained, flushed and committed before they go.
+/// and hands them to the lanes through a <see cref="LaneDispatcher"/>: a full lane pauses its partitions until it is half
+/// empty (backpressure with bounded memory; nothing is dropped). Offsets are stored explicitly (auto-store off) only once
+/// the lane's worker has published them as committable <em>and</em> the <see cref="DurabilityBarrier"/> has flushed every
+/// output since; librdkafka's auto-commit commits what was stored. Rebalances are cooperative-sticky: revoked partitions
+/// are drained, flushed and committed before they go. Every wait on a worker or an output is bounded by
+/// <see cref="KafkaConsumerOptions.DrainTimeout"/>, so a failed worker or a wedged output can never hang a revoke or the
+/// shutdown; what was not drained in time simply stays uncommitted.
 /// </summary>
 public sealed partial class KafkaIngestConsumer
 {
     private readonly KafkaConsumerOptions _options;
-    private readonly Channel<MessageChunk>[] _lanes;
-    private readonly int _laneCapacity;
+    private readonly LaneDispatcher _dispatcher;
+    private readonly DurabilityBarrier _barrier;
+    private readonly DeliveryFailures? _failures;
     private readonly MessageChunkPool _pool;
     private readonly ILogger _logger;
     private readonly Dictionary<TopicPartition, PartitionState> _partitions = [];
     private readonly MessageChunk?[] _filling;
-    private readonly MessageChunk?[] _blocked;
     private readonly HashSet<int> _pausedLanes = [];
-    private readonly Func<CancellationToken, Task>? _flushOutputs;
-    private readonly List<(PartitionState Partition, long Offset)> _barrierSnapshot = [];
-    private Task? _barrier;
-    private long _nextBarrierAt;
     private IConsumer<byte[]?, byte[]?>? _consumer;
+    private long _shutdownDeadline = long.MaxValue;
     private long _consumed;
     private long _pauses;
     private long _lagAt;
@@ -44,17 +43,17 @@ public sealed partial class KafkaIngestConsumer
     /// <param name="logger">Logger.</param>
     /// <param name="flushOutputs">Flushes every output (the durability barrier): offsets are stored for commit only after
     /// it completed since they became committable. Null when the outputs buffer nothing (committable is durable).</param>
+    /// <param name="failures">Deliveries the outputs gave up: each holds its partition's offset back.</param>
     public KafkaIngestConsumer(KafkaConsumerOptions options, IReadOnlyList<Channel<MessageChunk>> lanes, int laneCapacity, MessageChunkPool pool, ILogger logger,
-        Func<CancellationToken, Task>? flushOutputs = null)
+        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null)
     {
-        _flushOutputs = flushOutputs;
         _options = options;
-        _lanes = [.. lanes];
-        _laneCapacity = laneCapacity;
+        _dispatcher = new LaneDispatcher(lanes, laneCapacity);
+        _barrier = new DurabilityBarrier(flushOutputs, failures, options.CommitInterval, logger);
+        _failures = failures;
         _pool = pool;
         _logger = logger;
-        _filling = new MessageChunk?[_lanes.Length];
-        _blocked = new MessageChunk?[_lanes.Length];
+        _filling = new MessageChunk?[lanes.Count];
     }
 
     /// <summary>Messages taken from the client so far.</summary>
@@ -67,9 +66,10 @@ public sealed partial class KafkaIngestConsumer
     public int PausedLanes { get; private set; }
 
     /// <summary>Durability barriers (output flushes) completed so far.</summary>
-    public long Barriers => Interlocked.Read(ref _barriers);
+    public long Barriers => _barrier.Completed;
 
-    private long _barriers;
+    /// <summary>Durability barriers that failed (offsets were held at the last durable point).</summary>
+    public long FailedBarriers => _barrier.Failed;
 
     /// <summary>Sum over assigned partitions of (high watermark − stored offset), refreshed twice a second.</summary>
     public long Lag { get; private set; }
@@ -121,9 +121,9 @@ public sealed partial class KafkaIngestConsumer
         {
             while (!stop.IsCancellationRequested)
             {
-                PollRound(consumer, stop);
+                PollRound(consumer);
                 TryUnblock(consumer);
-                AdvanceDurable();
+                _barrier.Advance(_partitions.Values);
                 StoreOffsets(consumer);
             }
         }
@@ -137,7 +137,7 @@ public sealed partial class KafkaIngestConsumer
         }
     }
 
-    private void PollRound(IConsumer<byte[]?, byte[]?> consumer, CancellationToken stop)
+    private void PollRound(IConsumer<byte[]?, byte[]?> consumer)
     {
         // Wait once, then drain whatever the client already holds: one blocking call per round, not per message.
         var timeout = _pausedLanes.Count > 0 ? TimeSpan.FromMilliseconds(5) : _options.PollTimeout;
@@ -164,7 +164,7 @@ public sealed partial class KafkaIngestConsumer
                 if (chunk.IsFull)
                 {
                     _filling[lane] = null;
-                    Dispatch(consumer, lane, chunk, stop);
+                    Dispatch(consumer, lane, chunk);
                 }
             }
 
@@ -185,46 +185,27 @@ public sealed partial class KafkaIngestConsumer
         }
 
         Interlocked.Add(ref _consumed, taken);
-        for (var lane = 0; lane < _lanes.Length; lane++)
+        for (var lane = 0; lane < _filling.Length; lane++)
         {
             if (_filling[lane] is { Count: > 0 } chunk)
             {
                 _filling[lane] = null;
-                Dispatch(consumer, lane, chunk, stop);
+                Dispatch(consumer, lane, chunk);
             }
         }
     }
 
-    private void Dispatch(IConsumer<byte[]?, byte[]?> consumer, int lane, MessageChunk chunk, CancellationToken stop)
+    private void Dispatch(IConsumer<byte[]?, byte[]?> consumer, int lane, MessageChunk chunk)
     {
-        if (_blocked[lane] is null)
-        {
-            if (_lanes[lane].Writer.TryWrite(chunk))
-            {
-                return;
-            }
-
-            // Lane full: hold this chunk and pause the lane's partitions so the client stops fetching them.
-            _blocked[lane] = chunk;
-            Pause(consumer, lane);
-            return;
-        }
-
-        // A second chunk for a lane that is already blocked (messages fetched before the pause took effect):
-        // wait for room rather than hold more.
-        WriteBlocking(_blocked[lane]!, lane);
-        _blocked[lane] = chunk;
+        // Lane full: the chunk is held and the lane's partitions are paused so the client stops fetching them.
+        if (_dispatcher.Dispatch(lane, chunk)) Pause(consumer, lane);
     }
 
     private void TryUnblock(IConsumer<byte[]?, byte[]?> consumer)
     {
-        for (var lane = 0; lane < _lanes.Length; lane++)
+        foreach (var lane in _pausedLanes.ToList())
         {
-            if (_blocked[lane] is { } held && _lanes[lane].Reader.Count <= _laneCapacity / 2 && _lanes[lane].Writer.TryWrite(held))
-            {
-                _blocked[lane] = null;
-                Resume(consumer, lane);
-            }
+            if (_dispatcher.TryUnblock(lane)) Resume(consumer, lane);
         }
     }
 
@@ -245,21 +226,6 @@ public sealed partial class KafkaIngestConsumer
 
     private List<TopicPartition> LanePartitions(int lane) =>
         _partitions.Values.Where(p => p.Lane == lane).Select(p => p.TopicPartition).ToList();
-
-    private void WriteBlocking(MessageChunk chunk, int lane)
-    {
-        // Bounded: a worker that died must not hang the consumer thread (its offsets simply stop advancing).
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            _lanes[lane].Writer.WriteAsync(chunk, timeout.Token).AsTask().GetAwaiter().GetResult();
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
-        {
-            LogLaneStuck(_logger, lane);
-            chunk.Done?.TrySetResult();
-        }
-    }
 
     private void StoreOffsets(IConsumer<byte[]?, byte[]?> consumer)
     {
@@ -295,111 +261,50 @@ public sealed partial class KafkaIngestConsumer
         if (refreshLag) Lag = lag;
     }
 
-    /// <summary>
-    /// The durability barrier, run every poll round but acting once per commit interval: when the last flush finished,
-    /// what was committable before it started becomes durable; then a new flush starts for what is committable now.
-    /// The flush runs on the thread pool, so polling never waits for it.
-    /// </summary>
-    private void AdvanceDurable()
+    /// <summary>A deadline <see cref="KafkaConsumerOptions.DrainTimeout"/> from now, never past the shutdown's.</summary>
+    private long DrainDeadline() =>
+        Math.Min(Stopwatch.GetTimestamp() + (long)(_options.DrainTimeout.TotalSeconds * Stopwatch.Frequency), _shutdownDeadline);
+
+    /// <summary>Writes a control chunk (after the lane's held chunks) and returns the task it completes, or null when the
+    /// lane could not take it before the deadline (its worker failed, or is stuck).</summary>
+    private Task? SendControl(int lane, ChunkKind kind, IEnumerable<PartitionState> partitions, long deadline)
     {
-        if (_flushOutputs is null)
+        var control = _pool.RentControl(kind, partitions);
+        var done = control.Done!.Task;
+        if (_filling[lane] is { Count: > 0 } filling)
         {
-            foreach (var ps in _partitions.Values) ps.Durable = ps.Committable;
-            return;
-        }
-
-        if (_barrier is { IsCompleted: true } done)
-        {
-            if (done.IsCompletedSuccessfully)
+            _filling[lane] = null;
+            if (!_dispatcher.WriteAll(lane, filling, deadline))
             {
-                PublishSnapshot();
+                LogLaneStuck(_logger, lane, kind.ToString());
+                return null;
             }
-            else
-            {
-                LogBarrierFailed(_logger, done.Exception?.GetBaseException().Message ?? "cancelled");
-            }
-
-            _barrier = null;
-            _barrierSnapshot.Clear();
         }
 
-        var now = Stopwatch.GetTimestamp();
-        if (_barrier is not null || now < _nextBarrierAt) return;
-        _nextBarrierAt = now + (long)(_options.CommitInterval.TotalSeconds * Stopwatch.Frequency);
-        foreach (var ps in _partitions.Values)
+        if (!_dispatcher.WriteAll(lane, control, deadline))
         {
-            // Read before the flush starts: every write behind this offset returned before the flush was asked for.
-            var committable = ps.Committable;
-            if (committable > ps.Durable) _barrierSnapshot.Add((ps, committable));
+            LogLaneStuck(_logger, lane, kind.ToString());
+            return null;
         }
 
-        if (_barrierSnapshot.Count > 0)
-        {
-            var flush = _flushOutputs;
-            _barrier = Task.Run(() => flush(CancellationToken.None));
-        }
+        // Whatever the lane held went in ahead of the control chunk: its partitions may fetch again.
+        if (_consumer is { } consumer) Resume(consumer, lane);
+        return done;
     }
 
-    private void PublishSnapshot()
+    /// <summary>Waits for control chunks to be handled, until <paramref name="deadline"/>; false when some were not.</summary>
+    private static bool WaitAll(List<Task?> waits, long deadline)
     {
-        foreach (var (ps, offset) in _barrierSnapshot)
-        {
-            if (offset > ps.Durable) ps.Durable = offset;
-        }
-
-        Interlocked.Increment(ref _barriers);
-    }
-
-    /// <summary>
-    /// Revoke and shutdown: after the lanes drained, flushes every output now (waiting up to 60 s) and makes
-    /// <paramref name="states"/>' committable offsets durable. On failure they keep the last durable offset.
-    /// </summary>
-    private void FlushNow(IEnumerable<PartitionState> states)
-    {
-        if (_flushOutputs is null)
-        {
-            foreach (var ps in states) ps.Durable = ps.Committable;
-            return;
-        }
-
-        // Let a periodic flush that is under way finish first (outputs then see one flush at a time).
-        if (_barrier is { } running)
-        {
-            try
-            {
-                if (running.Wait(TimeSpan.FromSeconds(60)) && running.IsCompletedSuccessfully) PublishSnapshot();
-            }
-            catch (AggregateException)
-            {
-                // Logged below if the fresh flush fails as well.
-            }
-
-            _barrier = null;
-            _barrierSnapshot.Clear();
-        }
-
-        var snapshot = states.Select(ps => (ps, ps.Committable)).ToList();
-        var flush = _flushOutputs;
+        if (waits.Any(w => w is null)) return false;
+        var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
         try
         {
-            if (!Task.Run(() => flush(CancellationToken.None)).Wait(TimeSpan.FromSeconds(60)))
-            {
-                LogBarrierFailed(_logger, "the outputs did not flush within 60 s");
-                return;
-            }
+            return Task.WaitAll([.. waits.OfType<Task>()], remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
         }
-        catch (AggregateException ex)
+        catch (AggregateException)
         {
-            LogBarrierFailed(_logger, ex.GetBaseException().Message);
-            return;
+            return false;
         }
-
-        foreach (var (ps, offset) in snapshot)
-        {
-            if (offset > ps.Durable) ps.Durable = offset;
-        }
-
-        Interlocked.Increment(ref _barriers);
     }
 
     private void OnAssigned(List<TopicPartition> parts)
@@ -408,14 +313,15 @@ public sealed partial class KafkaIngestConsumer
         foreach (var tp in parts)
         {
             if (_partitions.ContainsKey(tp) || !_options.Topics.TryGetValue(tp.Topic, out var kind)) continue;
-            var ps = new PartitionState(tp.Topic, tp.Partition.Value, kind, LaneOf((int)kind, tp.Partition.Value, _lanes.Length));
+            var ps = new PartitionState(tp.Topic, tp.Partition.Value, kind, LaneOf((int)kind, tp.Partition.Value, _dispatcher.LaneCount));
             _partitions[tp] = ps;
             added.Add(ps);
         }
 
+        var deadline = DrainDeadline();
         foreach (var group in added.GroupBy(p => p.Lane))
         {
-            WriteBlocking(_pool.RentControl(ChunkKind.Assigned, group), group.Key);
+            SendControl(group.Key, ChunkKind.Assigned, group, deadline);
         }
 
         LogAssigned(_logger, parts.Count, string.Join(",", parts.Select(p => $"{p.Topic}[{p.Partition.Value}]")));
@@ -425,21 +331,19 @@ public sealed partial class KafkaIngestConsumer
     {
         // Drain the lanes' work for these partitions, flush the outputs, then commit exactly what they took durably.
         var states = parts.Select(p => _partitions.GetValueOrDefault(p.TopicPartition)).OfType<PartitionState>().ToList();
-        var waits = new List<Task>();
+        var deadline = DrainDeadline();
+        var waits = new List<Task?>();
         foreach (var group in states.GroupBy(p => p.Lane))
         {
-            FlushLane(group.Key);
-            var control = _pool.RentControl(ChunkKind.Revoked, group);
-            waits.Add(control.Done!.Task);
-            WriteBlocking(control, group.Key);
+            waits.Add(SendControl(group.Key, ChunkKind.Revoked, group, deadline));
         }
 
-        if (!Task.WaitAll([.. waits], TimeSpan.FromSeconds(60)))
+        if (!WaitAll(waits, deadline))
         {
-            LogRevokeTimeout(_logger, states.Count);
+            LogDrainTimeout(_logger, states.Count);
         }
 
-        FlushNow(states);
+        _barrier.FlushNow(states, deadline);
         var commits = new List<TopicPartitionOffset>();
         foreach (var ps in states)
         {
@@ -450,6 +354,8 @@ public sealed partial class KafkaIngestConsumer
             }
 
             _partitions.Remove(ps.TopicPartition);
+            // The next owner reads from the held-back offset; its hold is for it to keep, not us.
+            _failures?.Release(ps.Kind, ps.Partition);
         }
 
         if (commits.Count > 0)
@@ -471,13 +377,18 @@ public sealed partial class KafkaIngestConsumer
     private void OnLost(List<TopicPartitionOffset> parts)
     {
         var states = parts.Select(p => _partitions.GetValueOrDefault(p.TopicPartition)).OfType<PartitionState>().ToList();
+        var deadline = DrainDeadline();
         foreach (var group in states.GroupBy(p => p.Lane))
         {
-            FlushLane(group.Key);
-            WriteBlocking(_pool.RentControl(ChunkKind.Lost, group), group.Key);
+            SendControl(group.Key, ChunkKind.Lost, group, deadline);
         }
 
-        foreach (var ps in states) _partitions.Remove(ps.TopicPartition);
+        foreach (var ps in states)
+        {
+            _partitions.Remove(ps.TopicPartition);
+            _failures?.Release(ps.Kind, ps.Partition);
+        }
+
         RefreshPaused();
         LogLost(_logger, parts.Count);
     }
@@ -486,49 +397,31 @@ public sealed partial class KafkaIngestConsumer
     {
         foreach (var lane in _pausedLanes.ToList())
         {
-            if (_blocked[lane] is null) _pausedLanes.Remove(lane);
+            if (!_dispatcher.IsBlocked(lane)) _pausedLanes.Remove(lane);
         }
 
         PausedLanes = _pausedLanes.Count;
     }
 
-    private void FlushLane(int lane)
-    {
-        if (_blocked[lane] is { } held)
-        {
-            _blocked[lane] = null;
-            WriteBlocking(held, lane);
-            if (_pausedLanes.Remove(lane) && _consumer is { } c)
-            {
-                c.Resume(LanePartitions(lane));
-            }
-        }
-
-        if (_filling[lane] is { Count: > 0 } filling)
-        {
-            _filling[lane] = null;
-            WriteBlocking(filling, lane);
-        }
-    }
-
     private void Shutdown(IConsumer<byte[]?, byte[]?> consumer)
     {
-        var waits = new List<Task>();
-        for (var lane = 0; lane < _lanes.Length; lane++)
+        // One deadline bounds the whole drain, including the revoke that Close() triggers.
+        _shutdownDeadline = DrainDeadline();
+        var deadline = _shutdownDeadline;
+        var waits = new List<Task?>();
+        for (var lane = 0; lane < _dispatcher.LaneCount; lane++)
         {
-            FlushLane(lane);
-            var control = _pool.RentControl(ChunkKind.Drain, []);
-            waits.Add(control.Done!.Task);
-            WriteBlocking(control, lane);
+            waits.Add(SendControl(lane, ChunkKind.Drain, [], deadline));
         }
 
-        if (!Task.WaitAll([.. waits], TimeSpan.FromSeconds(60)))
+        var drained = WaitAll(waits, deadline);
+        if (!drained)
         {
-            LogRevokeTimeout(_logger, _partitions.Count);
+            LogDrainTimeout(_logger, _partitions.Count);
         }
 
         // Drained lanes → flushed outputs → stored and committed offsets: a graceful stop commits only delivered forecasts.
-        FlushNow(_partitions.Values);
+        _barrier.FlushNow(_partitions.Values, deadline);
         StoreOffsets(consumer);
         try
         {
@@ -540,6 +433,16 @@ public sealed partial class KafkaIngestConsumer
         catch (KafkaException ex)
         {
             LogCommitFailed(_logger, ex.Error.Reason);
+        }
+
+        foreach (var lane in Enumerable.Range(0, _dispatcher.LaneCount))
+        {
+            // Chunks a failed or stuck lane never took: their offsets were never committable; return them to the pool.
+            foreach (var chunk in _dispatcher.Abandon(lane))
+            {
+                chunk.Done?.TrySetCanceled();
+                chunk.Release();
+            }
         }
 
         consumer.Close();
@@ -558,8 +461,8 @@ public sealed partial class KafkaIngestConsumer
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lost {Count} partitions; their state was dropped without committing")]
     private static partial void LogLost(ILogger logger, int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Workers did not drain {Count} partitions within 60 s; committing what was handed over")]
-    private static partial void LogRevokeTimeout(ILogger logger, int count);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Workers did not drain {Count} partitions before the drain deadline; committing only what was handed over and flushed")]
+    private static partial void LogDrainTimeout(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client error {Code}: {Reason}")]
     private static partial void LogClientError(ILogger logger, string code, string reason);
@@ -573,11 +476,8 @@ public sealed partial class KafkaIngestConsumer
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed: {Reason}")]
     private static partial void LogCommitFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Worker lane {Lane} took no input for 60 s (or is closed); its messages stay uncommitted")]
-    private static partial void LogLaneStuck(ILogger logger, int lane);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Durability barrier failed ({Reason}); offsets stay at what was last flushed")]
-    private static partial void LogBarrierFailed(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Worker lane {Lane} did not take its {Control} hand-over before the drain deadline (its worker failed or is stuck); its messages stay uncommitted")]
+    private static partial void LogLaneStuck(ILogger logger, int lane, string control);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer closed after {Count} messages")]
     private static partial void LogClosed(ILogger logger, long count);

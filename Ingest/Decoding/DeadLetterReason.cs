@@ -32,6 +32,9 @@ public enum DeadLetterReason
 
     /// <summary>The message's topic (source kind) has no model in this pipeline.</summary>
     UnknownTopic,
+
+    /// <summary>The decoder threw on this message (a bug it exposed); the message is set aside so it cannot stop the service.</summary>
+    DecoderError,
 }
 
 /// <summary>Wire names of <see cref="DeadLetterReason"/>.</summary>
@@ -52,9 +55,10 @@ public static class DeadLetterReasonNames
         DeadLetterReason.Oversized => "oversized",
         DeadLetterReason.WrongLength => "wrong_length",
         DeadLetterReason.UnknownTopic => "unknown_topic",
+        DeadLetterReason.DecoderError => "decoder_error",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
     };
 
     /// <summary>Number of enum values (for counter arrays).</summary>
-    public const int Count = 10;
+    public const int Count = 11;
 }

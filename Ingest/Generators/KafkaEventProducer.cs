@@ -26,6 +26,7 @@ public sealed class KafkaEventProducer : IDisposable
 {
     private readonly IProducer<byte[], byte[]> _producer;
     private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private readonly StreamLstm.Model.Delivery.QueueSpaceSignal _queueSpace = new();
     private long _produced;
     private long _delivered;
     private long _failed;
@@ -122,6 +123,7 @@ public sealed class KafkaEventProducer : IDisposable
         var message = new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers };
         while (true)
         {
+            _queueSpace.Arm();
             try
             {
                 _producer.Produce(topic, message, _onDelivery);
@@ -130,7 +132,8 @@ public sealed class KafkaEventProducer : IDisposable
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
-                _producer.Poll(TimeSpan.FromMilliseconds(50)); // backpressure: let deliveries drain the queue
+                // Backpressure: wait for a delivery report (the client polls in the background; its Poll would throw).
+                _queueSpace.Wait(TimeSpan.FromMilliseconds(100));
             }
         }
     }
@@ -155,12 +158,14 @@ public sealed class KafkaEventProducer : IDisposable
         // Bounded: a producer whose broker is gone must not hang its owner's shutdown.
         _producer.Flush(DisposeFlushTimeout);
         _producer.Dispose();
+        _queueSpace.Dispose();
     }
 
     private static Headers LabelHeaders(AnomalyKind kind) => new() { { AnomalyHeaderName, kind.ToLabelUtf8().ToArray() } };
 
     private void OnDelivery(DeliveryReport<byte[], byte[]> report)
     {
+        _queueSpace.Signal();
         if (report.Error.IsError)
         {
             Interlocked.Increment(ref _failed);

@@ -72,6 +72,21 @@ public sealed class EmbeddedKafka : IDisposable
         }
     }
 
+    /// <summary>
+    /// Fault injection: every request about <paramref name="topic"/> (produce, fetch, metadata) fails with
+    /// <paramref name="error"/> until it is set back to <see cref="Confluent.Kafka.ErrorCode.NoError"/>.
+    /// </summary>
+    /// <param name="topic">Topic.</param>
+    /// <param name="error">Kafka protocol error to answer with.</param>
+    public void SetTopicError(string topic, Confluent.Kafka.ErrorCode error) => Native.rd_kafka_mock_topic_set_error(_cluster, topic, (int)error);
+
+    /// <summary>Fault injection: the next requests of API <paramref name="apiKey"/> (0 = Produce, 1 = Fetch...) fail, one per
+    /// error given, in order.</summary>
+    /// <param name="apiKey">Kafka protocol API key.</param>
+    /// <param name="errors">Errors to answer with.</param>
+    public void PushRequestErrors(short apiKey, params Confluent.Kafka.ErrorCode[] errors) =>
+        Native.rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (nuint)errors.Length, [.. errors.Select(e => (int)e)]);
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -121,5 +136,7 @@ public sealed class EmbeddedKafka : IDisposable
         [DllImport(Lib)] public static extern void rd_kafka_mock_cluster_destroy(nint cluster);
         [DllImport(Lib)] public static extern nint rd_kafka_mock_cluster_bootstraps(nint cluster);
         [DllImport(Lib)] public static extern int rd_kafka_mock_topic_create(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partitions, int replicationFactor);
+        [DllImport(Lib)] public static extern void rd_kafka_mock_topic_set_error(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
+        [DllImport(Lib)] public static extern void rd_kafka_mock_push_request_errors_array(nint cluster, short apiKey, nuint count, int[] errors);
     }
 }

@@ -140,8 +140,9 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
             }
             catch (ProduceException<string, string> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
-                // Backpressure: librdkafka's queue is full; let it drain.
-                await Task.Run(() => _producer.Poll(TimeSpan.FromMilliseconds(50)), ct).ConfigureAwait(false);
+                // Backpressure: librdkafka's queue is full; let it drain. The client polls in the background (delivery
+                // handlers), so calling Poll here would throw.
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, ct).ConfigureAwait(false);
             }
             catch
             {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
 
 namespace StreamLstm.Sink.Kafka;
@@ -30,8 +31,10 @@ public sealed class KafkaForecastOutputOptions
 /// producer: <c>{"key","source","ts","observed","mu":[K],"sigma":[K],"model_version","partition","offset"}</c>.
 /// A row is handed over once the client has queued it (a full queue is waited out: backpressure). A delivery error
 /// after the client's own retries is produced again up to <see cref="KafkaForecastOutputOptions.DeliveryRetries"/>
-/// times, then counted in <see cref="FailedDeliveries"/> and logged. <see cref="FlushAsync"/> waits only for the rows
-/// queued before it was called (an epoch count), not for an empty client queue, so it completes while workers keep writing.
+/// times, then given up: counted in <see cref="FailedDeliveries"/>, logged, and recorded in <see cref="DeliveryFailures"/>,
+/// which holds the input partition's offset back so the row is read again after a restart. A fatal producer error fails
+/// every later write (the worker stops the service). <see cref="FlushAsync"/> waits only for the rows queued before it was
+/// called (an epoch count), not for an empty client queue, so it completes while workers keep writing.
 /// </summary>
 public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 {
@@ -47,9 +50,8 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
     // Keys repeat (one per entity): cache their bytes instead of encoding each row. Workers call WriteAsync concurrently.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _flushLock = new(1, 1);
-    private readonly List<Epoch> _closed = [];
-    private Epoch _epoch;
+    private readonly DeliveryEpochs _epochs = new();
+    private readonly DeliveryFailures _failures;
     private long _produced;
     private long _delivered;
     private long _failed;
@@ -59,10 +61,12 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     /// <summary>Creates the output and its producer.</summary>
     /// <param name="options">Settings.</param>
     /// <param name="logger">Logger.</param>
-    public KafkaForecastOutput(KafkaForecastOutputOptions options, ILogger logger)
+    /// <param name="failures">Where given-up rows are recorded (holds their offsets back); a private one when null.</param>
+    public KafkaForecastOutput(KafkaForecastOutputOptions options, ILogger logger, DeliveryFailures? failures = null)
     {
         _options = options;
         _logger = logger;
+        _failures = failures ?? new DeliveryFailures();
         var config = new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers,
@@ -74,8 +78,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             QueueBufferingMaxMessages = 1_000_000,
         };
         foreach (var (k, v) in options.Extra) config.Set(k, v);
-        _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
-        _epoch = new Epoch(this);
+        _producer = new ProducerBuilder<byte[], byte[]>(config)
+            .SetErrorHandler((_, e) => { if (e.IsFatal) LogFatal(_logger, e.Reason); })
+            .Build();
     }
 
     /// <summary>Rows queued to the client.</summary>
@@ -95,8 +100,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     {
         var source = batch.Source.ToWireName();
         // Counted in the current epoch before they are queued, so a flush that closes it waits for their delivery.
-        var epoch = Volatile.Read(ref _epoch);
-        Interlocked.Add(ref epoch.Pending, batch.Count);
+        var epoch = _epochs.Current;
+        var onDelivery = Handler(epoch);
+        epoch.Begin(batch.Count);
         var r = 0;
         try
         {
@@ -104,13 +110,16 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             {
                 var key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
                 var value = Serialize(batch, r, source);
-                Produce(new Message<byte[], byte[]> { Key = key, Value = value }, epoch.OnDelivery, cancellationToken);
+                Produce(new Message<byte[], byte[]> { Key = key, Value = value }, onDelivery, cancellationToken);
             }
         }
         finally
         {
-            // Rows never queued (cancelled) will get no delivery report.
-            for (var left = r; left < batch.Count; left++) epoch.Complete();
+            // Rows never queued (cancelled, or a fatal producer error) will get no delivery report: they are not delivered.
+            for (var left = r; left < batch.Count; left++)
+            {
+                _epochs.Complete(epoch);
+            }
         }
 
         Interlocked.Add(ref _produced, batch.Count);
@@ -120,23 +129,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     /// <summary>Waits until every row queued before the call is acknowledged or given up (safe while workers write).</summary>
     /// <param name="cancellationToken">Cancels waiting; the rows stay counted for the next flush.</param>
     /// <returns>A task.</returns>
-    public async ValueTask FlushAsync(CancellationToken cancellationToken)
-    {
-        await _flushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // Close the current epoch: rows written from now on belong to the next flush.
-            var closed = Interlocked.Exchange(ref _epoch, new Epoch(this));
-            closed.Close();
-            _closed.Add(closed);
-            await Task.WhenAll(_closed.Select(e => e.Drained.Task)).WaitAsync(cancellationToken).ConfigureAwait(false);
-            _closed.Clear();
-        }
-        finally
-        {
-            _flushLock.Release();
-        }
-    }
+    public async ValueTask FlushAsync(CancellationToken cancellationToken) => await _epochs.FlushAsync(cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public void Dispose()
@@ -206,6 +199,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     {
         while (true)
         {
+            _epochs.ArmProgress();
             try
             {
                 _producer.Produce(_options.Topic, message, onDelivery);
@@ -213,19 +207,22 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
-                // The client's queue is full: wait for deliveries (this is the output's backpressure).
-                ct.ThrowIfCancellationRequested();
-                _producer.Poll(TimeSpan.FromMilliseconds(20));
+                // The client's queue is full: wait for a delivery report (this is the output's backpressure). The client
+                // polls in the background, so calling Poll here would throw.
+                _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
             }
         }
     }
 
-    private void OnDelivery(DeliveryReport<byte[], byte[]> report, Epoch epoch)
+    private Action<DeliveryReport<byte[], byte[]>> Handler(DeliveryEpochs.Epoch epoch) =>
+        epoch.Handler(e => new EpochHandler(this, e)).OnDelivery;
+
+    private void OnDelivery(DeliveryReport<byte[], byte[]> report, DeliveryEpochs.Epoch epoch, Action<DeliveryReport<byte[], byte[]>> self)
     {
         if (!report.Error.IsError)
         {
             Interlocked.Increment(ref _delivered);
-            epoch.Complete();
+            _epochs.Complete(epoch);
             return;
         }
 
@@ -238,48 +235,61 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             var again = new Message<byte[], byte[]> { Key = report.Message.Key, Value = report.Message.Value, Headers = [new Header(RetryHeader, [(byte)(attempt + 1)])] };
             try
             {
-                _producer.Produce(_options.Topic, again, epoch.OnDelivery);
+                _producer.Produce(_options.Topic, again, self);
                 return;
             }
             catch (KafkaException ex)
             {
-                LogLost(_logger, ex.Error.Reason);
+                LogRetryFailed(_logger, ex.Error.Reason);
             }
         }
 
-        Interlocked.Increment(ref _failed);
-        LogLost(_logger, report.Error.Reason);
-        epoch.Complete();
+        GiveUp(report.Message.Value, report.Error.Reason);
+        _epochs.Complete(epoch);
     }
 
-    /// <summary>Rows queued between two flushes; drained once closed and every one is acknowledged or given up.</summary>
-    private sealed class Epoch
+    /// <summary>A row that will not be delivered: counted, logged, and its input offset held back from commit.</summary>
+    private void GiveUp(byte[] value, string reason)
     {
-        public long Pending;
-        private int _closed;
+        Interlocked.Increment(ref _failed);
+        if (ForecastRowOrigin.TryRead(value, out var kind, out var partition, out var offset))
+        {
+            LogLost(_logger, reason, kind.ToWireName(), partition, offset);
+            _failures.Record("forecasts topic", kind, partition, offset, reason);
+        }
+        else
+        {
+            LogLost(_logger, reason, "?", -1, -1);
+        }
+    }
 
-        public Epoch(KafkaForecastOutput owner) => OnDelivery = report => owner.OnDelivery(report, this);
+    /// <summary>One epoch's delivery delegate (made once per epoch).</summary>
+    private sealed class EpochHandler
+    {
+        private readonly KafkaForecastOutput _owner;
+        private readonly DeliveryEpochs.Epoch _epoch;
+
+        public EpochHandler(KafkaForecastOutput owner, DeliveryEpochs.Epoch epoch)
+        {
+            _owner = owner;
+            _epoch = epoch;
+            OnDelivery = Deliver;
+        }
 
         public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
 
-        public TaskCompletionSource Drained { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Complete()
-        {
-            // Full fences on both sides (Decrement here, Exchange in Close): one of them sees the other's write.
-            if (Interlocked.Decrement(ref Pending) == 0 && Volatile.Read(ref _closed) == 1) Drained.TrySetResult();
-        }
-
-        public void Close()
-        {
-            Interlocked.Exchange(ref _closed, 1);
-            if (Interlocked.Read(ref Pending) == 0) Drained.TrySetResult();
-        }
+        private void Deliver(DeliveryReport<byte[], byte[]> report) => _owner.OnDelivery(report, _epoch, OnDelivery);
     }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Forecasts producer failed fatally: {Reason}; the service stops (offsets stay at what was delivered)")]
+    private static partial void LogFatal(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Producing a forecast again failed: {Reason}")]
+    private static partial void LogRetryFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forecast delivery failed ({Reason}); producing again (attempt {Attempt})")]
     private static partial void LogRetry(ILogger logger, string reason, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Forecast delivery failed for good: {Reason}")]
-    private static partial void LogLost(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Forecast delivery failed for good ({Reason}) for input {Kind}[{Partition}]@{Offset}; that partition's offset is held back until a restart reads it again")]
+    private static partial void LogLost(ILogger logger, string reason, string kind, int partition, long offset);
 }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Sink.Kafka;
@@ -255,20 +256,24 @@ public static class PipelineBench
         Console.WriteLine();
         Console.WriteLine($"kafka (mock cluster, {partitions} partitions, {events:N0} events, {workers} workers)");
         var sw = Stopwatch.StartNew();
+        using (var space = new QueueSpaceSignal())
         using (var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5, BatchNumMessages = 10_000, QueueBufferingMaxMessages = 1_000_000, Acks = Acks.Leader }).Build())
         {
+            Action<DeliveryReport<byte[], byte[]>> delivered = _ => space.Signal();
             for (var i = 0; i < messages.Length; i++)
             {
                 while (true)
                 {
+                    space.Arm();
                     try
                     {
-                        producer.Produce("ticks", new Message<byte[], byte[]> { Key = keyBytes[keyIndex[i]], Value = messages[i] });
+                        producer.Produce("ticks", new Message<byte[], byte[]> { Key = keyBytes[keyIndex[i]], Value = messages[i] }, delivered);
                         break;
                     }
                     catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
                     {
-                        producer.Poll(TimeSpan.FromMilliseconds(10));
+                        // The client polls in the background, so its Poll would throw: wait for a delivery report instead.
+                        space.Wait(TimeSpan.FromMilliseconds(100), ct);
                     }
                 }
             }

@@ -199,6 +199,12 @@ public static class DemoCommand
             var pipeline = await service.Started.ConfigureAwait(false);
             var t = pipeline.Totals();
             Console.WriteLine($"done: {t.Events:N0} events, {t.Forecasts:N0} forecasts, {t.DeadLetters:N0} dead letters, {t.Late:N0} late");
+            if (service.Failure is { } failure)
+            {
+                await Console.Error.WriteLineAsync($"streamlstm stopped because {failure}").ConfigureAwait(false);
+                return 1;
+            }
+
             return 0;
         }
         finally
@@ -343,6 +349,7 @@ public static class DemoCommand
         var t = s.Totals;
         sb.Append(CultureInfo.InvariantCulture, $"[{elapsed:mm\\:ss}] {s.EventsPerSecond,9:N0} ev/s | keys {t.Keys:N0} | lag {s.Lag:N0} | forecasts {t.Forecasts:N0} | dlq {t.DeadLetters:N0} late {t.Late:N0} | p50 {s.P50Micros / 1000:0.0} ms p99 {s.P99Micros / 1000:0.0} ms");
         if (s.PausedLanes > 0) sb.Append(CultureInfo.InvariantCulture, $" | paused {s.PausedLanes}");
+        if (t.Undelivered > 0) sb.Append(CultureInfo.InvariantCulture, $" | UNDELIVERED {t.Undelivered:N0} (offsets held)");
         foreach (var f in s.Latest)
         {
             sb.Append(CultureInfo.InvariantCulture, $" | {f.Source.ToWireName()} {f.Key} {f.Observed:0.###}→{f.Mu[0]:0.###}±{f.Sigma[0]:0.###}");

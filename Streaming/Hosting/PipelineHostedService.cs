@@ -1,9 +1,12 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StreamLstm.Ingest.Consumer;
+using StreamLstm.Ingest.Decoding;
+using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Streaming.Pipeline;
 
@@ -11,9 +14,16 @@ namespace StreamLstm.Streaming.Hosting;
 
 /// <summary>
 /// Runs the pipeline: the Kafka consumer on its own thread feeding the workers. Offsets are committed only behind the
-/// consumer's durability barrier (<see cref="StreamPipeline.FlushOutputsAsync"/> every commit interval). On shutdown it
-/// stops consuming, lets the consumer dispatch what it holds and the workers drain and flush their micro-batches, flushes
-/// the outputs, stores and commits the final offsets, closes the consumer, then flushes the dead-letter producer.
+/// consumer's durability barrier (<see cref="StreamPipeline.FlushOutputsAsync"/> every commit interval: the outputs and
+/// the dead-letter producer). On shutdown it stops consuming, lets the consumer dispatch what it holds and the workers
+/// drain and flush their micro-batches, flushes the outputs, stores and commits the final offsets and closes the consumer,
+/// all within <see cref="PipelineOptions.ShutdownTimeout"/>.
+/// <para>
+/// Faults: a worker that fails (an exception escaping an output or the model) or a consumer that fails stops the host,
+/// with the reason logged and in <see cref="Failure"/>; the commands then exit non-zero. Nothing is committed past what
+/// was handed over, so the restart resumes from the last committed offsets. A bad message never gets this far: decoders
+/// dead-letter it, and a decoder that throws dead-letters it as <c>decoder_error</c>.
+/// </para>
 /// </summary>
 public sealed partial class PipelineHostedService : BackgroundService
 {
@@ -21,6 +31,7 @@ public sealed partial class PipelineHostedService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<PipelineHostedService> _logger;
     private readonly TaskCompletionSource<StreamPipeline> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile string? _failure;
 
     /// <summary>Creates the service.</summary>
     /// <param name="services">Resolves settings, models, outputs (every <see cref="IForecastOutput"/>) and the DLQ sink
@@ -40,6 +51,12 @@ public sealed partial class PipelineHostedService : BackgroundService
     /// <summary>The consumer, once started.</summary>
     public KafkaIngestConsumer? Consumer { get; private set; }
 
+    /// <summary>Why the service stopped on its own (a worker or the consumer failed); null while healthy or after a normal stop.</summary>
+    public string? Failure => _failure;
+
+    /// <summary>True when the last stop did not complete its drain within the bound (some offsets were left uncommitted).</summary>
+    public bool IncompleteShutdown { get; private set; }
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,9 +65,12 @@ public sealed partial class PipelineHostedService : BackgroundService
         var modelSet = _services.GetRequiredService<PipelineModels>();
         IReadOnlyList<IForecastOutput> outputs = [.. _services.GetServices<IForecastOutput>()];
         var deadLetters = _services.GetRequiredService<IDeadLetterSink>();
+        var failures = _services.GetRequiredService<DeliveryFailures>();
+        var decoders = _services.GetService<Func<SourceKind, EventDecoder>>();
+        var lifetime = _services.GetService<IHostApplicationLifetime>();
         var topics = kafka.InputTopics();
         var models = modelSet.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
-        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time);
+        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures);
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,
@@ -59,7 +79,8 @@ public sealed partial class PipelineHostedService : BackgroundService
             AutoOffsetReset = kafka.AutoOffsetReset == "latest" ? AutoOffsetReset.Latest : AutoOffsetReset.Earliest,
             CommitInterval = kafka.CommitInterval,
             MaxPollMessages = kafka.MaxPollMessages,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync);
+            DrainTimeout = options.ShutdownTimeout,
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);
@@ -67,8 +88,15 @@ public sealed partial class PipelineHostedService : BackgroundService
         _started.TrySetResult(pipeline);
 
         using var stopConsumer = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        // A worker failure stops consumption too, so offsets never move past what failed.
-        _ = pipeline.Completion.ContinueWith(t => { if (t.IsFaulted) stopConsumer.Cancel(); }, TaskScheduler.Default);
+        var stopRequestedAt = 0L;
+        using var stopClock = stopConsumer.Token.Register(() => Interlocked.CompareExchange(ref stopRequestedAt, Stopwatch.GetTimestamp(), 0));
+        // A failed worker stops consumption and the host: offsets never move past what failed.
+        _ = pipeline.Faulted.ContinueWith(t =>
+        {
+            Fail($"worker {t.Result.Lane} failed: {t.Result.Exception.GetType().Name}: {t.Result.Exception.Message}", lifetime);
+            stopConsumer.Cancel();
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        failures.Recorded += OnUndelivered;
         var consumerDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var consumerThread = new Thread(() =>
         {
@@ -87,18 +115,70 @@ public sealed partial class PipelineHostedService : BackgroundService
         {
             await consumerDone.Task.ConfigureAwait(false);
         }
+        catch (Exception ex)
+        {
+            LogConsumerFailed(_logger, ex, ex.Message);
+            Fail($"the Kafka consumer failed: {ex.Message}", lifetime);
+        }
         finally
         {
-            await pipeline.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
-            deadLetters.Flush(TimeSpan.FromSeconds(30));
+            failures.Recorded -= OnUndelivered;
+            // The rest of the stop budget (the consumer's drain spent part of it) bounds the workers' final flush.
+            var started = Interlocked.Read(ref stopRequestedAt);
+            var spent = started == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(started);
+            var left = options.ShutdownTimeout - spent;
+            using var bound = new CancellationTokenSource(left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+            try
+            {
+                await pipeline.CompleteAsync(bound.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                IncompleteShutdown = true;
+                LogIncompleteShutdown(_logger, options.ShutdownTimeout.TotalSeconds);
+                // Workers still blocked in an output get cancelled; nothing of theirs was committed.
+                await abort.CancelAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                IncompleteShutdown = true;
+                LogFinalFlushFailed(_logger, ex, ex.Message);
+            }
+
             var t = pipeline.Totals();
-            LogStopped(_logger, t.Events, t.Forecasts, t.DeadLetters, t.Late);
+            LogStopped(_logger, t.Events, t.Forecasts, t.DeadLetters, t.Late, t.Undelivered);
         }
     }
+
+    private void Fail(string reason, IHostApplicationLifetime? lifetime)
+    {
+        if (_failure is not null) return;
+        _failure = reason;
+        LogFailing(_logger, reason);
+        lifetime?.StopApplication();
+    }
+
+    private void OnUndelivered(string output, SourceKind kind, int partition, long offset, string reason) =>
+        LogUndelivered(_logger, output, kind.ToWireName(), partition, offset, reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pipeline starting: {Workers} workers, models {Models}, {Outputs} outputs")]
     private static partial void LogStarting(ILogger logger, int workers, string models, int outputs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Pipeline stopped after {Events} events: {Forecasts} forecasts, {DeadLetters} dead letters, {Late} late; offsets committed")]
-    private static partial void LogStopped(ILogger logger, long events, long forecasts, long deadLetters, long late);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pipeline stopped after {Events} events: {Forecasts} forecasts, {DeadLetters} dead letters, {Late} late, {Undelivered} undelivered; offsets committed up to what was delivered")]
+    private static partial void LogStopped(ILogger logger, long events, long forecasts, long deadLetters, long late, long undelivered);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "StreamLstm is stopping because {Reason}. Offsets stay at what was delivered; a restart resumes from there.")]
+    private static partial void LogFailing(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The Kafka consumer failed: {Reason}")]
+    private static partial void LogConsumerFailed(ILogger logger, Exception ex, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The stop did not finish within {Seconds} s; what was not handed over stays uncommitted and is read again on restart")]
+    private static partial void LogIncompleteShutdown(ILogger logger, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The final flush failed ({Reason}); offsets stay at what was delivered")]
+    private static partial void LogFinalFlushFailed(ILogger logger, Exception ex, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "UNDELIVERED: {Output} gave up a row of {Kind}[{Partition}]@{Offset} ({Reason}); that partition's commits are held at it until a restart")]
+    private static partial void LogUndelivered(ILogger logger, string output, string kind, int partition, long offset, string reason);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace StreamLstm.Streaming.Hosting;
@@ -27,6 +28,13 @@ public static class RunCommand
             {
                 using var host = StreamLstmHost.CreateBuilder([.. args]).Build();
                 await host.RunAsync(ct).ConfigureAwait(false);
+                // A worker or consumer failure stops the host on its own: say why and exit non-zero.
+                if (host.Services.GetRequiredService<PipelineHostedService>().Failure is { } failure)
+                {
+                    await Console.Error.WriteLineAsync($"streamlstm stopped because {failure}").ConfigureAwait(false);
+                    return 1;
+                }
+
                 return 0;
             }
             catch (Exception ex) when (StartupErrors.Describe(ex) is { } failures)

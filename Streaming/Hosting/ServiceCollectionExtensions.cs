@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StreamLstm.Ingest.Consumer;
+using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Sink.Kafka;
 using StreamLstm.Streaming.Pipeline;
@@ -31,6 +33,12 @@ public static partial class ServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PipelineOptions>, PipelineOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelSettings>, ModelSettingsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<DeliveryFailures>();
+        // The host waits for the pipeline's bounded drain, plus room for the producers' own disposal. Read raw (not through
+        // IOptions) so an invalid value is reported by start-up validation with the others, not thrown while building.
+        var drain = TimeSpan.TryParse(configuration[$"{PipelineOptions.Section}:{nameof(PipelineOptions.ShutdownTimeout)}"], System.Globalization.CultureInfo.InvariantCulture, out var t)
+            && t > TimeSpan.Zero && t <= TimeSpan.FromHours(1) ? t : new PipelineOptions().ShutdownTimeout;
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = drain + TimeSpan.FromSeconds(15));
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
@@ -46,7 +54,8 @@ public static partial class ServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
-            return new KafkaDeadLetterSink(kafka.BootstrapServers, kafka.DeadLetterTopic, kafka.LateTopic, sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaDeadLetterSink>());
+            return new KafkaDeadLetterSink(kafka.BootstrapServers, kafka.DeadLetterTopic, kafka.LateTopic, sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaDeadLetterSink>(),
+                sp.GetRequiredService<DeliveryFailures>());
         });
         services.TryAddSingleton<IDeadLetterSink>(sp => sp.GetRequiredService<KafkaDeadLetterSink>());
         services.AddKafkaForecastOutput();
@@ -67,7 +76,7 @@ public static partial class ServiceCollectionExtensions
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
             return new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic },
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>());
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>(), sp.GetService<DeliveryFailures>());
         });
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<KafkaForecastOutput>());
         return services;

@@ -48,7 +48,6 @@ public static class StreamLstmHost
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss ";
         });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         configure?.Invoke(builder);
         AddSink(builder);
         builder.Services.AddStreamLstmPipeline(builder.Configuration);

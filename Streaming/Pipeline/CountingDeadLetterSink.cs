@@ -34,9 +34,7 @@ public sealed class CountingDeadLetterSink : IDeadLetterSink
     }
 
     /// <inheritdoc />
-    public void Flush(TimeSpan timeout)
-    {
-    }
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     private void Remember(DeadLetterReason reason, PartitionState partition, long offset)
     {

@@ -43,6 +43,13 @@ public sealed class PipelineOptions
     [Range(1, 100_000_000)]
     public int InitialSlots { get; set; } = 1024;
 
+    /// <summary>
+    /// Bound of a graceful stop (and of each partition revoke): draining the lanes, flushing the outputs and committing.
+    /// What is not handed over by then stays uncommitted and is read again after the restart.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Worker count after resolving 0 to the core count.</summary>
     public int ResolvedWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
 }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Ingest.Decoding;
 using StreamLstm.Model.Forecasting;
@@ -13,8 +14,9 @@ namespace StreamLstm.Streaming.Pipeline;
 /// DLQ, events older than their key's last go to the late topic, redeliveries are skipped by offset.
 /// Processing depends only on the messages' order per partition, so it is deterministic.
 /// </summary>
-internal sealed class PipelineWorker
+internal sealed partial class PipelineWorker
 {
+    private readonly ILogger _logger;
     private readonly ChannelReader<MessageChunk> _input;
     private readonly KindEngine?[] _engines = new KindEngine?[3];
     private readonly IReadOnlyList<IForecastOutput> _outputs;
@@ -24,9 +26,11 @@ internal sealed class PipelineWorker
     private readonly TimeProvider _time;
 
     public PipelineWorker(int lane, ChannelReader<MessageChunk> input, IReadOnlyDictionary<SourceKind, LstmModel> models,
-        IReadOnlyList<IForecastOutput> outputs, IDeadLetterSink deadLetters, PipelineOptions options, TimeProvider time)
+        IReadOnlyList<IForecastOutput> outputs, IDeadLetterSink deadLetters, PipelineOptions options, TimeProvider time, ILogger logger,
+        Func<SourceKind, EventDecoder>? decoders = null)
     {
         Lane = lane;
+        _logger = logger;
         _input = input;
         _outputs = outputs;
         _deadLetters = deadLetters;
@@ -35,7 +39,7 @@ internal sealed class PipelineWorker
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
         foreach (var (kind, model) in models)
         {
-            _engines[(int)kind] = new KindEngine(kind, model, options);
+            _engines[(int)kind] = new KindEngine(kind, model, options, decoders?.Invoke(kind));
         }
     }
 
@@ -167,7 +171,21 @@ internal sealed class PipelineWorker
         }
         else
         {
-            reason = engine.Decoder.Decode(value, engine.Raw, out ts, out var id);
+            ReadOnlySpan<byte> id;
+            try
+            {
+                reason = engine.Decoder.Decode(value, engine.Raw, out ts, out id);
+            }
+            catch (Exception ex)
+            {
+                // A decoder bug must not stop the service on one message (and again on every restart): set it aside.
+                var n = Metrics.DeadLetters[(int)DeadLetterReason.DecoderError] + 1;
+                // First few, then every 1000th: a stream of them must not flood the log.
+                if (n <= 10 || n % 1000 == 0) LogDecoderError(_logger, ex, Lane, ps.Topic, ps.Partition, offset, n);
+                reason = DeadLetterReason.DecoderError;
+                id = default;
+            }
+
             if (reason == DeadLetterReason.None)
             {
                 var k = key is { Length: > 0 } ? key.AsSpan() : id;
@@ -267,4 +285,7 @@ internal sealed class PipelineWorker
         foreach (var e in _engines) keys += e?.Slab.Count ?? 0;
         Metrics.Keys = keys;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Worker {Lane}: the decoder threw on {Topic}[{Partition}]@{Offset}; the message goes to the DLQ as decoder_error ({Count} so far)")]
+    private static partial void LogDecoderError(ILogger logger, Exception ex, int lane, string topic, int partition, long offset, long count);
 }
