@@ -42,20 +42,8 @@ public class DurabilityBarrierTests
         var consumer = host.Services.GetRequiredService<PipelineHostedService>().Consumer!;
         var barriers = consumer.Barriers;
 
-        // A negative check needs a window: read the committed offsets (a broker round trip each) for 10 commit intervals;
-        // without the barrier they would reach phase B's end within one interval.
-        var window = Stopwatch.StartNew();
-        var reads = 0;
-        while (window.Elapsed < 10 * CommitInterval || reads < 20)
-        {
-            var committed = Committed(check, parts);
-            for (var p = 0; p < parts.Length; p++)
-            {
-                Assert.True(committed[p] <= endA[p], $"phase B (flush blocked): partition {p} committed {committed[p]} past the flushed {endA[p]}");
-            }
-
-            reads++;
-        }
+        // Without the barrier they would reach phase B's end within one interval.
+        KafkaTestKit.AssertCommittedStaysAtMost(check, parts, endA, 10 * CommitInterval, "phase B (flush blocked)");
 
         Assert.Equal(barriers, consumer.Barriers);
 
@@ -85,25 +73,10 @@ public class DurabilityBarrierTests
         }
     }
 
-    private static long[] EndOffsets(IConsumer<byte[], byte[]> c, TopicPartition[] parts) =>
-        [.. parts.Select(p => c.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(30)).High.Value)];
+    private static long[] EndOffsets(IConsumer<byte[], byte[]> c, TopicPartition[] parts) => KafkaTestKit.EndOffsets(c, parts);
 
-    private static long[] Committed(IConsumer<byte[], byte[]> c, TopicPartition[] parts)
-    {
-        var committed = c.Committed(parts, TimeSpan.FromSeconds(30));
-        return [.. parts.Select(p => committed.Single(x => x.TopicPartition == p).Offset.Value)];
-    }
-
-    private static async Task WaitForCommitted(IConsumer<byte[], byte[]> c, TopicPartition[] parts, long[] expected, string phase)
-    {
-        var deadline = Stopwatch.StartNew();
-        long[] committed;
-        while (!(committed = Committed(c, parts)).SequenceEqual(expected))
-        {
-            Assert.True(deadline.Elapsed < Phase, $"{phase}: committed [{string.Join(",", committed)}], expected [{string.Join(",", expected)}] within {Phase.TotalSeconds:0}s");
-            await Task.Yield();
-        }
-    }
+    private static Task WaitForCommitted(IConsumer<byte[], byte[]> c, TopicPartition[] parts, long[] expected, string phase) =>
+        KafkaTestKit.WaitForCommitted(c, parts, expected, Phase, phase);
 
     /// <summary>Collects rows; its <see cref="FlushAsync"/> waits while the gate is closed.</summary>
     private sealed class GatedFlushOutput : IForecastOutput

@@ -45,7 +45,8 @@ public static class KafkaTestKit
     public static IEnumerable<(string, byte[]?, byte[])> AsMessages(IEnumerable<(SourceKind Kind, string Key, byte[] Value)> events) =>
         events.Select(e => (Topics[e.Kind], (byte[]?)Encoding.UTF8.GetBytes(e.Key), e.Value));
 
-    public static IHost BuildHost(string bootstrap, IReadOnlyDictionary<SourceKind, LstmModel> models, IEnumerable<Model.Forecasting.IForecastOutput> outputs, string group = "test", Dictionary<string, string?>? extra = null)
+    public static IHost BuildHost(string bootstrap, IReadOnlyDictionary<SourceKind, LstmModel> models, IEnumerable<Model.Forecasting.IForecastOutput> outputs, string group = "test", Dictionary<string, string?>? extra = null,
+        Action<IServiceCollection>? services = null)
     {
         var overrides = new Dictionary<string, string?>
         {
@@ -69,6 +70,7 @@ public static class KafkaTestKit
         {
             b.Services.AddSingleton(new PipelineModels(models));
             foreach (var o in outputs) b.Services.AddSingleton(o);
+            services?.Invoke(b.Services);
         }, overrides).Build();
     }
 
@@ -97,4 +99,45 @@ public static class KafkaTestKit
 
     public static string Header(ConsumeResult<byte[]?, byte[]?> r, string name) =>
         r.Message.Headers.TryGetLastBytes(name, out var b) ? Encoding.UTF8.GetString(b) : "";
+
+    public static long[] EndOffsets(IConsumer<byte[], byte[]> c, TopicPartition[] parts) =>
+        [.. parts.Select(p => c.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(30)).High.Value)];
+
+    public static long[] Committed(IConsumer<byte[], byte[]> c, TopicPartition[] parts)
+    {
+        var committed = c.Committed(parts, TimeSpan.FromSeconds(30));
+        return [.. parts.Select(p => committed.Single(x => x.TopicPartition == p).Offset.Value)];
+    }
+
+    /// <summary>Waits until the group's committed offsets equal <paramref name="expected"/>.</summary>
+    public static async Task WaitForCommitted(IConsumer<byte[], byte[]> c, TopicPartition[] parts, long[] expected, TimeSpan timeout, string phase)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        long[] committed;
+        while (!(committed = Committed(c, parts)).SequenceEqual(expected))
+        {
+            Assert.True(deadline.Elapsed < timeout, $"{phase}: committed [{string.Join(",", committed)}], expected [{string.Join(",", expected)}] within {timeout.TotalSeconds:0}s");
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>
+    /// A negative check needs a window: reads the committed offsets (a broker round trip each) for
+    /// <paramref name="window"/> and at least 20 times, asserting each time that none is past <paramref name="atMost"/>.
+    /// </summary>
+    public static void AssertCommittedStaysAtMost(IConsumer<byte[], byte[]> c, TopicPartition[] parts, long[] atMost, TimeSpan window, string phase)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var reads = 0;
+        while (sw.Elapsed < window || reads < 20)
+        {
+            var committed = Committed(c, parts);
+            for (var p = 0; p < parts.Length; p++)
+            {
+                Assert.True(committed[p] <= atMost[p], $"{phase}: partition {parts[p].Partition.Value} committed {committed[p]} past {atMost[p]}");
+            }
+
+            reads++;
+        }
+    }
 }
