@@ -49,6 +49,7 @@ public static class StreamLstmHost
             o.TimestampFormat = "HH:mm:ss ";
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        builder.Services.AddHostedService<OptionsStartupCheck>(); // first hosted service: all settings problems are reported together
         configure?.Invoke(builder);
         AddSink(builder);
         builder.Services.AddStreamLstmPipeline(builder.Configuration);
