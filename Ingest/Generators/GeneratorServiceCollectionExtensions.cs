@@ -45,7 +45,7 @@ public static class GeneratorServiceCollectionExtensions
     private static void Add<T>(IServiceCollection services, IConfiguration section)
         where T : GeneratorOptions
     {
-        services.AddOptions<T>().Bind(section).ValidateOnStart();
+        services.AddOptions<T>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<T>, GeneratorOptionsValidator<T>>();
     }
 }

@@ -10,12 +10,15 @@ public sealed class KafkaAlertOptions
     public string Topic { get; set; } = "alerts";
 
     /// <summary>Pause before re-producing an alert whose delivery failed.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Alerts:RedeliveryDelay must be between {1} and {2}.")]
     public TimeSpan RedeliveryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>librdkafka <c>delivery.timeout.ms</c>: how long the idempotent producer retries internally before reporting an error.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Alerts:DeliveryTimeout must be between {1} and {2}.")]
     public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long dispose waits for unacknowledged alerts (they are logged as undelivered after that).</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Alerts:ShutdownTimeout must be between {1} and {2}.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Problems, each saying what to fix.</summary>

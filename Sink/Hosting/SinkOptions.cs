@@ -13,9 +13,11 @@ public sealed class SinkOptions
     public const string SectionName = "Sink";
 
     /// <summary>InfluxDB connection and batching; no <see cref="InfluxOptions.Url"/> means a line-protocol file.</summary>
+    [ValidateObjectMembers]
     public InfluxOptions Influx { get; set; } = new();
 
     /// <summary>On-disk spool used while InfluxDB is unavailable.</summary>
+    [ValidateObjectMembers]
     public SpoolOptions Spool { get; set; } = new();
 
     /// <summary>Directory of <c>rejected.jsonl</c> and quarantined spool bytes.</summary>
@@ -25,9 +27,11 @@ public sealed class SinkOptions
     public string FilePath { get; set; } = Path.Combine("artifacts", "sink", "forecasts.lp");
 
     /// <summary>Anomaly scoring and alert thresholds.</summary>
+    [ValidateObjectMembers]
     public AnomalyOptions Anomaly { get; set; } = new();
 
     /// <summary>The <c>alerts</c> Kafka topic output.</summary>
+    [ValidateObjectMembers]
     public KafkaAlertOptions Alerts { get; set; } = new();
 
     /// <summary>Whether an InfluxDB URL is configured.</summary>

@@ -23,7 +23,7 @@ public static class SinkServiceCollectionExtensions
     /// <returns>The services.</returns>
     public static IServiceCollection AddStreamLstmSink(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<SinkOptions>().Bind(configuration.GetSection(SinkOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<SinkOptions>().Bind(configuration.GetSection(SinkOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         return AddCore(services);
     }
 
@@ -33,7 +33,7 @@ public static class SinkServiceCollectionExtensions
     /// <returns>The services.</returns>
     public static IServiceCollection AddStreamLstmSink(this IServiceCollection services, Action<SinkOptions> configure)
     {
-        services.AddOptions<SinkOptions>().Configure(configure).ValidateOnStart();
+        services.AddOptions<SinkOptions>().Configure(configure).ValidateDataAnnotations().ValidateOnStart();
         return AddCore(services);
     }
 

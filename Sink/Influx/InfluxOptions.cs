@@ -19,6 +19,7 @@ public sealed class InfluxOptions
     public string? Url { get; set; }
 
     /// <summary>API flavour; <see langword="null"/> picks V2 when <see cref="Bucket"/> is set, else V1.</summary>
+    [System.ComponentModel.DataAnnotations.EnumDataType(typeof(InfluxApi), ErrorMessage = "Sink:Influx:Api must be V1 or V2 (or unset).")]
     public InfluxApi? Api { get; set; }
 
     /// <summary>V1 database.</summary>
@@ -43,6 +44,7 @@ public sealed class InfluxOptions
     public string? Token { get; set; }
 
     /// <summary>Timestamp precision on the wire.</summary>
+    [System.ComponentModel.DataAnnotations.EnumDataType(typeof(WritePrecision), ErrorMessage = "Sink:Influx:Precision must be Nanoseconds, Microseconds, Milliseconds or Seconds.")]
     public WritePrecision Precision { get; set; } = WritePrecision.Milliseconds;
 
     /// <summary>A batch is sent once it holds this many points.</summary>
@@ -64,15 +66,18 @@ public sealed class InfluxOptions
     public bool Gzip { get; set; }
 
     /// <summary>Timeout of one HTTP attempt.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:RequestTimeout must be between {1} and {2}.")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Retries of one batch before it is spooled.</summary>
     public int MaxRetries { get; set; } = 3;
 
     /// <summary>First retry delay (exponential with jitter afterwards).</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:RetryBaseDelay must be between {1} and {2}.")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Longest <c>Retry-After</c> honoured.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:MaxRetryAfter must be between {1} and {2}.")]
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Failure ratio that opens the circuit breaker.</summary>
@@ -82,15 +87,18 @@ public sealed class InfluxOptions
     public int BreakerMinimumThroughput { get; set; } = 4;
 
     /// <summary>Breaker sampling window.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.500", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:BreakerSamplingDuration must be between {1} and {2}.")]
     public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long the breaker stays open.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.500", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:BreakerBreakDuration must be between {1} and {2}.")]
     public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Pause between replay attempts while InfluxDB does not answer.</summary>
     public TimeSpan ReplayProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long dispose waits for InfluxDB before spooling what is left.</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:ShutdownTimeout must be between {1} and {2}.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The effective API.</summary>

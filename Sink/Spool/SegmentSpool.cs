@@ -32,6 +32,7 @@ public sealed class SpoolOptions
     public bool Fsync { get; set; } = true;
 
     /// <summary>Policy when full.</summary>
+    [System.ComponentModel.DataAnnotations.EnumDataType(typeof(SpoolFullPolicy), ErrorMessage = "Sink:Spool:FullPolicy must be Backpressure or Fail.")]
     public SpoolFullPolicy FullPolicy { get; set; } = SpoolFullPolicy.Backpressure;
 }
 

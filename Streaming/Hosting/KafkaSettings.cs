@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using StreamLstm.Model.Forecasting;
 
 namespace StreamLstm.Streaming.Hosting;
@@ -36,9 +37,11 @@ public sealed class KafkaSettings
     public string AutoOffsetReset { get; set; } = "earliest";
 
     /// <summary>How often stored offsets are committed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Kafka:CommitInterval must be between {1} and {2}.")]
     public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Most messages taken per poll round.</summary>
+    [Range(1, 1_000_000, ErrorMessage = "Kafka:MaxPollMessages must be {1}..{2}.")]
     public int MaxPollMessages { get; set; } = 8192;
 
     /// <summary>The enabled input topics and their kinds.</summary>
@@ -69,12 +72,15 @@ public sealed class ModelSettings
     public string AudioModel { get; set; } = "";
 
     /// <summary>Hidden size of models created here.</summary>
+    [Range(1, 4096, ErrorMessage = "Models:Hidden must be {1}..{2}.")]
     public int Hidden { get; set; } = 64;
 
     /// <summary>Layers of models created here.</summary>
+    [Range(1, 8, ErrorMessage = "Models:Layers must be {1}..{2}.")]
     public int Layers { get; set; } = 1;
 
     /// <summary>Forecast horizons of models created here.</summary>
+    [Range(1, 256, ErrorMessage = "Models:Horizons must be {1}..{2}.")]
     public int Horizons { get; set; } = 5;
 
     /// <summary>Seed for initialisation.</summary>

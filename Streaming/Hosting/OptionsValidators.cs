@@ -3,7 +3,7 @@ using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Hosting;
 
-/// <summary>Validates <see cref="KafkaSettings"/> at start-up with messages that say what to set.</summary>
+/// <summary>Validates <see cref="KafkaSettings"/> at start-up with messages that say what to set (cross-field and format rules; ranges are annotations).</summary>
 public sealed class KafkaSettingsValidator : IValidateOptions<KafkaSettings>
 {
     /// <inheritdoc />
@@ -37,32 +37,26 @@ public sealed class KafkaSettingsValidator : IValidateOptions<KafkaSettings>
         }
 
         if (o.AutoOffsetReset is not ("earliest" or "latest")) errors.Add($"Kafka:AutoOffsetReset must be 'earliest' or 'latest' (was '{o.AutoOffsetReset}').");
-        if (o.CommitInterval <= TimeSpan.Zero) errors.Add($"Kafka:CommitInterval must be positive (was {o.CommitInterval}), e.g. 00:00:01.");
-        if (o.MaxPollMessages < 1) errors.Add($"Kafka:MaxPollMessages must be >= 1 (was {o.MaxPollMessages}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
-/// <summary>Validates <see cref="PipelineOptions"/> beyond its data annotations.</summary>
+/// <summary>
+/// Validates <see cref="PipelineOptions"/> beyond its data annotations (the <c>[Range]</c>s are checked by
+/// <c>ValidateDataAnnotations</c>; this adds the rules an attribute cannot say clearly).
+/// </summary>
 public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, PipelineOptions o)
     {
         var errors = new List<string>();
-        if (o.Workers is < 0 or > 256) errors.Add($"Pipeline:Workers must be 0 (one per core) to 256 (was {o.Workers}).");
-        if (o.MaxBatch is < 1 or > 65536) errors.Add($"Pipeline:MaxBatch must be 1..65536 (was {o.MaxBatch}).");
         if (o.MaxWait < TimeSpan.Zero || o.MaxWait > TimeSpan.FromSeconds(10)) errors.Add($"Pipeline:MaxWait must be between 00:00:00 and 00:00:10 (was {o.MaxWait}).");
-        if (o.ChannelCapacity < 2) errors.Add($"Pipeline:ChannelCapacity must be >= 2 chunks (was {o.ChannelCapacity}).");
-        if (o.ChunkSize < 1) errors.Add($"Pipeline:ChunkSize must be >= 1 (was {o.ChunkSize}).");
-        if (o.MaxMessageBytes < 64) errors.Add($"Pipeline:MaxMessageBytes must be >= 64 (was {o.MaxMessageBytes}).");
-        if (!(o.NormalisationAlpha > 0 && o.NormalisationAlpha <= 1)) errors.Add($"Pipeline:NormalisationAlpha must be in (0, 1] (was {o.NormalisationAlpha}).");
-        if (o.AudioCoefficients is < 1 or > 128) errors.Add($"Pipeline:AudioCoefficients must be 1..128 (was {o.AudioCoefficients}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
-/// <summary>Validates <see cref="ModelSettings"/>.</summary>
+/// <summary>Validates <see cref="ModelSettings"/> beyond its data annotations: the model files must exist.</summary>
 public sealed class ModelSettingsValidator : IValidateOptions<ModelSettings>
 {
     /// <inheritdoc />
@@ -74,9 +68,6 @@ public sealed class ModelSettingsValidator : IValidateOptions<ModelSettings>
             if (!string.IsNullOrWhiteSpace(path) && !File.Exists(path)) errors.Add($"Models:{label} file '{path}' does not exist: give the path of a .safetensors model or leave it empty.");
         }
 
-        if (o.Hidden is < 1 or > 4096) errors.Add($"Models:Hidden must be 1..4096 (was {o.Hidden}).");
-        if (o.Layers is < 1 or > 8) errors.Add($"Models:Layers must be 1..8 (was {o.Layers}).");
-        if (o.Horizons is < 1 or > 256) errors.Add($"Models:Horizons must be 1..256 (was {o.Horizons}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -26,9 +26,9 @@ public static partial class ServiceCollectionExtensions
     /// <returns>The services.</returns>
     public static IServiceCollection AddStreamLstmPipeline(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<KafkaSettings>().Bind(configuration.GetSection(KafkaSettings.Section)).ValidateOnStart();
-        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateOnStart();
-        services.AddOptions<ModelSettings>().Bind(configuration.GetSection(ModelSettings.Section)).ValidateOnStart();
+        services.AddOptions<KafkaSettings>().Bind(configuration.GetSection(KafkaSettings.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ModelSettings>().Bind(configuration.GetSection(ModelSettings.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaSettings>, KafkaSettingsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PipelineOptions>, PipelineOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelSettings>, ModelSettingsValidator>());

@@ -1,9 +1,10 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace StreamLstm.Streaming.Hosting;
 
 /// <summary>Turns start-up validation exceptions (one or several options types) into a flat list of messages.</summary>
-public static class StartupErrors
+public static partial class StartupErrors
 {
     /// <summary>Every options-validation failure inside <paramref name="exception"/>, or null if it holds none.</summary>
     /// <param name="exception">What start-up threw.</param>
@@ -20,7 +21,7 @@ public static class StartupErrors
         switch (ex)
         {
             case OptionsValidationException ove:
-                list.AddRange(ove.Failures);
+                list.AddRange(ove.Failures.Select(Unwrap));
                 break;
             case AggregateException agg:
                 foreach (var inner in agg.InnerExceptions) Collect(inner, list);
@@ -30,4 +31,15 @@ public static class StartupErrors
                 break;
         }
     }
+
+    /// <summary>
+    /// Data-annotation failures arrive as "DataAnnotation validation failed for 'T' members: 'P' with the error: 'MESSAGE'.";
+    /// every annotation here names its configuration key in MESSAGE, so the wrapper only adds noise.
+    /// </summary>
+    /// <param name="failure">One failure.</param>
+    /// <returns>The annotation's own message, or the failure unchanged.</returns>
+    public static string Unwrap(string failure) => DataAnnotationFailure().Match(failure) is { Success: true } m ? m.Groups[1].Value : failure;
+
+    [GeneratedRegex(@"^DataAnnotation validation failed for '[^']*' members: '[^']*' with the error: '(.*)'\.$", RegexOptions.Singleline)]
+    private static partial Regex DataAnnotationFailure();
 }

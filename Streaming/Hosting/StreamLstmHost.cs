@@ -48,6 +48,7 @@ public static class StreamLstmHost
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss ";
         });
+        builder.Services.AddHostedService<OptionsStartupCheck>(); // first hosted service: all settings problems are reported together
         configure?.Invoke(builder);
         AddSink(builder);
         builder.Services.AddStreamLstmPipeline(builder.Configuration);

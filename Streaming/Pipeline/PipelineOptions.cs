@@ -9,45 +9,45 @@ public sealed class PipelineOptions
     public const string Section = "Pipeline";
 
     /// <summary>Partition-affine workers (lanes); 0 = one per core.</summary>
-    [Range(0, 256)]
+    [Range(0, 256, ErrorMessage = "Pipeline:Workers must be {1} (one per core) to {2}.")]
     public int Workers { get; set; }
 
     /// <summary>Most events per micro-batch (one LSTM step call).</summary>
-    [Range(1, 65536)]
+    [Range(1, 65536, ErrorMessage = "Pipeline:MaxBatch must be {1}..{2} events.")]
     public int MaxBatch { get; set; } = 1024;
 
     /// <summary>Longest an event waits for its micro-batch to fill when input is idle (0 = flush as soon as idle).</summary>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Capacity of each worker's input channel, in chunks.</summary>
-    [Range(2, 1_000_000)]
+    [Range(2, 1_000_000, ErrorMessage = "Pipeline:ChannelCapacity must be {1}..{2} chunks.")]
     public int ChannelCapacity { get; set; } = 16;
 
     /// <summary>Messages per chunk sent from the consumer to a worker.</summary>
-    [Range(1, 65536)]
+    [Range(1, 65536, ErrorMessage = "Pipeline:ChunkSize must be {1}..{2} messages.")]
     public int ChunkSize { get; set; } = 1024;
 
     /// <summary>Messages larger than this go to the DLQ as <c>oversized</c>.</summary>
-    [Range(64, 100_000_000)]
+    [Range(64, 100_000_000, ErrorMessage = "Pipeline:MaxMessageBytes must be {1}..{2} bytes.")]
     public int MaxMessageBytes { get; set; } = 64 * 1024;
 
     /// <summary>Decay weight α of the per-key mean/variance normalisation.</summary>
-    [Range(1e-6, 1.0)]
+    [Range(0.0, 1.0, MinimumIsExclusive = true, ErrorMessage = "Pipeline:NormalisationAlpha must be in ({1}, {2}].")]
     public double NormalisationAlpha { get; set; } = 0.01;
 
     /// <summary>Coefficients per audio frame.</summary>
-    [Range(1, 128)]
+    [Range(1, 128, ErrorMessage = "Pipeline:AudioCoefficients must be {1}..{2}.")]
     public int AudioCoefficients { get; set; } = 13;
 
     /// <summary>State slots reserved per worker and kind at start (the slab grows beyond).</summary>
-    [Range(1, 100_000_000)]
+    [Range(1, 100_000_000, ErrorMessage = "Pipeline:InitialSlots must be {1}..{2} slots per worker and kind.")]
     public int InitialSlots { get; set; } = 1024;
 
     /// <summary>
     /// Bound of a graceful stop (and of each partition revoke): draining the lanes, flushing the outputs and committing.
     /// What is not handed over by then stays uncommitted and is read again after the restart.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Pipeline:ShutdownTimeout must be {1}..{2}.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Worker count after resolving 0 to the core count.</summary>

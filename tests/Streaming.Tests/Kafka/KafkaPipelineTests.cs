@@ -184,7 +184,7 @@ public class KafkaPipelineTests
         var all = string.Join("\n", StartupErrors.Describe(ex) ?? [ex.ToString()]);
         Assert.Contains("Kafka:BootstrapServers is empty: pass --bootstrap-servers", all);
         Assert.Contains("Kafka:ForecastsTopic 'ticks' is also an input topic", all);
-        Assert.Contains("Pipeline:Workers must be 0 (one per core) to 256 (was -1)", all);
+        Assert.Contains("Pipeline:Workers must be 0 (one per core) to 256", all);
         Assert.Contains("Pipeline:NormalisationAlpha must be in (0, 1]", all);
         Assert.Contains("Models:TickModel file '/nonexistent/tick.safetensors' does not exist", all);
     }
