@@ -5,6 +5,7 @@ using StreamLstm.Streaming.Eval;
 using StreamLstm.Streaming.Hosting;
 using StreamLstm.Streaming.ModelCli;
 using StreamLstm.Streaming.Replay;
+using StreamLstm.Streaming.Soak;
 
 namespace StreamLstm.Streaming.Cli;
 
@@ -22,6 +23,7 @@ public static class CommandLineApp
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(NabEvalCommand.Create());
+        root.Subcommands.Add(SoakCommand.Create());
         return root;
     }
 }
