@@ -126,7 +126,8 @@ public static class DemoCommand
             foreach (var topic in new[] { "ticks", "vitals", "audio-features" }) cluster.CreateTopic(topic, s.Partitions);
             cluster.CreateTopic("forecasts", s.Partitions);
             cluster.CreateTopic("alerts", 1);
-            cluster.CreateTopic("streamlstm.dlq", 1);
+            // The embedded broker keeps ~5 MB per partition: spread dead letters (up to 64 KiB each) over several.
+            cluster.CreateTopic("streamlstm.dlq", s.Partitions);
             cluster.CreateTopic("late", 1);
             bootstrap = cluster.BootstrapServers;
         }

@@ -44,7 +44,9 @@ public static class SoakCommand
         KafkaNative.EnsureLoaded();
         using var cluster = EmbeddedKafka.Start(brokers: 1);
         foreach (var topic in new[] { "ticks", "vitals", "audio-features", "forecasts" }) cluster.CreateTopic(topic, partitions);
-        foreach (var topic in new[] { "alerts", "streamlstm.dlq", "late" }) cluster.CreateTopic(topic, 1);
+        cluster.CreateTopic("alerts", 1);
+        cluster.CreateTopic("late", 1);
+        cluster.CreateTopic("streamlstm.dlq", partitions);
         Console.WriteLine($"bootstrap.servers={cluster.BootstrapServers}");
         var sinkDir = Directory.CreateTempSubdirectory("streamlstm-soak-");
         try

@@ -18,14 +18,16 @@ public static class KafkaTestKit
         [SourceKind.Audio] = "audio-features",
     };
 
-    public static EmbeddedKafka StartCluster(int ticksPartitions = 4)
+    /// <summary>An embedded cluster with the pipeline's topics. The mock broker keeps only ~5 MB (or 100 K messages) per
+    /// partition, so tests that dead-letter large values give the DLQ more partitions.</summary>
+    public static EmbeddedKafka StartCluster(int ticksPartitions = 4, int dlqPartitions = 1)
     {
         var kafka = EmbeddedKafka.Start(brokers: 1);
         kafka.CreateTopic("ticks", ticksPartitions);
         kafka.CreateTopic("vitals", 3);
         kafka.CreateTopic("audio-features", 2);
         kafka.CreateTopic("forecasts", 2);
-        kafka.CreateTopic("streamlstm.dlq", 1);
+        kafka.CreateTopic("streamlstm.dlq", dlqPartitions);
         kafka.CreateTopic("late", 1);
         kafka.CreateTopic("alerts", 1);
         return kafka;
