@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using StreamLstm.Ingest.Decoding;
 using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Hosting;
@@ -56,6 +57,7 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
         if (o.ChannelCapacity < 2) errors.Add($"Pipeline:ChannelCapacity must be >= 2 chunks (was {o.ChannelCapacity}).");
         if (o.ChunkSize < 1) errors.Add($"Pipeline:ChunkSize must be >= 1 (was {o.ChunkSize}).");
         if (o.MaxMessageBytes < 64) errors.Add($"Pipeline:MaxMessageBytes must be >= 64 (was {o.MaxMessageBytes}).");
+        errors.AddRange(TimestampWindow.Problems(o.MinEventTime, o.MaxEventTimeAhead, "Pipeline:MinEventTime", "Pipeline:MaxEventTimeAhead"));
         if (!(o.NormalisationAlpha > 0 && o.NormalisationAlpha <= 1)) errors.Add($"Pipeline:NormalisationAlpha must be in (0, 1] (was {o.NormalisationAlpha}).");
         if (o.AudioCoefficients is < 1 or > 128) errors.Add($"Pipeline:AudioCoefficients must be 1..128 (was {o.AudioCoefficients}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -35,7 +35,7 @@ internal sealed class PipelineWorker
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
         foreach (var (kind, model) in models)
         {
-            _engines[(int)kind] = new KindEngine(kind, model, options);
+            _engines[(int)kind] = new KindEngine(kind, model, options, time);
         }
     }
 
@@ -167,19 +167,12 @@ internal sealed class PipelineWorker
         }
         else
         {
-            reason = engine.Decoder.Decode(value, engine.Raw, out ts, out var id);
+            // The decoder also resolves the key: Kafka key vs JSON id (missing_key, key_mismatch, invalid_key).
+            reason = engine.Decoder.Decode(value, key, engine.Raw, out ts, out var k);
             if (reason == DeadLetterReason.None)
             {
-                var k = key is { Length: > 0 } ? key.AsSpan() : id;
-                if (k.IsEmpty)
-                {
-                    reason = DeadLetterReason.MissingKey;
-                }
-                else
-                {
-                    slot = engine.SlotFor(ps, k);
-                    if (engine.InBatch(slot)) return true;
-                }
+                slot = engine.SlotFor(ps, k);
+                if (engine.InBatch(slot)) return true;
             }
         }
 
