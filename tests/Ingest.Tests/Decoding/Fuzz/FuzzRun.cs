@@ -78,7 +78,7 @@ public sealed class FuzzRun
             catch (Exception e)
             {
                 outcome = "FAILED";
-                run.Fail(i, pcg.ToString(state), c, e, cases);
+                run.Fail(i, pcg.ToString(state), c, e);
             }
 
             run.Count(c, outcome);
@@ -96,17 +96,18 @@ public sealed class FuzzRun
         perOutcome[outcome] = perOutcome.GetValueOrDefault(outcome) + 1;
     }
 
-    private void Fail(int index, string caseSeed, FuzzCase c, Exception e, Gen<FuzzCase> cases)
+    private void Fail(int index, string caseSeed, FuzzCase c, Exception e)
     {
         FailureCount++;
         if (Failures.Count >= 20) return;
         var text = $"case {index} (CsCheck seed {caseSeed}): {c}\n  {e.GetType().Name}: {e.Message}";
         if (Failures.Count == 0)
         {
-            // Let CsCheck shrink the first failure from its seed, on a fresh mirror per attempt (state-dependent failures may not shrink).
+            // Let CsCheck shrink the first failure from its seed, on fresh generators (their event clock must not move
+            // this run's) and a fresh mirror per attempt (so a failure that needs earlier events' state may not shrink).
             try
             {
-                cases.Sample(x => { new PipelineMirror().Run(x); }, seed: caseSeed, iter: 2000, threads: 1);
+                new FuzzMessages().Cases.Sample(x => { new PipelineMirror().Run(x); }, seed: caseSeed, iter: 2000, threads: 1);
             }
             catch (Exception shrunk)
             {
