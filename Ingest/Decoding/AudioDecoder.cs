@@ -5,7 +5,9 @@ namespace StreamLstm.Ingest.Decoding;
 
 /// <summary>
 /// Audio feature frame: <c>{"stream_id","ts","frame","coeffs":[C numbers], optional "energy"}</c>.
-/// Raw values: <c>[c0 .. c(C-1), energy, frame]</c>. <c>coeffs</c> must have exactly C entries; <c>frame</c> ≥ 0.
+/// Raw values: <c>[c0 .. c(C-1), energy, frame]</c>. <c>coeffs</c> must have exactly C entries, each within
+/// ±<see cref="DecodeLimits.MaxAudioCoefficient"/>; <c>energy</c> within ±<see cref="DecodeLimits.MaxAudioEnergy"/>;
+/// <c>frame</c> an integer in 0..<see cref="DecodeLimits.MaxAudioFrame"/>.
 /// </summary>
 public sealed class AudioDecoder : EventDecoder
 {
@@ -13,7 +15,10 @@ public sealed class AudioDecoder : EventDecoder
 
     /// <summary>Creates a decoder for frames of <paramref name="coefficients"/> coefficients.</summary>
     /// <param name="coefficients">C (13 for MFCC).</param>
-    public AudioDecoder(int coefficients)
+    /// <param name="window">Accepted event times (default <see cref="TimestampWindow.Default"/>).</param>
+    /// <param name="time">The wall clock (default <see cref="TimeProvider.System"/>).</param>
+    public AudioDecoder(int coefficients, TimestampWindow? window = null, TimeProvider? time = null)
+        : base(window, time)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(coefficients, 1);
         Coefficients = coefficients;
@@ -49,14 +54,21 @@ public sealed class AudioDecoder : EventDecoder
         if (reader.ValueTextEquals("energy"u8))
         {
             reader.Read();
-            return ReadNumber(ref reader, out values[EnergyIndex]);
+            var r = ReadNumber(ref reader, out values[EnergyIndex]);
+            if (r == DeadLetterReason.None && !double.IsNaN(values[EnergyIndex]) && !DecodeLimits.InRange(values[EnergyIndex], -DecodeLimits.MaxAudioEnergy, DecodeLimits.MaxAudioEnergy))
+            {
+                return DeadLetterReason.ImpossibleValue;
+            }
+
+            return r;
         }
 
         if (reader.ValueTextEquals("frame"u8))
         {
             reader.Read();
             var r = ReadNumber(ref reader, out values[FrameIndex]);
-            if (r == DeadLetterReason.None && !double.IsNaN(values[FrameIndex]) && (values[FrameIndex] < 0 || values[FrameIndex] != Math.Floor(values[FrameIndex])))
+            var frame = values[FrameIndex];
+            if (r == DeadLetterReason.None && !double.IsNaN(frame) && (!DecodeLimits.InRange(frame, 0, DecodeLimits.MaxAudioFrame) || frame != Math.Floor(frame)))
             {
                 return DeadLetterReason.ImpossibleValue;
             }
@@ -92,6 +104,7 @@ public sealed class AudioDecoder : EventDecoder
             var r = ReadNumber(ref reader, out values[n]);
             if (r != DeadLetterReason.None) return r;
             if (double.IsNaN(values[n])) return DeadLetterReason.WrongType; // null inside the vector
+            if (!DecodeLimits.InRange(values[n], -DecodeLimits.MaxAudioCoefficient, DecodeLimits.MaxAudioCoefficient)) return DeadLetterReason.ImpossibleValue;
             n++;
         }
 

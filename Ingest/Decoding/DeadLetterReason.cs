@@ -21,7 +21,10 @@ public enum DeadLetterReason
     /// <summary>A number is NaN or ±Infinity (written as a string or overflowing a double).</summary>
     NonFinite,
 
-    /// <summary>A value is physically impossible (price ≤ 0, SpO2 &gt; 100, heart rate &lt; 0...).</summary>
+    /// <summary>
+    /// A value is physically impossible (price ≤ 0, SpO2 &gt; 100, heart rate &lt; 0...) or outside the range the pipeline
+    /// computes with safely (<see cref="DecodeLimits"/>).
+    /// </summary>
     ImpossibleValue,
 
     /// <summary>The message is larger than the configured maximum.</summary>
@@ -32,6 +35,18 @@ public enum DeadLetterReason
 
     /// <summary>The message's topic (source kind) has no model in this pipeline.</summary>
     UnknownTopic,
+
+    /// <summary><c>ts</c> lies outside the configured event-time window (<see cref="TimestampWindow"/>).</summary>
+    TimestampOutOfRange,
+
+    /// <summary>The Kafka message key and the JSON entity id are both present and differ.</summary>
+    KeyMismatch,
+
+    /// <summary>
+    /// The key (Kafka key or JSON entity id) is not valid UTF-8, is longer than <see cref="DecodeLimits.MaxKeyBytes"/>
+    /// bytes, or contains a control character.
+    /// </summary>
+    InvalidKey,
 
     /// <summary>The decoder threw on this message (a bug it exposed); the message is set aside so it cannot stop the service.</summary>
     DecoderError,
@@ -55,10 +70,13 @@ public static class DeadLetterReasonNames
         DeadLetterReason.Oversized => "oversized",
         DeadLetterReason.WrongLength => "wrong_length",
         DeadLetterReason.UnknownTopic => "unknown_topic",
+        DeadLetterReason.TimestampOutOfRange => "timestamp_out_of_range",
+        DeadLetterReason.KeyMismatch => "key_mismatch",
+        DeadLetterReason.InvalidKey => "invalid_key",
         DeadLetterReason.DecoderError => "decoder_error",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
     };
 
-    /// <summary>Number of enum values (for counter arrays).</summary>
-    public const int Count = 11;
+    /// <summary>Number of enum values (for counter arrays indexed by <c>(int)reason</c>).</summary>
+    public const int Count = 14;
 }

@@ -5,10 +5,19 @@ namespace StreamLstm.Ingest.Decoding;
 
 /// <summary>
 /// Market tick: <c>{"symbol","ts","price","size", optional "bid","ask"}</c>.
-/// Raw values: <c>[price, size, bid, ask]</c>. Impossible: price ≤ 0, size &lt; 0, bid/ask ≤ 0.
+/// Raw values: <c>[price, size, bid, ask]</c>. Impossible: price (and bid/ask when present) outside
+/// [<see cref="DecodeLimits.MinPrice"/>, <see cref="DecodeLimits.MaxPrice"/>], size outside 0..<see cref="DecodeLimits.MaxSize"/>.
 /// </summary>
 public sealed class TickDecoder : EventDecoder
 {
+    /// <summary>Creates a tick decoder.</summary>
+    /// <param name="window">Accepted event times (default <see cref="TimestampWindow.Default"/>).</param>
+    /// <param name="time">The wall clock (default <see cref="TimeProvider.System"/>).</param>
+    public TickDecoder(TimestampWindow? window = null, TimeProvider? time = null)
+        : base(window, time)
+    {
+    }
+
     /// <summary>Index of <c>price</c> in the raw values.</summary>
     public const int Price = 0;
 
@@ -43,16 +52,18 @@ public sealed class TickDecoder : EventDecoder
         else if (reader.ValueTextEquals("ask"u8)) index = Ask;
         else return SkipValue(ref reader);
         reader.Read();
-        var r = ReadNumber(ref reader, out values[index]);
-        return r;
+        return ReadNumber(ref reader, out values[index]);
     }
 
     /// <inheritdoc />
     protected override DeadLetterReason Validate(Span<double> values)
     {
         if (double.IsNaN(values[Price]) || double.IsNaN(values[Size])) return DeadLetterReason.MissingField;
-        if (values[Price] <= 0 || values[Size] < 0) return DeadLetterReason.ImpossibleValue;
-        if (values[Bid] <= 0 || values[Ask] <= 0) return DeadLetterReason.ImpossibleValue;
+        if (!IsPrice(values[Price]) || !DecodeLimits.InRange(values[Size], 0, DecodeLimits.MaxSize)) return DeadLetterReason.ImpossibleValue;
+        if (!double.IsNaN(values[Bid]) && !IsPrice(values[Bid])) return DeadLetterReason.ImpossibleValue;
+        if (!double.IsNaN(values[Ask]) && !IsPrice(values[Ask])) return DeadLetterReason.ImpossibleValue;
         return DeadLetterReason.None;
     }
+
+    private static bool IsPrice(double v) => DecodeLimits.InRange(v, DecodeLimits.MinPrice, DecodeLimits.MaxPrice);
 }

@@ -6,10 +6,18 @@ namespace StreamLstm.Ingest.Decoding;
 /// <summary>
 /// Patient vital signs: <c>{"patient_id","ts", any of "hr","spo2","resp_rate","sbp","dbp","map","temp"}</c>.
 /// Missing values are normal (NaN in the raw values), but at least one must be present.
-/// Impossible: hr &lt; 0 or &gt; 400, SpO2 outside 0..100, negative rates or pressures, temp outside 10..50 °C.
+/// Impossible: hr &lt; 0 or &gt; 400, SpO2 outside 0..100, rates or pressures outside 0..400, temp outside 10..50 °C.
 /// </summary>
 public sealed class VitalsDecoder : EventDecoder
 {
+    /// <summary>Creates a vitals decoder.</summary>
+    /// <param name="window">Accepted event times (default <see cref="TimestampWindow.Default"/>).</param>
+    /// <param name="time">The wall clock (default <see cref="TimeProvider.System"/>).</param>
+    public VitalsDecoder(TimestampWindow? window = null, TimeProvider? time = null)
+        : base(window, time)
+    {
+    }
+
     /// <summary>Field names in raw-value order.</summary>
     public static readonly string[] FieldNames = ["hr", "spo2", "resp_rate", "sbp", "dbp", "map", "temp"];
 
@@ -54,19 +62,13 @@ public sealed class VitalsDecoder : EventDecoder
     protected override DeadLetterReason Validate(Span<double> values)
     {
         var present = 0;
+        var min = DecodeLimits.VitalsMin;
+        var max = DecodeLimits.VitalsMax;
         for (var i = 0; i < 7; i++)
         {
             if (double.IsNaN(values[i])) continue;
             present++;
-            var v = values[i];
-            var ok = i switch
-            {
-                HeartRate => v is >= 0 and <= 400,
-                SpO2 => v is >= 0 and <= 100,
-                Temperature => v is >= 10 and <= 50,
-                _ => v is >= 0 and <= 400,
-            };
-            if (!ok) return DeadLetterReason.ImpossibleValue;
+            if (!DecodeLimits.InRange(values[i], min[i], max[i])) return DeadLetterReason.ImpossibleValue;
         }
 
         return present == 0 ? DeadLetterReason.MissingField : DeadLetterReason.None;

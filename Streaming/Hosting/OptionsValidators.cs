@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using StreamLstm.Ingest.Decoding;
 using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Hosting;
@@ -52,6 +53,7 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
     {
         var errors = new List<string>();
         if (o.MaxWait < TimeSpan.Zero || o.MaxWait > TimeSpan.FromSeconds(10)) errors.Add($"Pipeline:MaxWait must be between 00:00:00 and 00:00:10 (was {o.MaxWait}).");
+        errors.AddRange(TimestampWindow.Problems(o.MinEventTime, o.MaxEventTimeAhead, "Pipeline:MinEventTime", "Pipeline:MaxEventTimeAhead"));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

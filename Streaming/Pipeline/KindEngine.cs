@@ -31,10 +31,10 @@ internal sealed class KindEngine
     private string?[] _slotKeys;
     private int _stamp = 1;
 
-    public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, EventDecoder? decoder = null)
+    public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null)
     {
         Kind = kind;
-        Decoder = decoder ?? EventDecoder.For(kind, options.AudioCoefficients);
+        Decoder = decoder ?? EventDecoder.For(kind, options.AudioCoefficients, options.EventTimeWindow(), time);
         Features = FeatureExtractor.For(kind, options.NormalisationAlpha, options.AudioCoefficients);
         if (model.Config.InputSize != Features.FeatureCount)
         {

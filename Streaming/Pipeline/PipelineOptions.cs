@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using StreamLstm.Ingest.Decoding;
 
 namespace StreamLstm.Streaming.Pipeline;
 
@@ -30,6 +31,16 @@ public sealed class PipelineOptions
     /// <summary>Messages larger than this go to the DLQ as <c>oversized</c>.</summary>
     [Range(64, 100_000_000, ErrorMessage = "Pipeline:MaxMessageBytes must be {1}..{2} bytes.")]
     public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Events with an earlier <c>ts</c> go to the DLQ as <c>timestamp_out_of_range</c> (default: the Unix epoch).</summary>
+    public DateTimeOffset MinEventTime { get; set; } = DateTimeOffset.UnixEpoch;
+
+    /// <summary>Events with a <c>ts</c> further than this ahead of the wall clock go to the DLQ as <c>timestamp_out_of_range</c>.</summary>
+    public TimeSpan MaxEventTimeAhead { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>The event-time window the decoders apply (<see cref="MinEventTime"/>, <see cref="MaxEventTimeAhead"/>).</summary>
+    /// <returns>A new window; throws when the two settings break the rules <see cref="TimestampWindow.Problems"/> checks at start-up.</returns>
+    public TimestampWindow EventTimeWindow() => new(MinEventTime, MaxEventTimeAhead);
 
     /// <summary>Decay weight α of the per-key mean/variance normalisation.</summary>
     [Range(0.0, 1.0, MinimumIsExclusive = true, ErrorMessage = "Pipeline:NormalisationAlpha must be in ({1}, {2}].")]

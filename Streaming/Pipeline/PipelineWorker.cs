@@ -39,7 +39,7 @@ internal sealed partial class PipelineWorker
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
         foreach (var (kind, model) in models)
         {
-            _engines[(int)kind] = new KindEngine(kind, model, options, decoders?.Invoke(kind));
+            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind));
         }
     }
 
@@ -171,10 +171,11 @@ internal sealed partial class PipelineWorker
         }
         else
         {
-            ReadOnlySpan<byte> id;
+            // The decoder also resolves the key: Kafka key vs JSON id (missing_key, key_mismatch, invalid_key).
+            ReadOnlySpan<byte> k;
             try
             {
-                reason = engine.Decoder.Decode(value, engine.Raw, out ts, out id);
+                reason = engine.Decoder.Decode(value, key, engine.Raw, out ts, out k);
             }
             catch (Exception ex)
             {
@@ -183,21 +184,13 @@ internal sealed partial class PipelineWorker
                 // First few, then every 1000th: a stream of them must not flood the log.
                 if (n <= 10 || n % 1000 == 0) LogDecoderError(_logger, ex, Lane, ps.Topic, ps.Partition, offset, n);
                 reason = DeadLetterReason.DecoderError;
-                id = default;
+                k = default;
             }
 
             if (reason == DeadLetterReason.None)
             {
-                var k = key is { Length: > 0 } ? key.AsSpan() : id;
-                if (k.IsEmpty)
-                {
-                    reason = DeadLetterReason.MissingKey;
-                }
-                else
-                {
-                    slot = engine.SlotFor(ps, k);
-                    if (engine.InBatch(slot)) return true;
-                }
+                slot = engine.SlotFor(ps, k);
+                if (engine.InBatch(slot)) return true;
             }
         }
 

@@ -55,7 +55,7 @@ public class DecoderTests
     [InlineData("""{"symbol":"A","ts":1,"price":1e400,"size":1}""", DeadLetterReason.NonFinite)]
     [InlineData("""{"symbol":"A","ts":1,"price":0,"size":1}""", DeadLetterReason.ImpossibleValue)]
     [InlineData("""{"symbol":"A","ts":1,"price":-3,"size":1}""", DeadLetterReason.ImpossibleValue)]
-    [InlineData("""{"symbol":"A","ts":-5,"price":1,"size":1}""", DeadLetterReason.ImpossibleValue)]
+    [InlineData("""{"symbol":"A","ts":-5,"price":1,"size":1}""", DeadLetterReason.TimestampOutOfRange)]
     [InlineData("""{"symbol":["A"],"ts":1,"price":1,"size":1}""", DeadLetterReason.WrongType)]
     public void Tick_BadInput_HasItsReason(string json, DeadLetterReason expected) => Assert.Equal(expected, Decode(SourceKind.Tick, json).Reason);
 

@@ -27,7 +27,13 @@ public class EndToEndFaultTests
         ("truncated", "malformed_json", (k, ts) => ("ticks", Utf8(k), Utf8($"{{\"symbol\":\"{k}\",\"ts\":{ts},\"price\":1"))),
         ("json array", "malformed_json", (k, ts) => ("vitals", Utf8(k), Utf8("[1,2,3]"))),
         ("tombstone", "malformed_json", (k, ts) => ("audio-features", Utf8(k), null)),
-        ("invalid utf-8", "malformed_json", (k, ts) => ("ticks", Utf8(k), [.. Utf8($"{{\"symbol\":\"{k}\",\"ts\":{ts},\"price\":\""), 0xFF, 0xFE, .. Utf8("\",\"size\":1}")])),
+        ("invalid utf-8 in a value", "wrong_type", (k, ts) => ("ticks", Utf8(k), [.. Utf8($"{{\"symbol\":\"{k}\",\"ts\":{ts},\"price\":\""), 0xFF, 0xFE, .. Utf8("\",\"size\":1}")])),
+        ("invalid utf-8 key", "invalid_key", (k, ts) => ("ticks", [.. Utf8(k), 0xFF], Utf8($"{{\"ts\":{ts},\"price\":10,\"size\":1}}"))),
+        ("key differs from id", "key_mismatch", (k, ts) => ("vitals", Utf8(k), Utf8($"{{\"patient_id\":\"someone-else\",\"ts\":{ts},\"hr\":70}}"))),
+        ("far-future ts", "timestamp_out_of_range", (k, ts) => ("ticks", Utf8(k), Utf8($"{{\"symbol\":\"{k}\",\"ts\":99999999999999999,\"price\":10,\"size\":1}}"))),
+        ("negative ts", "timestamp_out_of_range", (k, ts) => ("audio-features", Utf8(k), Utf8($"{{\"stream_id\":\"{k}\",\"ts\":-5,\"frame\":1,\"coeffs\":[1,2,3,4,5,6,7,8,9,10,11,12,13]}}"))),
+        ("denormal price", "impossible_value", (k, ts) => ("ticks", Utf8(k), Utf8($"{{\"symbol\":\"{k}\",\"ts\":{ts},\"price\":1e-310,\"size\":1}}"))),
+        ("no key and no id", "missing_key", (k, ts) => ("vitals", null, Utf8($"{{\"ts\":{ts},\"hr\":70}}"))),
         ("deep nesting", "malformed_json", (k, ts) => ("vitals", Utf8(k), Utf8($"{{\"patient_id\":\"{k}\",\"ts\":{ts},\"x\":{new string('[', 200)}{new string(']', 200)}}}"))),
         ("no price", "missing_field", (k, ts) => ("ticks", Utf8(k), Utf8($"{{\"symbol\":\"{k}\",\"ts\":{ts},\"size\":1}}"))),
         ("no ts", "missing_field", (k, ts) => ("ticks", Utf8(k), Utf8($"{{\"symbol\":\"{k}\",\"price\":10,\"size\":1}}"))),
@@ -53,15 +59,17 @@ public class EndToEndFaultTests
         var messages = new List<(string Topic, byte[]? Key, byte[]? Value)>();
         var good = new Dictionary<string, int>();
         var bad = new Dictionary<string, string>();
+        var keyless = new List<string>();
         for (var i = 0; i < 10_500; i++)
         {
             var ts = T0 + (i * 10L);
             if (i % 7 == 3)
             {
                 var kind = BadKinds[(i / 7) % BadKinds.Length];
-                var key = $"bad-{i}";
-                messages.Add(kind.Make(key, ts));
-                bad[key] = kind.Reason;
+                var m = kind.Make($"bad-{i}", ts);
+                messages.Add(m);
+                if (m.Key is null) keyless.Add(kind.Reason);
+                else bad[Encoding.UTF8.GetString(m.Key)] = $"{kind.Reason} ({kind.Name})";
             }
             else
             {
@@ -73,17 +81,20 @@ public class EndToEndFaultTests
         await host.StartAsync(ct);
         var goodCount = good.Values.Sum();
         var forecasts = KafkaTestKit.ReadAll(kafka.BootstrapServers, "forecasts", goodCount, Phase, "wave 1 forecasts");
-        var dlq = KafkaTestKit.ReadAll(kafka.BootstrapServers, "streamlstm.dlq", bad.Count, Phase, "wave 1 dead letters");
+        var dlq = KafkaTestKit.ReadAll(kafka.BootstrapServers, "streamlstm.dlq", bad.Count + keyless.Count, Phase, "wave 1 dead letters");
 
-        // Every bad message once in the DLQ, with its reason; every good key with exactly its count of forecasts.
-        var dlqByKey = dlq.GroupBy(r => Encoding.UTF8.GetString(r.Message.Key ?? [])).ToDictionary(g => g.Key, g => g.ToList());
-        foreach (var (key, reason) in bad)
+        // Every bad message once in the DLQ, with its reason (by key; keyless ones by count); every good key with exactly
+        // its count of forecasts.
+        var dlqByKey = dlq.Where(r => r.Message.Key is not null).GroupBy(r => Encoding.UTF8.GetString(r.Message.Key!)).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var (key, expected) in bad)
         {
-            Assert.True(dlqByKey.TryGetValue(key, out var letters), $"bad message {key} ({reason}) is not in the DLQ");
-            Assert.All(letters, l => Assert.Equal(reason, KafkaTestKit.Header(l, "reason")));
+            Assert.True(dlqByKey.TryGetValue(key, out var letters), $"bad message {key} ({expected}) is not in the DLQ");
+            var letter = Assert.Single(letters);
+            Assert.True(expected.StartsWith(KafkaTestKit.Header(letter, "reason") + " ", StringComparison.Ordinal), $"{key}: expected {expected}, got reason {KafkaTestKit.Header(letter, "reason")}");
         }
 
-        Assert.Equal(bad.Count, dlq.Count);
+        Assert.Equal(keyless, dlq.Where(r => r.Message.Key is null).Select(r => KafkaTestKit.Header(r, "reason")));
+        Assert.Equal(bad.Count + keyless.Count, dlq.Count);
         var forecastsByKey = forecasts.GroupBy(r => Encoding.UTF8.GetString(r.Message.Key!)).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(good.OrderBy(k => k.Key), forecastsByKey.OrderBy(k => k.Key));
         var partitionsWithBad = dlq.Select(r => (KafkaTestKit.Header(r, "source.topic"), KafkaTestKit.Header(r, "source.partition"))).Distinct().Count();
@@ -101,7 +112,7 @@ public class EndToEndFaultTests
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10 + 15), $"stop took {sw.Elapsed} (bound 10 s + 15 s)");
         Assert.False(service.IncompleteShutdown, "the stop was cut short");
         var totals = (await service.Started).Totals();
-        Assert.Equal(bad.Count, totals.DeadLetters);
+        Assert.Equal(bad.Count + keyless.Count, totals.DeadLetters);
         Assert.Equal(0, totals.Undelivered);
         Assert.Equal(goodCount + more.Count, totals.Forecasts);
     }

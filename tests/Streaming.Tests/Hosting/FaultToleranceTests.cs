@@ -292,7 +292,7 @@ public class FaultToleranceTests
     }
 
     /// <summary>A tick decoder that throws on any event carrying a <c>boom</c> field (stands in for a decoder bug).</summary>
-    private sealed class ThrowingTickDecoder : EventDecoder
+    private sealed class ThrowingTickDecoder() : EventDecoder(null, null)
     {
         public override SourceKind Kind => SourceKind.Tick;
 
