@@ -132,6 +132,10 @@ public sealed class InfluxOptions
         ? new Spool.SpoolDestination { Api = "v1", Url = Spool.SpoolDestination.CanonicalUrl(SafeUrl!), Database = Database, RetentionPolicy = NullIfEmpty(RetentionPolicy) }
         : new Spool.SpoolDestination { Api = "v2", Url = Spool.SpoolDestination.CanonicalUrl(SafeUrl!), Org = Org, Bucket = Bucket };
 
+    /// <summary>A copy of these settings.</summary>
+    /// <returns>The copy.</returns>
+    public InfluxOptions Clone() => (InfluxOptions)MemberwiseClone();
+
     /// <summary>Moves credentials given in <see cref="Url"/> into <see cref="Username"/>/<see cref="Password"/> (unless those are set) and removes them from the URL.</summary>
     public void MoveUrlCredentials()
     {
