@@ -38,6 +38,7 @@ public sealed partial class InfluxWriter
         var reader = _queue.Reader;
         var stop = _stop.Token;
         var inFlight = new List<Task<LiveResult>>(_options.MaxInFlightRequests);
+        TaskCompletionSource? takenFlush = null;
         try
         {
             while (!stop.IsCancellationRequested)
@@ -113,12 +114,14 @@ public sealed partial class InfluxWriter
                 if (item.Batch is not { } batch)
                 {
                     // A flush completes once everything before it is delivered or spooled.
+                    takenFlush = item.Flushed;
                     while (inFlight.Count > 0)
                     {
                         await CompleteOneAsync(inFlight).ConfigureAwait(false);
                     }
 
                     item.Flushed!.TrySetResult();
+                    takenFlush = null;
                     continue;
                 }
 
@@ -153,6 +156,12 @@ public sealed partial class InfluxWriter
                 }
             }
 
+            if (takenFlush is not null)
+            {
+                // The flush this loop was completing when it stopped: it must not wait forever either.
+                Complete(takenFlush);
+            }
+
             while (reader.TryRead(out var left))
             {
                 if (left.Batch is { } b)
@@ -160,17 +169,25 @@ public sealed partial class InfluxWriter
                     SpoolLeftover(b);
                 }
 
-                if (_fault is { } fault)
+                if (left.Flushed is { } flushed)
                 {
-                    left.Flushed?.TrySetException(new InfluxSinkFaultedException($"The InfluxDB writer for {Destination} stopped after an unexpected error; this flush cannot complete.", fault));
-                }
-                else
-                {
-                    left.Flushed?.TrySetCanceled(CancellationToken.None);
+                    Complete(flushed);
                 }
             }
 
             UpdateSpoolCounters();
+        }
+
+        void Complete(TaskCompletionSource flushed)
+        {
+            if (_fault is { } fault)
+            {
+                flushed.TrySetException(new InfluxSinkFaultedException($"The InfluxDB writer for {Destination} stopped after an unexpected error ({fault.Message}); this flush cannot complete.", fault));
+            }
+            else
+            {
+                flushed.TrySetCanceled(CancellationToken.None);
+            }
         }
     }
 
