@@ -22,6 +22,8 @@ public static class CommandLineApp
         root.Subcommands.Add(ModelCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(NabEvalCommand.Create());
+        root.Subcommands.Add(StreamLstm.Streaming.SpoolCli.SpoolCommand.Create());
+        root.Subcommands.Add(StreamLstm.Streaming.InfluxCli.InfluxCommand.Create());
         return root;
     }
 }
