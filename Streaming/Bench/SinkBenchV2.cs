@@ -81,8 +81,9 @@ internal static class SinkBenchV2
         var allocOwn = results.Where(r => r.Transport.Contains("own", StringComparison.Ordinal)).Average(r => r.AllocatedBytesPerPoint);
         var allocClient = results.Where(r => r.Transport.Contains("Client", StringComparison.Ordinal)).Average(r => r.AllocatedBytesPerPoint);
         var slower = cpuClient > cpuOwn * 1.1;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"v2 transports (best of 2 interleaved rounds): {string.Join("; ", parts)}. CPU per point: client {cpuClient:F2} µs, own {cpuOwn:F2} µs; allocated per point: client {allocClient:F0} B, own {allocOwn:F0} B. "
+        var head = string.Create(CultureInfo.InvariantCulture,
+            $"v2 transports (best of 2 interleaved rounds): {string.Join("; ", parts)}. CPU per point: client {cpuClient:F2} µs, own {cpuOwn:F2} µs; allocated per point: client {allocClient:F0} B, own {allocOwn:F0} B. ");
+        return head
             + (slower
                 ? "The client path is slower in isolation because its write API takes strings: each batch is decoded from UTF-8 to a string and rebuilt (StringBuilder, ToString, UTF-8 again), and its gzip handler compresses at its own, slower level. "
                 : "The client path costs about the same as our own request. ")
