@@ -87,7 +87,7 @@ internal static class SinkBenchV2
             + (slower
                 ? "The client path is slower in isolation because its write API takes strings: each batch is decoded from UTF-8 to a string and rebuilt (StringBuilder, ToString, UTF-8 again), and its gzip handler compresses at its own, slower level. "
                 : "The client path costs about the same as our own request. ")
-            + "Both stay far above what one InfluxDB ingests (the v1 rows: influxd spends many times our CPU per point), so against a real server the transport is not the limit.");
+            + "Both stay far above what one InfluxDB ingests (the v1 rows: influxd spends many times our CPU per point), so against a real server the transport is not the limit.";
     }
 
     private static async Task<TransportResult> RunOneAsync(HttpClient http, NoContentListener listener, InfluxV2Transport transport, bool gzip, List<ForecastBatch> batches, int points, string dir, CancellationToken ct)
