@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace StreamLstm.Sink.Alerts;
 
-/// <summary>JSON shape of alert messages on the <c>alerts</c> Kafka topic (documented in docs/sink.md).</summary>
+/// <summary>JSON shape of alert messages on the <c>alerts</c> Kafka topic (documented in docs/sink.md). Non-finite numbers are written as <c>null</c>.</summary>
 public static class AlertJson
 {
     /// <summary>Serialises an event.</summary>
@@ -24,12 +24,12 @@ public static class AlertJson
             w.WriteString("model", alert.Model);
             w.WriteNumber("start_ms", alert.StartMs);
             w.WriteNumber("event_ms", alert.EventMs);
-            w.WriteNumber("peak_score", alert.PeakScore);
-            w.WriteNumber("score", alert.Score);
+            Number(w, "peak_score", alert.PeakScore);
+            Number(w, "score", alert.Score);
             w.WriteStartObject("violated_forecast");
-            w.WriteNumber("observed", alert.Observed);
-            w.WriteNumber("mu", alert.ForecastMu);
-            w.WriteNumber("sigma", alert.ForecastSigma);
+            Number(w, "observed", alert.Observed);
+            Number(w, "mu", alert.ForecastMu);
+            Number(w, "sigma", alert.ForecastSigma);
             w.WriteNumber("made_at_ms", alert.ForecastMadeAtMs);
             w.WriteEndObject();
             w.WriteString("emitted_at", alert.EmittedAt);
@@ -37,5 +37,18 @@ public static class AlertJson
         }
 
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>JSON has no NaN or infinities (Utf8JsonWriter throws on them): a non-finite value is written as <c>null</c>.</summary>
+    private static void Number(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            w.WriteNumber(name, value);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
     }
 }

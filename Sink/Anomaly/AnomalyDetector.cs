@@ -37,6 +37,7 @@ public sealed class AnomalyDetector
     private readonly TimeProvider _time;
     private readonly SourceCalibration[] _calibration;
     private readonly ConcurrentDictionary<string, KeyState>[] _keys;
+    private long _nonFinite;
 
     /// <summary>Creates a detector.</summary>
     /// <param name="options">Validated options.</param>
@@ -54,6 +55,9 @@ public sealed class AnomalyDetector
             _keys[(int)k] = new ConcurrentDictionary<string, KeyState>(StringComparer.Ordinal);
         }
     }
+
+    /// <summary>Rows not scored because the forecast (μ, σ) or the observed value was NaN or infinite, or σ not positive.</summary>
+    public long NonFiniteRows => Interlocked.Read(ref _nonFinite);
 
     /// <summary>Keys with state.</summary>
     public int KeyCount => _keys.Sum(k => k.Count);
@@ -87,9 +91,9 @@ public sealed class AnomalyDetector
             if (state.HasPrevious && ts > state.PreviousTs)
             {
                 var sigma = state.PreviousSigma * cal.SigmaScale;
-                if (sigma > 0 && double.IsFinite(sigma) && double.IsFinite(observed))
+                var z = (observed - state.PreviousMu) / sigma;
+                if (sigma > 0 && double.IsFinite(sigma) && double.IsFinite(observed) && double.IsFinite(z))
                 {
-                    var z = (observed - state.PreviousMu) / sigma;
                     var logP = GaussianTail.LogTwoSidedP(z);
                     var surprise = Math.Min(GaussianTail.Surprise(logP), 300.0);
                     var smoothed = state.Push(surprise);
@@ -99,6 +103,13 @@ public sealed class AnomalyDetector
                     {
                         Step(state, batch, r, key, smoothed, observed, sigma, cal, alerts);
                     }
+                }
+                else
+                {
+                    // A NaN/infinite forecast or observation gives no score: it must not enter the smoothing window (it would
+                    // poison the next Window scores) nor drive the state machine (NaN compares false, so an alert could open
+                    // and never resolve). The row is written unscored and counted.
+                    Interlocked.Increment(ref _nonFinite);
                 }
             }
 

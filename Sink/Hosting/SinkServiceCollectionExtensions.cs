@@ -39,6 +39,8 @@ public static class SinkServiceCollectionExtensions
 
     private static IServiceCollection AddCore(IServiceCollection services)
     {
+        // Credentials in Sink:Influx:Url move into Username/Password before anything (validation, logs, status) reads the URL.
+        services.PostConfigure<SinkOptions>(o => o.Influx.MoveUrlCredentials());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SinkOptions>, SinkOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();

@@ -53,8 +53,9 @@ public sealed class DeadLetterFile : IDisposable
         {
             if (_stream is null)
             {
-                System.IO.Directory.CreateDirectory(Directory);
-                _stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+                // Owner-only (0700/0600): dead letters hold keys such as patient ids.
+                Spool.PrivateFiles.EnsureDirectory(Directory);
+                _stream = Spool.PrivateFiles.Open(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
             }
 
             using (var json = new Utf8JsonWriter(_stream))

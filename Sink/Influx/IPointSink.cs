@@ -65,6 +65,24 @@ public sealed class SinkCounters
     /// <summary>Bytes in the spool now (set by the writer).</summary>
     public long SpoolBytes { get; internal set; }
 
+    /// <summary>
+    /// HTTP status of the configuration error InfluxDB answers now (401, 403 or 404), 0 when none. While set, the writer
+    /// keeps batches in the spool and tries again only after a long, capped backoff; for status pages and health checks.
+    /// </summary>
+    public int ConfigurationErrorStatus { get; internal set; }
+
+    /// <summary>The server's message for <see cref="ConfigurationErrorStatus"/> (null when none).</summary>
+    public string? ConfigurationError { get; internal set; }
+
+    /// <summary>The sink stopped after an unexpected error: writes and flushes fail (see <see cref="Fault"/>).</summary>
+    public bool Faulted => Fault is not null;
+
+    /// <summary>The unexpected error that stopped the sink (null while healthy).</summary>
+    public string? Fault { get; internal set; }
+
+    /// <summary>Points of spool records that could no longer be read (checksum errors) and were moved to the dead-letter directory.</summary>
+    public long PointsQuarantined { get; internal set; }
+
     internal void Accepted(long n) => Interlocked.Add(ref _accepted, n);
 
     internal void Delivered(long n) => Interlocked.Add(ref _delivered, n);

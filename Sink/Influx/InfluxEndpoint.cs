@@ -6,12 +6,16 @@ namespace StreamLstm.Sink.Influx;
 /// <summary>The write URL and authorization header for an <see cref="InfluxOptions"/>. <see cref="ToString"/> never shows secrets.</summary>
 public sealed class InfluxEndpoint
 {
-    private InfluxEndpoint(Uri writeUri, AuthenticationHeaderValue? authorization, string description)
+    private InfluxEndpoint(Uri baseUri, Uri writeUri, AuthenticationHeaderValue? authorization, string description)
     {
+        BaseUri = baseUri;
         WriteUri = writeUri;
         Authorization = authorization;
         Description = description;
     }
+
+    /// <summary>Base URL with a trailing slash, without user-info (contains no secrets).</summary>
+    public Uri BaseUri { get; }
 
     /// <summary>Write URL including the query string (contains no secrets).</summary>
     public Uri WriteUri { get; }
@@ -27,7 +31,11 @@ public sealed class InfluxEndpoint
     /// <returns>The endpoint.</returns>
     public static InfluxEndpoint Create(InfluxOptions options)
     {
-        var baseUrl = (options.Url ?? throw new ArgumentException("Influx URL is not set.", nameof(options))).TrimEnd('/');
+        // Credentials given in the URL (http://user:pass@host) never travel in it: they move into the Authorization header.
+        var baseUrl = InfluxOptions.StripUserInfo(options.Url ?? throw new ArgumentException("Influx URL is not set.", nameof(options))).TrimEnd('/');
+        var (urlUser, urlPassword) = InfluxOptions.UserInfoOf(options.Url);
+        var username = string.IsNullOrEmpty(options.Username) ? urlUser : options.Username;
+        var password = string.IsNullOrEmpty(options.Username) ? urlPassword : options.Password;
         var query = new StringBuilder();
         AuthenticationHeaderValue? auth = null;
         string path;
@@ -37,10 +45,10 @@ public sealed class InfluxEndpoint
             Add(query, "db", options.Database);
             Add(query, "rp", options.RetentionPolicy);
             Add(query, "precision", LineProtocol.WritePrecisionExtensions.ToV1Query(options.Precision));
-            if (!string.IsNullOrEmpty(options.Username))
+            if (!string.IsNullOrEmpty(username))
             {
                 // Basic auth keeps the password out of URLs, which proxies and servers tend to log.
-                var raw = Encoding.UTF8.GetBytes(options.Username + ":" + options.Password);
+                var raw = Encoding.UTF8.GetBytes(username + ":" + password);
                 auth = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(raw));
             }
         }
@@ -55,7 +63,7 @@ public sealed class InfluxEndpoint
 
         var uri = new Uri(baseUrl + path + "?" + query);
         var who = auth is null ? "no auth" : auth.Scheme + " ***";
-        return new InfluxEndpoint(uri, auth, $"{uri} ({who})");
+        return new InfluxEndpoint(new Uri(baseUrl + "/"), uri, auth, $"{uri} ({who})");
     }
 
     /// <inheritdoc />

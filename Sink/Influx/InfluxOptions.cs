@@ -12,11 +12,30 @@ public enum InfluxApi
     V2 = 2,
 }
 
+/// <summary>How v2 writes travel.</summary>
+public enum InfluxV2Transport
+{
+    /// <summary>The official InfluxDB.Client (default).</summary>
+    Client = 0,
+
+    /// <summary>Our own HTTP request to <c>/api/v2/write</c> (kept for comparison in <c>bench sink</c>).</summary>
+    Http = 1,
+}
+
 /// <summary>Connection, batching and resilience settings of the InfluxDB writer. Secrets are redacted by <see cref="ToString"/>.</summary>
 public sealed class InfluxOptions
 {
-    /// <summary>Base URL, e.g. <c>http://127.0.0.1:8086</c>. Empty means "no InfluxDB": forecasts go to a line-protocol file.</summary>
+    /// <summary>
+    /// Base URL, e.g. <c>http://127.0.0.1:8086</c>. Empty means "no InfluxDB": forecasts go to a line-protocol file.
+    /// Credentials in it (<c>http://user:pass@host</c>) are moved into the Authorization header and never logged.
+    /// </summary>
     public string? Url { get; set; }
+
+    /// <summary><see cref="Url"/> without user-info: the form used in logs, messages and the spool's destination.</summary>
+    public string? SafeUrl => Url is null ? null : StripUserInfo(Url);
+
+    /// <summary>v2 only: InfluxDB.Client (default) or our own HTTP request.</summary>
+    public InfluxV2Transport V2Transport { get; set; }
 
     /// <summary>API flavour; <see langword="null"/> picks V2 when <see cref="Bucket"/> is set, else V1.</summary>
     [System.ComponentModel.DataAnnotations.EnumDataType(typeof(InfluxApi), ErrorMessage = "Sink:Influx:Api must be V1 or V2 (or unset).")]
@@ -97,12 +116,84 @@ public sealed class InfluxOptions
     /// <summary>Pause between replay attempts while InfluxDB does not answer.</summary>
     public TimeSpan ReplayProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Total time one batch may take (all retries and bisection requests together) before it is spooled.</summary>
+    public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most extra requests spent isolating the rejected lines of one 400/413/422 batch; what is not isolated then is dead-lettered line by line.</summary>
+    public int MaxBisectRequests { get; set; } = 64;
+
+    /// <summary>First pause after a 401/403/404 (doubling on each repeat, up to <see cref="ConfigurationErrorMaxBackoff"/>).</summary>
+    public TimeSpan ConfigurationErrorBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest pause between attempts while InfluxDB keeps answering 401/403/404.</summary>
+    public TimeSpan ConfigurationErrorMaxBackoff { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long dispose waits for InfluxDB before spooling what is left.</summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ParseLimitsInInvariantCulture = true, ConvertValueInInvariantCulture = true, ErrorMessage = "Sink:Influx:ShutdownTimeout must be between {1} and {2}.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The effective API.</summary>
     public InfluxApi EffectiveApi => Api ?? (string.IsNullOrEmpty(Bucket) ? InfluxApi.V1 : InfluxApi.V2);
+
+    /// <summary>Where this writer's points go (URL without credentials + database/rp or org/bucket): names its spool directory.</summary>
+    public Spool.SpoolDestination Destination => EffectiveApi == InfluxApi.V1
+        ? new Spool.SpoolDestination { Api = "v1", Url = Spool.SpoolDestination.CanonicalUrl(SafeUrl!), Database = Database, RetentionPolicy = NullIfEmpty(RetentionPolicy) }
+        : new Spool.SpoolDestination { Api = "v2", Url = Spool.SpoolDestination.CanonicalUrl(SafeUrl!), Org = Org, Bucket = Bucket };
+
+    /// <summary>A copy of these settings.</summary>
+    /// <returns>The copy.</returns>
+    public InfluxOptions Clone() => (InfluxOptions)MemberwiseClone();
+
+    /// <summary>Moves credentials given in <see cref="Url"/> into <see cref="Username"/>/<see cref="Password"/> (unless those are set) and removes them from the URL.</summary>
+    public void MoveUrlCredentials()
+    {
+        if (Url is null || !Uri.TryCreate(Url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.UserInfo))
+        {
+            return;
+        }
+
+        var (user, password) = UserInfoOf(Url);
+        if (string.IsNullOrEmpty(Username))
+        {
+            Username = user;
+            Password = password;
+        }
+
+        Url = StripUserInfo(Url);
+    }
+
+    /// <summary>Removes user-info from an absolute URL; other text is returned with anything after '@' in its authority hidden.</summary>
+    /// <param name="url">URL.</param>
+    /// <returns>The URL without credentials.</returns>
+    public static string StripUserInfo(string url)
+    {
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return string.IsNullOrEmpty(uri.UserInfo)
+                ? url
+                : uri.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped);
+        }
+
+        // Not a URL we can parse (validation reports it): never echo what might be a password.
+        var at = url.IndexOf('@', StringComparison.Ordinal);
+        return at < 0 ? url : "***" + url[at..];
+    }
+
+    /// <summary>User name and password from a URL's user-info (unescaped), or nulls.</summary>
+    /// <param name="url">URL.</param>
+    /// <returns>The pair.</returns>
+    public static (string? User, string? Password) UserInfoOf(string? url)
+    {
+        if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.UserInfo))
+        {
+            return (null, null);
+        }
+
+        var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0
+            ? (Uri.UnescapeDataString(uri.UserInfo), null)
+            : (Uri.UnescapeDataString(uri.UserInfo[..colon]), Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]));
+    }
 
     /// <summary>Problems with these settings, each saying what to fix; empty when valid.</summary>
     /// <returns>The problems.</returns>
@@ -115,7 +206,11 @@ public sealed class InfluxOptions
 
         if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            yield return $"Sink:Influx:Url '{Url}' is not an absolute http(s) URL; use e.g. http://127.0.0.1:8086.";
+            yield return $"Sink:Influx:Url '{SafeUrl}' is not an absolute http(s) URL; use e.g. http://127.0.0.1:8086.";
+        }
+        else if (!string.IsNullOrEmpty(uri.UserInfo) && EffectiveApi == InfluxApi.V2)
+        {
+            yield return $"Sink:Influx:Url '{SafeUrl}' carries credentials, which the v2 API does not use: remove them and set Sink:Influx:Token.";
         }
 
         if (EffectiveApi == InfluxApi.V1)
@@ -125,7 +220,7 @@ public sealed class InfluxOptions
                 yield return "Sink:Influx:Database is required for the v1 API (--influx-db); or set Sink:Influx:Bucket/Org/Token for v2.";
             }
 
-            if (!string.IsNullOrEmpty(Password) && string.IsNullOrEmpty(Username))
+            if (!string.IsNullOrEmpty(Password) && string.IsNullOrEmpty(Username) && UserInfoOf(Url).User is null)
             {
                 yield return "Sink:Influx:Password is set without Sink:Influx:Username.";
             }
@@ -167,13 +262,20 @@ public sealed class InfluxOptions
         {
             yield return "Sink:Influx:BreakerFailureRatio must be in (0, 1] and BreakerMinimumThroughput at least 2.";
         }
+
+        if (BatchTimeout <= TimeSpan.Zero || MaxBisectRequests < 0 || ConfigurationErrorBackoff <= TimeSpan.Zero || ConfigurationErrorMaxBackoff < ConfigurationErrorBackoff)
+        {
+            yield return "Sink:Influx:BatchTimeout and ConfigurationErrorBackoff must be positive, MaxBisectRequests >= 0 and ConfigurationErrorMaxBackoff >= ConfigurationErrorBackoff.";
+        }
     }
 
     /// <summary>Settings with secrets redacted.</summary>
     /// <returns>A log-safe description.</returns>
     public override string ToString() => EffectiveApi == InfluxApi.V1
-        ? $"InfluxDB v1 {Url} db={Database} rp={RetentionPolicy} user={Username} password={Redact(Password)} precision={Precision.ToV1Query()} batch={BatchMaxPoints} points/{BatchMaxBytes} bytes/{FlushInterval.TotalMilliseconds} ms gzip={Gzip}"
-        : $"InfluxDB v2 {Url} org={Org} bucket={Bucket} token={Redact(Token)} precision={Precision.ToV2Query()} batch={BatchMaxPoints} points/{BatchMaxBytes} bytes/{FlushInterval.TotalMilliseconds} ms gzip={Gzip}";
+        ? $"InfluxDB v1 {SafeUrl} db={Database} rp={RetentionPolicy} user={Username} password={Redact(Password)} precision={Precision.ToV1Query()} batch={BatchMaxPoints} points/{BatchMaxBytes} bytes/{FlushInterval.TotalMilliseconds} ms gzip={Gzip}"
+        : $"InfluxDB v2 {SafeUrl} org={Org} bucket={Bucket} token={Redact(Token)} transport={V2Transport} precision={Precision.ToV2Query()} batch={BatchMaxPoints} points/{BatchMaxBytes} bytes/{FlushInterval.TotalMilliseconds} ms gzip={Gzip}";
 
     internal static string Redact(string? secret) => string.IsNullOrEmpty(secret) ? "(none)" : "***";
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

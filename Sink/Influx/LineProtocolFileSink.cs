@@ -21,8 +21,8 @@ public sealed partial class LineProtocolFileSink : IPointSink
     {
         Path = System.IO.Path.GetFullPath(path);
         Precision = precision;
-        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        _stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
+        Spool.PrivateFiles.EnsureDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        _stream = Spool.PrivateFiles.Open(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
         LogFileOutput(logger, Path, precision.ToV1Query());
     }
 

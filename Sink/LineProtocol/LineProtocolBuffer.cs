@@ -150,6 +150,8 @@ public sealed class LineProtocolBuffer : IDisposable
         ArgumentNullException.ThrowIfNull(value);
         if (value.AsSpan().ContainsAny(LineBreaks))
         {
+            // Drop the half-written point so the buffer stays usable for the next one.
+            CancelLine();
             throw new ArgumentException("Line protocol string fields written by StreamLstm may not contain newlines.", nameof(value));
         }
 

@@ -21,8 +21,8 @@ public interface IPipelineStatsSink
 
 /// <summary>
 /// Scores each forecast (<see cref="AnomalyDetector"/>) and writes <c>forecast</c> and <c>alert</c> points to an
-/// <see cref="IPointSink"/> (InfluxDB, or a line-protocol file). Rows that line protocol cannot carry (a key with a newline)
-/// go to the dead-letter file with the reason. No allocation per row: buffers are pooled per concurrent caller.
+/// <see cref="IPointSink"/> (InfluxDB, or a line-protocol file). Forecast and alert rows that line protocol cannot carry
+/// (a key with a newline) go to the dead-letter file with the reason. No allocation per row: buffers are pooled per concurrent caller.
 /// </summary>
 public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineStatsSink, IAsyncDisposable
 {
@@ -52,6 +52,9 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     /// <summary>The point sink.</summary>
     public IPointSink Sink => _sink;
 
+    /// <summary>Rows written without a score because their forecast or value was not finite (counted by the detector).</summary>
+    public long UnscoredRows => _detector.NonFiniteRows;
+
     /// <summary>Alert events produced so far.</summary>
     public long AlertEvents => Interlocked.Read(ref _alertEvents);
 
@@ -77,6 +80,7 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
                 }
                 catch (ArgumentException e)
                 {
+                    s.Buffer.CancelLine();
                     _deadLetters.Write(0, e.Message, $"forecast source={batch.Source.ToWireName()} key={batch.Keys[r]} ts={batch.TimestampsMs[r]} partition={batch.Partitions[r]} offset={batch.Offsets[r]}");
                     LogBadRow(_logger, batch.Keys[r], e.Message);
                 }
@@ -84,8 +88,18 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
 
             foreach (var alert in s.Alerts)
             {
-                SinkSchema.WriteAlert(s.Buffer, alert);
                 LogAlert(_logger, alert.KindName, alert.SeverityName, alert.Source.ToWireName(), alert.Key, alert.PeakScore);
+                try
+                {
+                    SinkSchema.WriteAlert(s.Buffer, alert);
+                }
+                catch (ArgumentException e)
+                {
+                    // Same rule as forecast rows: a key line protocol cannot carry goes to the dead-letter file, never out of WriteAsync.
+                    s.Buffer.CancelLine();
+                    _deadLetters.Write(0, e.Message, $"alert {alert.KindName} id={alert.AlertId} source={alert.Source.ToWireName()} key={alert.Key} event_ms={alert.EventMs} severity={alert.SeverityName} peak_score={alert.PeakScore}");
+                    LogBadAlert(_logger, alert.Key, e.Message);
+                }
             }
 
             Interlocked.Add(ref _alertEvents, s.Alerts.Count);
@@ -146,6 +160,9 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Forecast for key '{Key}' cannot be written as line protocol ({Reason}); sent to the dead-letter file.")]
     private static partial void LogBadRow(ILogger logger, string key, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Alert for key '{Key}' cannot be written as line protocol ({Reason}); sent to the dead-letter file.")]
+    private static partial void LogBadAlert(ILogger logger, string key, string reason);
 
     private sealed class Scratch(WritePrecision precision)
     {

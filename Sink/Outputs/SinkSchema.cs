@@ -119,6 +119,9 @@ public static class SinkSchema
         buffer.FieldInteger("points_delivered", counters.PointsDelivered);
         buffer.FieldInteger("points_dead_lettered", counters.PointsDeadLettered);
         buffer.Field("sink_batch_points", counters.MeanBatchPoints);
+        buffer.FieldInteger("sink_config_error", counters.ConfigurationErrorStatus);
+        buffer.Field("sink_faulted", counters.Faulted);
+        buffer.FieldInteger("points_quarantined", counters.PointsQuarantined);
         buffer.EndLine(nowMs);
     }
 }

@@ -44,7 +44,17 @@ public sealed class SpoolFullException(string message) : Exception(message);
 /// <param name="Offset">Byte offset of the first bad record.</param>
 /// <param name="DiscardedBytes">Bytes from that offset to the end of the segment (moved to the dead-letter directory).</param>
 /// <param name="Reason">What was wrong.</param>
-public sealed record SpoolCorruption(string Segment, long Offset, long DiscardedBytes, string Reason);
+/// <param name="QuarantinePath">The file in the dead-letter directory that keeps those bytes.</param>
+/// <param name="LostPoints">Points of the records that were in that region (known when found during replay; 0 at open, where the header cannot be trusted).</param>
+public sealed record SpoolCorruption(string Segment, long Offset, long DiscardedBytes, string Reason, string QuarantinePath = "", long LostPoints = 0);
+
+/// <summary>What a spool directory holds, read without opening (locking) it.</summary>
+/// <param name="Segments">Segment files.</param>
+/// <param name="Records">Batches (record headers that fit in their file).</param>
+/// <param name="Points">Points in those batches.</param>
+/// <param name="Bytes">Bytes of all segments.</param>
+/// <param name="Oldest">Last write time of the oldest segment (null when there is none).</param>
+public readonly record struct SpoolStats(int Segments, long Records, long Points, long Bytes, DateTimeOffset? Oldest);
 
 /// <summary>One spooled batch.</summary>
 /// <param name="Payload">Line-protocol bytes (valid until the next spool call).</param>
@@ -64,6 +74,9 @@ public sealed partial class SegmentSpool : IDisposable
     /// <summary>Record header size.</summary>
     public const int HeaderBytes = 12;
 
+    /// <summary>Name of the lock file held while a spool is open.</summary>
+    public const string LockFileName = "spool.lock";
+
     private static ReadOnlySpan<byte> Magic => "SLSPOOL1"u8;
 
     private readonly SpoolOptions _options;
@@ -78,6 +91,7 @@ public sealed partial class SegmentSpool : IDisposable
     private long _sizeBytes;
     private long _records;
     private long _points;
+    private long _quarantinedPoints;
     private byte[] _readBuffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
 
     private SegmentSpool(SpoolOptions options, string deadLetterDirectory, ILogger logger)
@@ -105,6 +119,9 @@ public sealed partial class SegmentSpool : IDisposable
     /// <summary>Directory of the segments.</summary>
     public string Directory => _options.Directory;
 
+    /// <summary>Points of corrupt records found during replay and moved aside (see <see cref="Corruptions"/>).</summary>
+    public long QuarantinedPoints => Interlocked.Read(ref _quarantinedPoints);
+
     /// <summary>Opens (creating if needed) the spool; verifies every segment and cuts off damaged tails.</summary>
     /// <param name="options">Spool settings.</param>
     /// <param name="deadLetterDirectory">Where damaged bytes are copied.</param>
@@ -112,11 +129,11 @@ public sealed partial class SegmentSpool : IDisposable
     /// <returns>The open spool. Only one process may hold a spool directory.</returns>
     public static SegmentSpool Open(SpoolOptions options, string deadLetterDirectory, ILogger logger)
     {
-        System.IO.Directory.CreateDirectory(options.Directory);
+        PrivateFiles.EnsureDirectory(options.Directory);
         var spool = new SegmentSpool(options, deadLetterDirectory, logger);
         try
         {
-            spool._lock = new FileStream(Path.Combine(options.Directory, "spool.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            spool._lock = PrivateFiles.Open(Path.Combine(options.Directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException e)
         {
@@ -167,6 +184,8 @@ public sealed partial class SegmentSpool : IDisposable
         _active.Flush(_options.Fsync);
         var tail = _segments.Last!.Value;
         tail.Length = _active.Length;
+        tail.Records++;
+        tail.Points += points;
         Interlocked.Add(ref _sizeBytes, HeaderBytes + payload.Length);
         Interlocked.Increment(ref _records);
         Interlocked.Add(ref _points, points);
@@ -184,16 +203,15 @@ public sealed partial class SegmentSpool : IDisposable
             var head = _segments.First;
             if (head is null)
             {
+                // No segment left means nothing is pending, whatever the counters said (they must never keep the writer in replay mode).
+                Interlocked.Exchange(ref _records, 0);
+                Interlocked.Exchange(ref _points, 0);
                 return false;
             }
 
             if (_headOffset >= head.Value.Length)
             {
-                if (!DropHead())
-                {
-                    return false;
-                }
-
+                DropHead();
                 continue;
             }
 
@@ -204,6 +222,12 @@ public sealed partial class SegmentSpool : IDisposable
             var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(header);
             var points = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
             var crc = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+            if (length < 0 || length > head.Value.Length - _headOffset - HeaderBytes)
+            {
+                QuarantineHeadRest(head.Value, "record length beyond the segment while replaying");
+                continue;
+            }
+
             if (_readBuffer.Length < length)
             {
                 ArrayPool<byte>.Shared.Return(_readBuffer);
@@ -213,11 +237,9 @@ public sealed partial class SegmentSpool : IDisposable
             _reader.ReadExactly(_readBuffer, 0, length);
             if (Checksum(header[..8], _readBuffer.AsSpan(0, length)) != crc)
             {
-                // Verified at open or written by us: a mismatch now means the disk changed underneath; report and skip the rest.
-                var c = new SpoolCorruption(Path.GetFileName(head.Value.Path), _headOffset, head.Value.Length - _headOffset, "checksum mismatch while replaying");
-                _corruptions.Add(c);
-                LogCorruption(_logger, c.Segment, c.Offset, c.DiscardedBytes, c.Reason);
-                _headOffset = head.Value.Length;
+                // Verified at open or written by us: a mismatch now means the disk changed underneath. The rest of the segment
+                // cannot be trusted record by record, so it is kept aside whole and its records leave the counters.
+                QuarantineHeadRest(head.Value, "checksum mismatch while replaying");
                 continue;
             }
 
@@ -237,6 +259,8 @@ public sealed partial class SegmentSpool : IDisposable
         var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(header);
         var points = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
         _headOffset += HeaderBytes + length;
+        head.Value.Records--;
+        head.Value.Points -= points;
         Interlocked.Decrement(ref _records);
         Interlocked.Add(ref _points, -points);
         if (_headOffset >= head.Value.Length)
@@ -282,6 +306,8 @@ public sealed partial class SegmentSpool : IDisposable
         }
 
         Interlocked.Add(ref _sizeBytes, -head.Value.Length);
+        Interlocked.Add(ref _records, -head.Value.Records);
+        Interlocked.Add(ref _points, -head.Value.Points);
         File.Delete(head.Value.Path);
         _segments.RemoveFirst();
         _headOffset = Magic.Length;
@@ -293,7 +319,7 @@ public sealed partial class SegmentSpool : IDisposable
         _active?.Dispose();
         var nextId = _segments.Last is null ? NextIdFromDisk() : _segments.Last.Value.Id + 1;
         var path = Path.Combine(_options.Directory, string.Create(CultureInfo.InvariantCulture, $"seg-{nextId:D12}.spool"));
-        _active = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete);
+        _active = PrivateFiles.Open(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete);
         _active.Write(Magic);
         _active.Flush(_options.Fsync);
         _segments.AddLast(new Segment(nextId, path) { Length = Magic.Length });
@@ -390,10 +416,10 @@ public sealed partial class SegmentSpool : IDisposable
         if (reason is not null)
         {
             var fileLength = new FileInfo(path).Length;
-            var c = new SpoolCorruption(name, goodEnd, fileLength - goodEnd, reason);
+            var target = QuarantineTail(path, goodEnd);
+            var c = new SpoolCorruption(name, goodEnd, fileLength - goodEnd, reason, target);
             _corruptions.Add(c);
-            LogCorruption(_logger, name, goodEnd, c.DiscardedBytes, reason);
-            QuarantineTail(path, goodEnd);
+            LogCorruption(_logger, name, goodEnd, c.DiscardedBytes, reason, target);
         }
 
         if (goodEnd <= Magic.Length)
@@ -403,7 +429,7 @@ public sealed partial class SegmentSpool : IDisposable
             return;
         }
 
-        var seg = new Segment(id, path) { Length = goodEnd };
+        var seg = new Segment(id, path) { Length = goodEnd, Records = records, Points = points };
         _segments.AddLast(seg);
         if (_segments.Count == 1)
         {
@@ -415,13 +441,12 @@ public sealed partial class SegmentSpool : IDisposable
         _points += points;
     }
 
-    private void QuarantineTail(string path, long goodEnd)
+    private string QuarantineTail(string path, long goodEnd)
     {
-        System.IO.Directory.CreateDirectory(_deadLetterDirectory);
-        var target = Path.Combine(_deadLetterDirectory, string.Create(CultureInfo.InvariantCulture, $"corrupt-{Path.GetFileNameWithoutExtension(path)}-{goodEnd}.bin"));
+        var target = QuarantinePath(path, goodEnd);
         using (var src = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
         {
-            using (var dst = new FileStream(target, FileMode.Create, FileAccess.Write))
+            using (var dst = PrivateFiles.Open(target, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 src.Position = goodEnd;
                 src.CopyTo(dst);
@@ -431,10 +456,85 @@ public sealed partial class SegmentSpool : IDisposable
             src.SetLength(goodEnd);
             src.Flush(true);
         }
+
+        return target;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Spool segment {Segment} is damaged at byte {Offset} ({Bytes} bytes cut off and copied to the dead-letter directory): {Reason}. Records before it will be delivered.")]
-    private static partial void LogCorruption(ILogger logger, string segment, long offset, long bytes, string reason);
+    private string QuarantinePath(string segmentPath, long offset)
+    {
+        PrivateFiles.EnsureDirectory(_deadLetterDirectory);
+        return Path.Combine(_deadLetterDirectory, string.Create(CultureInfo.InvariantCulture, $"corrupt-{Path.GetFileNameWithoutExtension(segmentPath)}-{offset}.bin"));
+    }
+
+    /// <summary>Copies the head segment from the read position to its end into the dead-letter directory, then drops the segment.</summary>
+    private void QuarantineHeadRest(Segment head, string reason)
+    {
+        var target = QuarantinePath(head.Path, _headOffset);
+        using (var src = new FileStream(head.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (var dst = PrivateFiles.Open(target, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            src.Position = _headOffset;
+            src.CopyTo(dst);
+            dst.Flush(true);
+        }
+
+        var c = new SpoolCorruption(Path.GetFileName(head.Path), _headOffset, head.Length - _headOffset, reason, target, head.Points);
+        _corruptions.Add(c);
+        Interlocked.Add(ref _quarantinedPoints, head.Points);
+        LogCorruption(_logger, c.Segment, c.Offset, c.DiscardedBytes, reason, target);
+        LogQuarantined(_logger, head.Records, head.Points, target);
+
+        // DropHead takes the segment's remaining records and points off the counters.
+        _headOffset = head.Length;
+        DropHead();
+    }
+
+    /// <summary>Counts what a spool directory holds from the record headers, without locking or verifying it.</summary>
+    /// <param name="directory">Spool directory.</param>
+    /// <returns>Segments, batches, points, bytes and the oldest segment's time.</returns>
+    public static SpoolStats Inspect(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory))
+        {
+            return default;
+        }
+
+        var segments = 0;
+        long records = 0, points = 0, bytes = 0;
+        DateTimeOffset? oldest = null;
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        foreach (var path in System.IO.Directory.GetFiles(directory, "seg-*.spool"))
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            segments++;
+            bytes += fs.Length;
+            var written = new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero);
+            oldest = oldest is null || written < oldest ? written : oldest;
+            var at = (long)Magic.Length;
+            while (at + HeaderBytes <= fs.Length)
+            {
+                fs.Position = at;
+                fs.ReadExactly(header);
+                var len = BinaryPrimitives.ReadUInt32LittleEndian(header);
+                if (len > fs.Length - at - HeaderBytes)
+                {
+                    break;
+                }
+
+                records++;
+                points += BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+                at += HeaderBytes + len;
+            }
+        }
+
+        return new SpoolStats(segments, records, points, bytes, oldest);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Spool segment {Segment} is damaged at byte {Offset} ({Bytes} bytes cut off and kept in {Quarantine}): {Reason}. Records before it are delivered.")]
+    private static partial void LogCorruption(ILogger logger, string segment, long offset, long bytes, string reason, string quarantine);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Spool quarantined {Records} batches ({Points} points) it can no longer read to {Quarantine}; they are not sent.")]
+    private static partial void LogQuarantined(ILogger logger, long records, long points, string quarantine);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Spool holds {Records} batches ({Points} points, {Bytes} bytes) in {Directory}; they will be replayed when InfluxDB answers.")]
     private static partial void LogRecovered(ILogger logger, long records, long points, long bytes, string directory);
@@ -446,5 +546,11 @@ public sealed partial class SegmentSpool : IDisposable
         public string Path { get; } = path;
 
         public long Length { get; set; }
+
+        /// <summary>Records not yet acknowledged.</summary>
+        public long Records { get; set; }
+
+        /// <summary>Points of those records.</summary>
+        public long Points { get; set; }
     }
 }

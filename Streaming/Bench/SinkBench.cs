@@ -17,6 +17,9 @@ namespace StreamLstm.Streaming.Bench;
 /// <c>sink</c>: forecast points/s into a private influxd for batch sizes 1K/5K/10K, gzip off/on. To tell which side limits,
 /// it also measures our encoder alone (scoring + line protocol, and gzip) and reads influxd's CPU time from /proc: when the
 /// encoder alone is many times faster than end-to-end and influxd burns most of the CPU, InfluxDB is the limit.
+/// Then the v2 write path: InfluxDB.Client (the default v2 transport) against our own HTTP request to <c>/api/v2/write</c>,
+/// both against the same local HTTP listener answering 204 (there is no InfluxDB 2.x server here), so the rows compare
+/// the transports' own cost and nothing else.
 /// </summary>
 public static class SinkBench
 {
@@ -30,18 +33,20 @@ public static class SinkBench
         var keys = new Option<int>("--keys") { Description = "Distinct keys (series).", DefaultValueFactory = _ => 500 };
         var horizons = new Option<int>("--horizons") { Description = "Forecast horizons K per point (2K+4 fields).", DefaultValueFactory = _ => 3 };
         var output = new Option<string>("--out") { Description = "JSON result file.", DefaultValueFactory = _ => Path.Combine("artifacts", "bench", "sink.json") };
+        var skipV1 = new Option<bool>("--skip-v1") { Description = "Only the v2 transport comparison (no influxd needed)." };
         var command = new Command("sink", "InfluxDB writer points/s into a local influxd (batch 1K/5K/10K, gzip off/on); writes artifacts/bench/sink.json.");
         command.Options.Add(points);
         command.Options.Add(keys);
         command.Options.Add(horizons);
         command.Options.Add(output);
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(points), parse.GetValue(keys), parse.GetValue(horizons), parse.GetValue(output)!, ct));
+        command.Options.Add(skipV1);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(points), parse.GetValue(keys), parse.GetValue(horizons), parse.GetValue(output)!, parse.GetValue(skipV1), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(int points, int keyCount, int horizons, string outPath, CancellationToken ct)
+    private static async Task<int> RunAsync(int points, int keyCount, int horizons, string outPath, bool skipV1, CancellationToken ct)
     {
-        if (LocalInfluxd.FindBinary() is null)
+        if (!skipV1 && LocalInfluxd.FindBinary() is null)
         {
             await Console.Error.WriteLineAsync("sink bench: influxd not found; install the 'influxdb' package (InfluxDB 1.x) or set INFLUXD.").ConfigureAwait(false);
             return 2;
@@ -52,30 +57,40 @@ public static class SinkBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"encoder alone (score + line protocol): {encode.PointsPerSecond:N0} points/s, {encode.BytesPerPoint:F0} bytes/point; + gzip: {encode.GzipPointsPerSecond:N0} points/s ({encode.GzipRatio:F2}x smaller)"));
 
         var results = new List<Result>();
-        await using var server = await LocalInfluxd.StartNewAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        var v2 = new List<TransportResult>();
         var work = Directory.CreateTempSubdirectory("streamlstm-sinkbench-").FullName;
+        var verdict = string.Empty;
         try
         {
             using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-            foreach (var gzip in new[] { false, true })
+            if (!skipV1)
             {
-                foreach (var size in BatchSizes)
+                await using var server = await LocalInfluxd.StartNewAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+                foreach (var gzip in new[] { false, true })
                 {
-                    ct.ThrowIfCancellationRequested();
-                    var db = string.Create(CultureInfo.InvariantCulture, $"bench_{size}_{(gzip ? "gz" : "plain")}");
-                    await server.CreateDatabaseAsync(db).ConfigureAwait(false);
-                    results.Add(await RunOneAsync(server, http, db, size, gzip, batches, points, Path.Combine(work, db), ct).ConfigureAwait(false));
+                    foreach (var size in BatchSizes)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        var db = string.Create(CultureInfo.InvariantCulture, $"bench_{size}_{(gzip ? "gz" : "plain")}");
+                        await server.CreateDatabaseAsync(db).ConfigureAwait(false);
+                        results.Add(await RunOneAsync(server, http, db, size, gzip, batches, points, Path.Combine(work, db), ct).ConfigureAwait(false));
+                    }
                 }
+
+                PrintTable(results, encode);
+                verdict = Verdict(results, encode);
+                Console.WriteLine(verdict);
             }
+
+            v2.AddRange(await SinkBenchV2.RunAsync(http, batches, points, Path.Combine(work, "v2"), ct).ConfigureAwait(false));
         }
         finally
         {
             Directory.Delete(work, recursive: true);
         }
 
-        PrintTable(results, encode);
-        var verdict = Verdict(results, encode);
-        Console.WriteLine(verdict);
+        var v2Verdict = SinkBenchV2.PrintAndJudge(v2);
+        Console.WriteLine(v2Verdict);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         var json = JsonSerializer.Serialize(
             new
@@ -87,6 +102,8 @@ public static class SinkBench
                 encoder = encode,
                 runs = results,
                 verdict,
+                v2Transports = v2,
+                v2Verdict,
             },
             new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
         await File.WriteAllTextAsync(outPath, json, ct).ConfigureAwait(false);

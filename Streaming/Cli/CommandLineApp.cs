@@ -24,6 +24,8 @@ public static class CommandLineApp
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(NabEvalCommand.Create());
         root.Subcommands.Add(SoakCommand.Create());
+        root.Subcommands.Add(StreamLstm.Streaming.SpoolCli.SpoolCommand.Create());
+        root.Subcommands.Add(StreamLstm.Streaming.InfluxCli.InfluxCommand.Create());
         return root;
     }
 }

@@ -91,14 +91,14 @@ public sealed class InfluxOutageTests : IDisposable
 
         // "Kill": abandon the writer without flushing or draining; only the files stay behind.
         await first.KillAsync();
-        Assert.NotEmpty(Directory.GetFiles(Spool.Directory, "seg-*.spool"));
+        Assert.NotEmpty(Directory.GetFiles(first.Spool.Directory, "seg-*.spool"));
 
         await server.StartAsync(TimeSpan.FromSeconds(60));
         await using var second = new InfluxWriter(http, options, Spool, Dlq, TimeProvider.System, NullLogger.Instance);
         Assert.Equal(n, second.Spool.PendingPoints);
         await Wait.ForAsync(second.WaitForSpoolDrainedAsync(ct), TimeSpan.FromSeconds(60), "new writer replays the spool left by the killed one");
         await Wait.UntilAsync(async () => await InfluxQuery.CountAsync(server, "killed", "forecast") == n, TimeSpan.FromSeconds(30), "spooled points visible in influxd");
-        Assert.Empty(Directory.GetFiles(Spool.Directory, "seg-*.spool"));
+        Assert.Empty(Directory.GetFiles(second.Spool.Directory, "seg-*.spool"));
     }
 
     [Fact]
@@ -123,7 +123,7 @@ public sealed class InfluxOutageTests : IDisposable
         }
 
         // A torn append: the last segment gains half a record.
-        var last = Directory.GetFiles(Spool.Directory, "seg-*.spool").Order(StringComparer.Ordinal).Last();
+        var last = Directory.GetFiles(first.Spool.Directory, "seg-*.spool").Order(StringComparer.Ordinal).Last();
         await File.AppendAllTextAsync(last, "\u0040\0\0\0\u0007\0\0\0garbage-after-kill", Encoding.Latin1, ct);
 
         await server.StartAsync(TimeSpan.FromSeconds(60));
