@@ -52,6 +52,9 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     /// <summary>The point sink.</summary>
     public IPointSink Sink => _sink;
 
+    /// <summary>Sees every scored batch (live views); null for none.</summary>
+    public IScoredBatchObserver? Observer { get; set; }
+
     /// <summary>Alert events produced so far.</summary>
     public long AlertEvents => Interlocked.Read(ref _alertEvents);
 
@@ -69,6 +72,7 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
         try
         {
             _detector.Process(batch, s.Scores.AsSpan(0, batch.Count), s.Alerts);
+            Observer?.OnScored(batch, s.Scores.AsSpan(0, batch.Count), s.Alerts);
             for (var r = 0; r < batch.Count; r++)
             {
                 try

@@ -25,7 +25,7 @@ public static class RunCommand
             if (parse.GetValue(group) is { } g) args.Add($"--Kafka:GroupId={g}");
             try
             {
-                using var host = StreamLstmHost.CreateBuilder([.. args]).Build();
+                using var host = StreamLstmHost.CreateBuilder([.. args], Web.WebServiceCollectionExtensions.AddStreamLstmWeb).Build();
                 await host.RunAsync(ct).ConfigureAwait(false);
                 return 0;
             }

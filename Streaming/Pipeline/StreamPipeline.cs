@@ -27,6 +27,7 @@ public sealed class StreamPipeline
         IDeadLetterSink deadLetters, TimeProvider? time = null)
     {
         Options = options;
+        Models = models;
         _outputs = outputs;
         var n = options.ResolvedWorkers;
         Pool = new MessageChunkPool(options.ChunkSize);
@@ -46,6 +47,9 @@ public sealed class StreamPipeline
 
     /// <summary>Settings.</summary>
     public PipelineOptions Options { get; }
+
+    /// <summary>The model of each enabled source kind.</summary>
+    public IReadOnlyDictionary<SourceKind, LstmModel> Models { get; }
 
     /// <summary>One bounded channel per worker.</summary>
     public IReadOnlyList<Channel<MessageChunk>> Lanes => _lanes;
