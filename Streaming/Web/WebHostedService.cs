@@ -107,6 +107,7 @@ public sealed partial class WebHostedService(IServiceProvider services, IOptions
         builder.Services.AddSingleton(services.GetRequiredService<LiveFeed>());
         builder.Services.AddSingleton(services.GetRequiredService<AlertLog>());
         builder.Services.AddSingleton(services.GetRequiredService<StatusFeed>());
+        builder.Services.AddSingleton(services.GetRequiredService<OverviewFeed>());
         builder.Services.AddSingleton(services.GetRequiredService<ServiceMetrics>());
         builder.Services.AddSingleton(services.GetRequiredService<IPipelineHealth>());
         builder.Services.AddSingleton(services.GetRequiredService<IInfluxHealth>());

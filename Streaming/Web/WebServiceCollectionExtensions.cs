@@ -35,6 +35,7 @@ public static class WebServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebOptions>, WebOptionsValidator>());
         services.TryAddSingleton<AlertLog>();
         services.TryAddSingleton<LiveFeed>();
+        services.TryAddSingleton<OverviewFeed>();
         services.TryAddSingleton<ServiceMetrics>();
         services.TryAddSingleton<BatchSizeTap>();
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<BatchSizeTap>());

@@ -50,12 +50,11 @@ public static class DashboardEndpoints
             return Results.Content(DashboardJson.Serialize(new { alerts = list.Select(DashboardJson.Alert).ToArray() }), "application/json");
         });
 
-        app.MapGet("/api/stream/overview", (HttpContext context, StatusFeed status, LiveFeed feed, AlertLog alerts, IHostApplicationLifetime lifetime) =>
+        app.MapGet("/api/stream/overview", (HttpContext context, OverviewFeed overview, AlertLog alerts, IHostApplicationLifetime lifetime) =>
         {
-            var overview = status.Samples(options.OverviewPeriod).Select(s => new SseMessage("overview", DashboardJson.Serialize(DashboardJson.Overview(s, feed, alerts))));
             var alertBatches = LiveStreams.Batched(alerts.Events, TimeSpan.FromMilliseconds(250), 100, DefaultScheduler.Instance)
                 .Select(b => new SseMessage("alerts", DashboardJson.Serialize(b.Select(DashboardJson.Alert).ToArray())));
-            return ServerSentEvents.StreamAsync(context, overview.Merge(alertBatches), lifetime.ApplicationStopping);
+            return ServerSentEvents.StreamAsync(context, overview.Messages.Merge(alertBatches), lifetime.ApplicationStopping);
         });
 
         app.MapGet("/api/stream/key", async (HttpContext context, string? kind, string? key, LiveFeed feed, AlertLog alerts, IHostApplicationLifetime lifetime) =>
