@@ -4,7 +4,8 @@ using StreamLstm.Web.Tests.Support;
 namespace StreamLstm.Web.Tests.Browser;
 
 /// <summary>The dashboard in a real browser (headless chromium) against a running demo.</summary>
-public sealed class DashboardBrowserTests(DemoFixture fixture) : IClassFixture<DemoFixture>
+[Collection(DemoCollection.Name)]
+public sealed class DashboardBrowserTests(DemoFixture fixture)
 {
     private static readonly float Timeout = 60_000;
 

@@ -45,3 +45,11 @@ public sealed class DemoFixture : IAsyncLifetime
         if (_demo is not null) await _demo.DisposeAsync();
     }
 }
+
+/// <summary>Test classes that share one running demo and browser.</summary>
+[CollectionDefinition(Name)]
+public sealed class DemoCollection : ICollectionFixture<DemoFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "demo";
+}
