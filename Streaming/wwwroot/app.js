@@ -74,10 +74,11 @@
   }
 
   // ---- key search -------------------------------------------------------------------------------------------------
+  let searchSeq = 0;
   async function search() {
-    const q = $('key-search').value;
+    const q = $('key-search').value, seq = ++searchSeq;
     const r = await fetch(api('/api/keys', { kind: state.kind, q, limit: 30 }));
-    if (!r.ok) return;
+    if (!r.ok || seq !== searchSeq) return; // a newer search is under way: drop this older answer
     const res = await r.json();
     state.results = res.keys; state.active = -1;
     $('key-count').textContent = `${res.total.toLocaleString('en-US')} ${res.kind} keys match`;

@@ -28,6 +28,8 @@ public sealed class DashboardBrowserTests(DemoFixture fixture)
         var page = await NewPageAsync();
         await page.GotoAsync(fixture.Url + "/");
         await page.WaitForSelectorAsync("#status[data-state='live']", new() { Timeout = Timeout });
+        // Keys are known once the pipeline has forecast them: wait for the overview to count tick keys.
+        await page.WaitForFunctionAsync("() => { const r = document.querySelector('#kinds tr[data-kind=tick]'); return r && +r.cells[5].textContent.replace(/,/g, '') > 0; }", null, new() { Timeout = Timeout });
         await page.SelectOptionAsync("#kind", "tick");
         await page.FillAsync("#key-search", "SYM00");
         await page.WaitForSelectorAsync("#key-results li[data-key^='SYM00']", new() { Timeout = Timeout });
