@@ -74,6 +74,14 @@ public sealed partial class KafkaIngestConsumer
     /// <summary>Sum over assigned partitions of (high watermark − stored offset), refreshed twice a second.</summary>
     public long Lag { get; private set; }
 
+    /// <summary>Lag per assigned partition, refreshed with <see cref="Lag"/> (a fresh list each time: safe to read anywhere).</summary>
+    public IReadOnlyList<PartitionLag> PartitionLags { get; private set; } = [];
+
+    /// <summary>Partitions currently assigned to this consumer.</summary>
+    public int AssignedPartitions => Volatile.Read(ref _assignedPartitions);
+
+    private int _assignedPartitions;
+
     /// <summary>The lane a partition belongs to.</summary>
     /// <param name="kindIndex">Source kind index (spreads topics over lanes).</param>
     /// <param name="partition">Partition.</param>
@@ -234,6 +242,7 @@ public sealed partial class KafkaIngestConsumer
         var refreshLag = now - _lagAt >= Stopwatch.Frequency / 2;
         if (refreshLag) _lagAt = now;
         long lag = 0;
+        var lags = refreshLag ? new List<PartitionLag>(_partitions.Count) : null;
         foreach (var ps in _partitions.Values)
         {
             var next = ps.Durable;
@@ -255,10 +264,16 @@ public sealed partial class KafkaIngestConsumer
             if (wm.High.Value >= 0)
             {
                 lag += Math.Max(0, wm.High.Value - Math.Max(ps.StoredOffset, 0));
+                lags!.Add(new PartitionLag(ps.Topic, ps.Partition, ps.Kind, Math.Max(0, wm.High.Value - Math.Max(ps.StoredOffset, 0))));
             }
         }
 
-        if (refreshLag) Lag = lag;
+        Volatile.Write(ref _assignedPartitions, _partitions.Count);
+        if (refreshLag)
+        {
+            Lag = lag;
+            PartitionLags = lags!;
+        }
     }
 
     /// <summary>A deadline <see cref="KafkaConsumerOptions.DrainTimeout"/> from now, never past the shutdown's.</summary>

@@ -55,6 +55,9 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     /// <summary>Rows written without a score because their forecast or value was not finite (counted by the detector).</summary>
     public long UnscoredRows => _detector.NonFiniteRows;
 
+    /// <summary>Sees every scored batch (live views); null for none.</summary>
+    public IScoredBatchObserver? Observer { get; set; }
+
     /// <summary>Alert events produced so far.</summary>
     public long AlertEvents => Interlocked.Read(ref _alertEvents);
 
@@ -72,6 +75,7 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
         try
         {
             _detector.Process(batch, s.Scores.AsSpan(0, batch.Count), s.Alerts);
+            Observer?.OnScored(batch, s.Scores.AsSpan(0, batch.Count), s.Alerts);
             for (var r = 0; r < batch.Count; r++)
             {
                 try

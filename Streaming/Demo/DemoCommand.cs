@@ -8,17 +8,21 @@ using Microsoft.Extensions.Hosting;
 using StreamLstm.Ingest.Features;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Ingest.Replay;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Weights;
 using StreamLstm.Streaming.Hosting;
+using StreamLstm.Streaming.Web;
 
 namespace StreamLstm.Streaming.Demo;
 
 /// <summary>
 /// <c>demo</c>: embedded Kafka (or <c>--bootstrap-servers</c>), generators for ticks, vitals and audio frames, models
 /// trained at start-up on generated history (or <c>--model</c>), the pipeline writing to the <c>forecasts</c> topic, and a
-/// live status line per second. Prints <c>bootstrap.servers=HOST:PORT,...</c> first so any Kafka client can watch.
+/// live status line per second, and the web dashboard (<c>--urls</c>, default http://127.0.0.1:8080). With
+/// <c>--replay SOURCE</c> the real data of <c>../shared/data</c> is replayed instead of the generators. Prints
+/// <c>bootstrap.servers=HOST:PORT,...</c> first so any Kafka client can watch.
 /// </summary>
 public static class DemoCommand
 {
@@ -46,7 +50,11 @@ public static class DemoCommand
         var influxOrg = new Option<string?>("--influx-org") { Description = "InfluxDB 2.x organisation" };
         var influxBucket = new Option<string?>("--influx-bucket") { Description = "InfluxDB 2.x bucket" };
         var influxToken = new Option<string?>("--influx-token") { Description = "InfluxDB 2.x token" };
-        foreach (var o in new Option[] { duration, bootstrap, symbols, patients, streams, rate, anomalyRate, models, hidden, epochs, workers, partitions, seed, saveModels, influxUrl, influxDb, influxOrg, influxBucket, influxToken })
+        var replay = new Option<string?>("--replay") { Description = "Replay real data from ../shared/data instead of the generators: " + string.Join(" | ", ReplaySourceNames.All) };
+        replay.AcceptOnlyFromAmong(ReplaySourceNames.All);
+        var speed = new Option<double?>("--speed") { Description = "With --replay: time scale (1 = original timing, 0 = as fast as possible); default per source (vitals 600, spy-minute 3600, btc-ticks 10, market-daily 432000, audio 1)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "With --replay: the real-data folder (default ../shared/data, else shared/data above the current directory)" };
+        foreach (var o in new Option[] { duration, bootstrap, symbols, patients, streams, rate, anomalyRate, models, hidden, epochs, workers, partitions, seed, saveModels, influxUrl, influxDb, influxOrg, influxBucket, influxToken, replay, speed, dataDir })
         {
             command.Options.Add(o);
         }
@@ -74,6 +82,9 @@ public static class DemoCommand
                 InfluxOrg = parse.GetValue(influxOrg),
                 InfluxBucket = parse.GetValue(influxBucket),
                 InfluxToken = parse.GetValue(influxToken),
+                Replay = parse.GetValue(replay) is { } r ? ReplaySourceNames.Parse(r) : null,
+                Speed = parse.GetValue(speed),
+                DataDir = parse.GetValue(dataDir),
                 ExtraArgs = [.. parse.UnmatchedTokens],
             };
             return await RunAsync(settings, ct).ConfigureAwait(false);
@@ -110,6 +121,9 @@ public static class DemoCommand
         public string? InfluxOrg { get; init; }
         public string? InfluxBucket { get; init; }
         public string? InfluxToken { get; init; }
+        public ReplaySource? Replay { get; init; }
+        public double? Speed { get; init; }
+        public string? DataDir { get; init; }
         public string[] ExtraArgs { get; init; } = [];
     }
 
@@ -117,6 +131,20 @@ public static class DemoCommand
     {
         using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (s.Duration is { } d) run.CancelAfter(d);
+        string? replayDir = null;
+        if (s.Replay is not null)
+        {
+            try
+            {
+                replayDir = DataDirectory.Resolve(s.DataDir);
+            }
+            catch (Exception e) when (e is IOException or ArgumentException)
+            {
+                await Console.Error.WriteLineAsync("demo --replay: " + e.Message).ConfigureAwait(false);
+                return 1;
+            }
+        }
+
         KafkaNative.EnsureLoaded();
         EmbeddedKafka? cluster = null;
         string bootstrap;
@@ -161,7 +189,11 @@ public static class DemoCommand
                 overrides["Sink:Influx:Api"] = s.InfluxToken is not null || s.InfluxBucket is not null ? "V2" : "V1";
             }
 
-            using var host = StreamLstmHost.CreateBuilder(s.ExtraArgs, b => b.Services.AddSingleton(new PipelineModels(models)), overrides).Build();
+            using var host = StreamLstmHost.CreateBuilder(s.ExtraArgs, b =>
+            {
+                b.Services.AddSingleton(new PipelineModels(models));
+                WebServiceCollectionExtensions.AddStreamLstmWeb(b);
+            }, overrides).Build();
             var sinkOptions = host.Services.GetRequiredService<IOptions<SinkOptions>>().Value;
             Console.WriteLine(sinkOptions.HasInflux
                 ? $"influx: forecasts, scores and alerts also go to {sinkOptions.Influx.Url} ({(string.IsNullOrEmpty(sinkOptions.Influx.Bucket) ? "database " + sinkOptions.Influx.Database : "bucket " + sinkOptions.Influx.Bucket)})"
@@ -182,7 +214,7 @@ public static class DemoCommand
 
             var service = host.Services.GetRequiredService<PipelineHostedService>();
             await service.Started.WaitAsync(run.Token).ConfigureAwait(false);
-            var generators = StartGenerators(s, bootstrap, run.Token);
+            var generators = s.Replay is { } source ? [StartReplay(source, replayDir!, s.Speed ?? DemoReplay.DefaultSpeed(source), bootstrap, run.Token)] : StartGenerators(s, bootstrap, run.Token);
             var feed = host.Services.GetRequiredService<StatusFeed>();
             var started = DateTime.UtcNow;
             using var status = feed.Samples(TimeSpan.FromSeconds(1)).Subscribe(sample => Console.WriteLine(Format(sample, DateTime.UtcNow - started)));
@@ -221,6 +253,13 @@ public static class DemoCommand
         var toTrain = new List<SourceKind>();
         foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
         {
+            if (s.Replay is { } replayed && DemoReplay.KindOf(replayed) != kind && !files.ContainsKey(kind))
+            {
+                // Replaying one data set: the other kinds get no events, so a random model stands in (no training time).
+                result[kind] = PipelineModels.CreateRandom(kind, new ModelSettings { Hidden = s.Hidden, Horizons = 5 }, 13);
+                continue;
+            }
+
             if (files.TryGetValue(kind, out var path))
             {
                 result[kind] = ModelFile.Load(path);
@@ -343,6 +382,20 @@ public static class DemoCommand
 
         return list;
     }
+
+    private static Task StartReplay(ReplaySource source, string dir, double speed, string bootstrap, CancellationToken ct) => Task.Run(async () =>
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: {source.ToName()} from {dir} -> topic '{source.DefaultTopic()}', speed {(speed == 0 ? "max" : speed.ToString(CultureInfo.InvariantCulture))}"));
+        using var producer = new KafkaEventProducer(bootstrap);
+        try
+        {
+            var report = await ReplayRunner.RunAsync(ReplaySources.Read(source, dir), producer, source.DefaultTopic(), speed, 0, TimeProvider.System, null, ct).ConfigureAwait(false);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: done, {report.Produced:N0} events of {report.Keys} keys in {report.Elapsed.TotalSeconds:F1} s; the pipeline and dashboard keep running until Ctrl+C"));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }, CancellationToken.None);
 
     private static string Format(StatusSample s, TimeSpan elapsed)
     {

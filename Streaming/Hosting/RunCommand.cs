@@ -26,7 +26,7 @@ public static class RunCommand
             if (parse.GetValue(group) is { } g) args.Add($"--Kafka:GroupId={g}");
             try
             {
-                using var host = StreamLstmHost.CreateBuilder([.. args]).Build();
+                using var host = StreamLstmHost.CreateBuilder([.. args], Web.WebServiceCollectionExtensions.AddStreamLstmWeb).Build();
                 await host.RunAsync(ct).ConfigureAwait(false);
                 // A worker or consumer failure stops the host on its own: say why and exit non-zero.
                 if (host.Services.GetRequiredService<PipelineHostedService>().Failure is { } failure)

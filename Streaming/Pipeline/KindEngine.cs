@@ -145,16 +145,20 @@ internal sealed class KindEngine
     {
         var n = Pending;
         if (n == 0) return;
+        var stepStart = Stopwatch.GetTimestamp();
         StepAndFill(n);
+        metrics.StepLatency.Record(stepStart, Stopwatch.GetTimestamp());
         for (var i = 0; i < outputs.Count; i++)
         {
             await outputs[i].WriteAsync(Batch, ct).ConfigureAwait(false);
         }
 
         var now = Stopwatch.GetTimestamp();
+        var kindLatency = metrics.KindLatency[(int)Kind];
         for (var r = 0; r < n; r++)
         {
             metrics.Latency.Record(_rowTicks[r], now);
+            kindLatency.Record(_rowTicks[r], now);
             var ps = _rowPartitions[r];
             if (ps.PendingRows != 0)
             {

@@ -43,6 +43,7 @@ public sealed partial class StreamPipeline
     {
         Failures = failures ?? new DeliveryFailures();
         Options = options;
+        Models = models;
         _outputs = outputs;
         _deadLetters = deadLetters;
         _logger = logger ?? NullLogger.Instance;
@@ -69,6 +70,9 @@ public sealed partial class StreamPipeline
 
     /// <summary>Deliveries the outputs gave up; each holds its input partition's offset back.</summary>
     public DeliveryFailures Failures { get; }
+
+    /// <summary>The model of each enabled source kind.</summary>
+    public IReadOnlyDictionary<SourceKind, LstmModel> Models { get; }
 
     /// <summary>One bounded channel per worker.</summary>
     public IReadOnlyList<Channel<MessageChunk>> Lanes => _lanes;

@@ -28,6 +28,12 @@ public sealed class WorkerMetrics
     /// <summary>Event→forecast latency.</summary>
     public LatencyHistogram Latency { get; } = new();
 
+    /// <summary>Event→forecast latency per source kind (index: <c>(int)SourceKind</c>); its count is the kind's forecasts.</summary>
+    public LatencyHistogram[] KindLatency { get; } = [new(), new(), new()];
+
+    /// <summary>Time of one micro-batch's LSTM step (and de-normalisation), per batch.</summary>
+    public LatencyHistogram StepLatency { get; } = new();
+
     /// <summary>Keys currently held.</summary>
     public long Keys;
 
