@@ -43,9 +43,16 @@ public static class GpuAccelerators
             return (context, context.GetCudaDevice(0).CreateAccelerator(context));
         }
 
-        // The default CPU device simulates one multiprocessor of 4 warps × 4 threads: groups of up to 16 threads.
-        var cpu = Context.Create(b => b.CPU(CPUDeviceKind.Default).EnableAlgorithms());
-        return (cpu, cpu.CreateCPUAccelerator(0));
+        // Groups of 2 threads on 2 worker threads: ILGPU's CPU runtime hands every launch to all its threads and meets at
+        // barriers, so more threads than cores (16 for CPUDevice.Default) made the same tests ~20× slower on 2 busy cores.
+        return OpenCpu(new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: 1));
+    }
+
+    /// <summary>Opens ILGPU's CPU accelerator simulating <paramref name="device"/> (tests use larger groups to exercise tiling).</summary>
+    internal static (Context Context, Accelerator Accelerator) OpenCpu(CPUDevice device)
+    {
+        var cpu = Context.Create(b => b.CPU(device).EnableAlgorithms());
+        return (cpu, cpu.CreateCPUAccelerator(0, CPUAcceleratorMode.Parallel));
     }
 
     private static string? ProbeCuda()
