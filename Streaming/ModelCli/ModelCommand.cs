@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Training;
+using StreamLstm.Model.Training.Gpu;
 using StreamLstm.Model.Verification;
 using StreamLstm.Model.Weights;
 
@@ -28,14 +29,21 @@ public static class ModelCommand
         var fwdTol = new Option<double>("--forward-tol") { Description = "Absolute tolerance for forward outputs and the loss.", DefaultValueFactory = _ => 1e-5 };
         var gradTol = new Option<double>("--grad-tol") { Description = "Relative (max-abs error / max |reference|) tolerance for gradients.", DefaultValueFactory = _ => 1e-4 };
         var threads = new Option<int>("--threads") { Description = "Threads for the backward pass.", DefaultValueFactory = _ => 1 };
+        var device = new Option<string>("--device")
+        {
+            Description = "cpu: the CPU engine (sequence forward, step kernel, backward); gpu: the GPU trainer's forward and backward (ILGPU; CUDA when present, else its CPU accelerator).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        device.AcceptOnlyFromAmong("cpu", "gpu");
         var verify = new Command("verify", "Run forward, incremental steps and backward on a PyTorch reference file; print max abs/rel error per tensor; exit 1 over tolerance.");
         verify.Arguments.Add(file);
         verify.Options.Add(json);
         verify.Options.Add(fwdTol);
         verify.Options.Add(gradTol);
         verify.Options.Add(threads);
+        verify.Options.Add(device);
         verify.SetAction(parse => Verify(parse.GetValue(file)!, parse.GetValue(json), parse.GetValue(fwdTol), parse.GetValue(gradTol),
-            parse.GetValue(threads), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(threads), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(device) == "gpu"));
         return verify;
     }
 
@@ -47,13 +55,22 @@ public static class ModelCommand
     /// <param name="threads">Backward threads.</param>
     /// <param name="stdout">Report destination.</param>
     /// <param name="stderr">Error destination.</param>
+    /// <param name="gpu">Check the GPU trainer instead of the CPU engine.</param>
     /// <returns>Exit code.</returns>
-    internal static int Verify(FileInfo file, bool json, double forwardTol, double gradTol, int threads, TextWriter stdout, TextWriter stderr)
+    internal static int Verify(FileInfo file, bool json, double forwardTol, double gradTol, int threads, TextWriter stdout, TextWriter stderr, bool gpu = false)
     {
         ReferenceReport report;
         try
         {
-            report = ReferenceCheck.Run(SafetensorsFile.Read(file.FullName), forwardTol, gradTol, Math.Max(1, threads));
+            if (gpu && !GpuAccelerators.CudaAvailable)
+            {
+                stderr.WriteLine("model verify: no CUDA device; running the GPU trainer's kernels on ILGPU's CPU accelerator");
+            }
+
+            var content = SafetensorsFile.Read(file.FullName);
+            report = gpu
+                ? GpuReferenceCheck.Run(content, GpuTarget.Best, forwardTol, gradTol)
+                : ReferenceCheck.Run(content, forwardTol, gradTol, Math.Max(1, threads));
         }
         catch (SafetensorsException e)
         {
@@ -73,7 +90,8 @@ public static class ModelCommand
                 horizons = cfg.Horizons,
                 batch = report.Batch,
                 steps = report.Steps,
-                kernel = report.Kernel,
+                device = gpu ? report.Kernel : "cpu",
+                kernel = gpu ? null : report.Kernel,
                 forward_tol = forwardTol,
                 grad_tol = gradTol,
                 passed = report.Passed,
@@ -92,7 +110,8 @@ public static class ModelCommand
         }
         else
         {
-            stdout.WriteLine($"{file.Name}: I={cfg.InputSize} H={cfg.HiddenSize} L={cfg.Layers} K={cfg.Horizons} B={report.Batch} T={report.Steps} step kernel={report.Kernel}");
+            var where = gpu ? $"device={report.Kernel}" : $"step kernel={report.Kernel}";
+            stdout.WriteLine($"{file.Name}: I={cfg.InputSize} H={cfg.HiddenSize} L={cfg.Layers} K={cfg.Horizons} B={report.Batch} T={report.Steps} {where}");
             stdout.WriteLine($"{"tensor",-28} {"kind",-9} {"max abs err",12} {"max rel err",12} {"tolerance",14}  result");
             foreach (var c in report.Checks)
             {
