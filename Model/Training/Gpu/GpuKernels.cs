@@ -12,6 +12,7 @@ internal sealed class GpuKernels : IDisposable
     private readonly Action<Index1D, StepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> _forward;
     private readonly Action<Index1D, StepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> _backward;
     private readonly Action<Index1D, DropoutArgs, ArrayView<float>, ArrayView<float>> _dropout;
+    private readonly Action<Index1D, int, int, ArrayView<float>, ArrayView<float>> _transpose;
     private readonly Action<Index1D, NllArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> _nll;
     private readonly Action<KernelConfig, ReduceArgs, ArrayView<float>, ArrayView<double>> _reduce;
     private readonly Action<Index1D, double, ArrayView<double>> _clip;
@@ -28,6 +29,7 @@ internal sealed class GpuKernels : IDisposable
         _sumSplits = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, int>(GemmKernel.SumSplits);
         _forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, StepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LstmKernels.Forward);
         _backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, StepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LstmKernels.Backward);
+        _transpose = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>>(LstmKernels.Transpose);
         _dropout = accelerator.LoadAutoGroupedStreamKernel<Index1D, DropoutArgs, ArrayView<float>, ArrayView<float>>(LstmKernels.Dropout);
         _nll = accelerator.LoadAutoGroupedStreamKernel<Index1D, NllArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(HeadKernels.GaussianNll);
         _reduce = accelerator.LoadStreamKernel<ReduceArgs, ArrayView<float>, ArrayView<double>>(HeadKernels.Reduce);
@@ -85,6 +87,8 @@ internal sealed class GpuKernels : IDisposable
         _gemm(config, shape, a, b, _partials.View);
         _sumSplits(m * n, _partials.View, splits, m * n, c, accumulate ? 1 : 0);
     }
+
+    public void Transpose(int rows, int cols, ArrayView<float> src, ArrayView<float> dst) => _transpose(rows * cols, rows, cols, src, dst);
 
     public void Forward(int batch, int hidden, ArrayView<float> gates, ArrayView<float> whh, ArrayView<float> bih, ArrayView<float> bhh,
         ArrayView<float> hPrev, ArrayView<float> cPrev, ArrayView<float> hNext, ArrayView<float> cNext) =>

@@ -23,6 +23,7 @@ public sealed class GpuLstmTrainer : TrainerBase
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _m;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _v;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _stats;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _whhT;
     private MemoryBuffer1D<float, Stride1D.Dense>? _best;
     private readonly Dictionary<(int B, int T), GpuWorkspace> _workspaces = [];
     private readonly double[] _hostStats = new double[3];
@@ -47,6 +48,7 @@ public sealed class GpuLstmTrainer : TrainerBase
             _m.MemSetToZero();
             _v.MemSetToZero();
             _stats = _acc.Allocate1D<double>(3);
+            _whhT = _acc.Allocate1D<float>((long)model.Config.Layers * 4 * model.Config.HiddenSize * model.Config.HiddenSize);
         }
         catch
         {
@@ -204,6 +206,7 @@ public sealed class GpuLstmTrainer : TrainerBase
             _m.Dispose();
             _v.Dispose();
             _stats.Dispose();
+            _whhT.Dispose();
             _k.Dispose();
             _acc.Dispose();
             _context.Dispose();
@@ -324,6 +327,8 @@ public sealed class GpuLstmTrainer : TrainerBase
         for (var l = 0; l < cfg.Layers; l++)
         {
             var inSize = cfg.LayerInputSize(l);
+            var whhT = _whhT.View.SubView((long)l * g4 * hid, g4 * hid);
+            _k.Transpose(g4, hid, W(_layout.WeightHh(l)), whhT);
             if (l > 0 && dropout.Active)
             {
                 _k.Dropout(rows * hid, DropoutFor(ws, dropout, l - 1), ws.H[l - 1].SubView(state, (long)rows * hid), ws.Dropped[l]);
@@ -333,7 +338,7 @@ public sealed class GpuLstmTrainer : TrainerBase
             _k.Gemm(rows, g4, inSize, LayerInput(ws, l, dropout), inSize, 1, W(_layout.WeightIh(l)), 1, inSize, ws.Gates[l], g4, false);
             for (var s = 0; s < t; s++)
             {
-                _k.Forward(b, hid, ws.Gates[l].SubView((long)s * b * g4, b * g4), W(_layout.WeightHh(l)), W(_layout.BiasIh(l)), W(_layout.BiasHh(l)),
+                _k.Forward(b, hid, ws.Gates[l].SubView((long)s * b * g4, b * g4), whhT, W(_layout.BiasIh(l)), W(_layout.BiasHh(l)),
                     ws.H[l].SubView((long)s * state, state), ws.C[l].SubView((long)s * state, state),
                     ws.H[l].SubView((long)(s + 1) * state, state), ws.C[l].SubView((long)(s + 1) * state, state));
             }

@@ -49,8 +49,10 @@ internal static class LstmKernels
     /// Indexing: one thread per (row b, unit j), index = b·H + j. The thread reads the input projection of rows
     /// j, H+j, 2H+j, 3H+j from <paramref name="gates"/> <c>[B, 4H]</c>, adds both biases and W_hh·h_{t−1} for those four rows,
     /// overwrites them with the activated gates (the backward pass reads them), and writes c_t, h_t of (b, j).
+    /// W_hh comes transposed, <paramref name="whhT"/>[k·4H + r] = W_hh[r, k], so neighbouring threads (j, j + 1) read
+    /// neighbouring addresses while h_{t−1}[b, k] is the same for the whole row.
     /// </summary>
-    public static void Forward(Index1D index, StepArgs s, ArrayView<float> gates, ArrayView<float> whh, ArrayView<float> bih, ArrayView<float> bhh,
+    public static void Forward(Index1D index, StepArgs s, ArrayView<float> gates, ArrayView<float> whhT, ArrayView<float> bih, ArrayView<float> bhh,
         ArrayView<float> hPrev, ArrayView<float> cPrev, ArrayView<float> hNext, ArrayView<float> cNext)
     {
         int hid = s.Hidden, b = index / hid, j = index - b * hid, g4 = 4 * hid;
@@ -63,10 +65,11 @@ internal static class LstmKernels
         for (var k = 0; k < hid; k++)
         {
             var h = hPrev[hRow + k];
-            pi += whh[j * hid + k] * h;
-            pf += whh[(hid + j) * hid + k] * h;
-            pg += whh[(2 * hid + j) * hid + k] * h;
-            po += whh[(3 * hid + j) * hid + k] * h;
+            var w = k * g4 + j;
+            pi += whhT[w] * h;
+            pf += whhT[w + hid] * h;
+            pg += whhT[w + 2 * hid] * h;
+            po += whhT[w + 3 * hid] * h;
         }
 
         var ig = 1f / (1f + XMath.Exp(-pi));
@@ -108,6 +111,16 @@ internal static class LstmKernels
         dA[gRow + 2 * hid + j] = dcj * ig * (1f - gg * gg);
         dA[gRow + 3 * hid + j] = dh * tc * og * (1f - og);
         dc[hRow + j] = dcj * fg;
+    }
+
+    /// <summary>
+    /// dst[c·rows + r] = src[r·cols + c] (W_hh <c>[4H, H]</c> → <c>[H, 4H]</c> for <see cref="Forward"/>).
+    /// Indexing: one thread per source element, index = r·cols + c.
+    /// </summary>
+    public static void Transpose(Index1D index, int rows, int cols, ArrayView<float> src, ArrayView<float> dst)
+    {
+        int r = index / cols, c = index - r * cols;
+        dst[c * rows + r] = src[index];
     }
 
     /// <summary>
