@@ -134,6 +134,7 @@ public static class ModelCommand
         var threads = new Option<int>("--threads") { Description = "Training threads (results do not depend on it).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<int>("--seed") { Description = "Seed for data, initialisation and window sampling.", DefaultValueFactory = _ => 1 };
         var output = new Option<FileInfo?>("--out") { Description = "Write the trained model (safetensors) here." };
+        var device = new Option<TrainingDevice>("--device") { Description = "Trainer: auto (CUDA when present, else CPU), cpu or gpu.", DefaultValueFactory = _ => TrainingDevice.Cpu };
         var train = new Command("train", "Train on a generated noisy seasonal series; print validation NLL and RMSE against a last-value forecast.");
         train.Options.Add(hidden);
         train.Options.Add(layers);
@@ -141,13 +142,15 @@ public static class ModelCommand
         train.Options.Add(threads);
         train.Options.Add(seed);
         train.Options.Add(output);
+        train.Options.Add(device);
         train.SetAction(parse => Train(parse.GetValue(hidden), parse.GetValue(layers), parse.GetValue(epochs), parse.GetValue(threads),
-            parse.GetValue(seed), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(seed), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(device)));
         return train;
     }
 
     /// <summary>The <c>model train</c> action.</summary>
-    internal static int Train(int hidden, int layers, int epochs, int threads, int seed, FileInfo? output, TextWriter stdout, TextWriter stderr)
+    internal static int Train(int hidden, int layers, int epochs, int threads, int seed, FileInfo? output, TextWriter stdout, TextWriter stderr,
+        TrainingDevice device = TrainingDevice.Cpu)
     {
         LstmConfig cfg;
         TrainingOptions options;
@@ -158,7 +161,7 @@ public static class ModelCommand
             options = new TrainingOptions
             {
                 WindowLength = 24, WarmupSteps = 8, BatchSize = 32, BatchesPerEpoch = 20, Epochs = epochs, LearningRate = 1e-2,
-                ClipNorm = 1.0, Seed = seed, Threads = Math.Max(1, threads), Patience = 5,
+                ClipNorm = 1.0, Seed = seed, Threads = Math.Max(1, threads), Patience = 5, Device = device,
             };
             options.Validate();
         }
@@ -182,7 +185,8 @@ public static class ModelCommand
                 $"epoch {r.Epoch,3}: train NLL {r.TrainLoss,8:F4}  validation NLL {r.ValidationLoss,8:F4}  grad norm {r.GradNorm,7:F3}  {r.Timesteps / r.Elapsed.TotalSeconds,10:N0} timesteps/s"));
             return true;
         };
-        var trainer = new LstmTrainer(model, options);
+        using var trainer = TrainerFactory.Create(model, options);
+        stdout.WriteLine($"trainer: {trainer.Device}");
         var report = trainer.Fit(trainData, validData);
         var (rmse, baseline) = SeasonalData.Rmse(model, validData);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
