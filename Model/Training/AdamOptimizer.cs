@@ -43,6 +43,26 @@ public sealed class AdamOptimizer
     /// <summary>Steps taken.</summary>
     public int StepCount => _t;
 
+    /// <summary>A copy of the moments and step count, to resume training later.</summary>
+    /// <returns>The state.</returns>
+    public AdamState Export() => new(_t, _m.Select(a => (double[])a.Clone()).ToArray(), _v.Select(a => (double[])a.Clone()).ToArray());
+
+    /// <summary>Continues from <paramref name="state"/> (from <see cref="Export"/> of an optimizer of the same sizes).</summary>
+    /// <param name="state">State.</param>
+    public void Import(AdamState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.M.Length != _m.Length || state.V.Length != _v.Length) throw new ArgumentException("Adam state has a different parameter count.");
+        for (var p = 0; p < _m.Length; p++)
+        {
+            if (state.M[p].Length != _m[p].Length || state.V[p].Length != _v[p].Length) throw new ArgumentException($"Adam state for {_params[p].Name} has a different size.");
+            state.M[p].CopyTo(_m[p], 0);
+            state.V[p].CopyTo(_v[p], 0);
+        }
+
+        _t = state.Step;
+    }
+
     /// <summary>Applies one update from <paramref name="grads"/>.</summary>
     /// <param name="grads">Gradients in <see cref="LstmModel.Parameters"/> order.</param>
     public void Step(Gradients grads)

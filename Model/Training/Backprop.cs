@@ -5,7 +5,7 @@ using StreamLstm.Model.Numerics;
 namespace StreamLstm.Model.Training;
 
 /// <summary>Outputs of a forward/backward pass besides the gradients.</summary>
-/// <param name="Loss">Mean Gaussian NLL over B·T·K.</param>
+/// <param name="Loss">Weighted mean Gaussian NLL (the plain mean over B·T·K without mask and weights).</param>
 public sealed record BackpropResult(double Loss);
 
 /// <summary>
@@ -51,9 +51,12 @@ public sealed class Backprop
     /// <param name="c0">Initial cell states <c>[L, B, H]</c> (empty: zeros).</param>
     /// <param name="grads">Receives d loss / d parameter.</param>
     /// <param name="outputs">Optional forward outputs: <c>mu</c>, <c>logSigma</c> <c>[B, T, K]</c>, <c>seq</c> <c>[B, T, H]</c>, <c>hn</c>, <c>cn</c> <c>[L, B, H]</c> (any may be null).</param>
+    /// <param name="mask">Per-element loss mask <c>[B, T, K]</c> (null: ones).</param>
+    /// <param name="weights">Per-sequence loss weights <c>[B]</c> (null: ones).</param>
+    /// <param name="dropout">Dropout between layers (default: none).</param>
     /// <returns>The loss.</returns>
     public BackpropResult Run(LstmModel model, float[] x, float[] y, int batch, int steps, float[]? h0, float[]? c0, Gradients grads,
-        ForwardOutputs? outputs = null)
+        ForwardOutputs? outputs = null, float[]? mask = null, float[]? weights = null, DropoutMask dropout = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(grads);
@@ -68,8 +71,11 @@ public sealed class Backprop
         var chunks = (batch + ChunkSize - 1) / ChunkSize;
         EnsureChunks(chunks, grads);
         var lossPerChunk = new double[chunks];
-        var scale = 1.0 / ((double)batch * steps * k);
-        var job = new Job(x, y, batch, steps, h0, c0, scale, outputs);
+        if (mask is not null && mask.Length != y.Length) throw new ArgumentException("mask must be [B, T, K].", nameof(mask));
+        if (weights is not null && weights.Length != batch) throw new ArgumentException("weights must be [B].", nameof(weights));
+        var denominator = new TrainingBatch(batch, steps, x, y) { Mask = mask, Weights = weights }.LossDenominator(k);
+        var scale = denominator > 0 ? 1.0 / denominator : 0.0;
+        var job = new Job(x, y, batch, steps, h0, c0, scale, outputs, mask, weights, dropout);
 
         if (_threads == 1 || chunks == 1)
         {
@@ -98,7 +104,8 @@ public sealed class Backprop
         return new BackpropResult(loss);
     }
 
-    private sealed record Job(float[] X, float[] Y, int Batch, int Steps, float[]? H0, float[]? C0, double Scale, ForwardOutputs? Outputs);
+    private sealed record Job(float[] X, float[] Y, int Batch, int Steps, float[]? H0, float[]? C0, double Scale, ForwardOutputs? Outputs,
+        float[]? Mask, float[]? Weights, DropoutMask Dropout);
 
     private void Pack(LstmModel model)
     {
@@ -223,6 +230,10 @@ public sealed class Backprop
                     var zs = z.Slice(s * kl, kl);
                     if (l == 0) job.X.AsSpan(((first + s) * steps + t) * inp, inp).CopyTo(zs);
                     else hs.AsSpan(((t + 1) * layers + l - 1) * sh + s * hid, hid).CopyTo(zs);
+                    if (l > 0 && job.Dropout.Active)
+                    {
+                        for (var j = 0; j < hid; j++) zs[j] *= job.Dropout.Factor(l - 1, first + s, t, j);
+                    }
                     hs.AsSpan((t * layers + l) * sh + s * hid, hid).CopyTo(zs[inSize..]);
                     _bias[l].CopyTo(g.Slice(s * g4, g4));
                 }
@@ -269,12 +280,20 @@ public sealed class Backprop
                 var o = ws.Out.AsSpan((t * ChunkSize + s) * k2, k2);
                 var yRow = job.Y.AsSpan(((first + s) * steps + t) * k, k);
                 var dout = ws.DOut;
+                var weighted = job.Mask is not null || job.Weights is not null;
                 for (var q = 0; q < k; q++)
                 {
-                    loss += GaussianNll.Element(yRow[q], o[q], o[k + q]);
+                    var f = weighted ? (job.Weights?[first + s] ?? 1f) * (job.Mask?[((first + s) * steps + t) * k + q] ?? 1f) : 1f;
+                    if (weighted && f == 0)
+                    {
+                        dout[q] = dout[k + q] = 0;
+                        continue;
+                    }
+
+                    loss += f * GaussianNll.Element(yRow[q], o[q], o[k + q]);
                     var (dmu, dls) = GaussianNll.Derivatives(yRow[q], o[q], o[k + q]);
-                    dout[q] = (float)(dmu * job.Scale);
-                    dout[k + q] = (float)(dls * job.Scale);
+                    dout[q] = (float)(f * dmu * job.Scale);
+                    dout[k + q] = (float)(f * dls * job.Scale);
                 }
 
                 var top = hs.AsSpan(((t + 1) * layers + layers - 1) * sh + s * hid, hid);
@@ -330,7 +349,14 @@ public sealed class Backprop
                     {
                         var below = dh.AsSpan((l - 1) * sh + s * hid, hid);
                         var from = dz.AsSpan(s * kl, hid);
-                        for (var j = 0; j < hid; j++) below[j] += from[j];
+                        if (job.Dropout.Active)
+                        {
+                            for (var j = 0; j < hid; j++) below[j] += from[j] * job.Dropout.Factor(l - 1, first + s, t, j);
+                        }
+                        else
+                        {
+                            for (var j = 0; j < hid; j++) below[j] += from[j];
+                        }
                     }
                 }
             }

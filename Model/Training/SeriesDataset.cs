@@ -3,7 +3,14 @@ namespace StreamLstm.Model.Training;
 /// <summary>One time series: per step an input row of I features and a target row of K values (e.g. the next K observations).</summary>
 /// <param name="Inputs">Inputs <c>[N, I]</c>.</param>
 /// <param name="Targets">Targets <c>[N, K]</c>.</param>
-public sealed record TimeSeries(float[] Inputs, float[] Targets);
+public sealed record TimeSeries(float[] Inputs, float[] Targets)
+{
+    /// <summary>Per-target loss mask <c>[N, K]</c>, ≥ 0 (null: all ones), e.g. 0 where a horizon runs past the data.</summary>
+    public float[]? Mask { get; init; }
+
+    /// <summary>Loss weight of every window cut from this series.</summary>
+    public float Weight { get; init; } = 1f;
+}
 
 /// <summary>A set of series cut into windows for truncated BPTT.</summary>
 public sealed class SeriesDataset
@@ -25,6 +32,9 @@ public sealed class SeriesDataset
             {
                 throw new ArgumentException($"Series {i}: {s.Targets.Length} targets for {s.Inputs.Length / inputSize} steps of K={horizons}.");
             }
+
+            if (s.Mask is not null && s.Mask.Length != s.Targets.Length) throw new ArgumentException($"Series {i}: mask has {s.Mask.Length} values; targets have {s.Targets.Length}.");
+            if (!(s.Weight >= 0)) throw new ArgumentException($"Series {i}: weight must be >= 0 (was {s.Weight}).");
         }
 
         InputSize = inputSize;
@@ -73,5 +83,18 @@ public sealed class SeriesDataset
         var s = Series[series];
         s.Inputs.AsSpan(start * InputSize, steps * InputSize).CopyTo(x[(row * steps * InputSize)..]);
         s.Targets.AsSpan(start * Horizons, steps * Horizons).CopyTo(y[(row * steps * Horizons)..]);
+    }
+
+    /// <summary>Copies a window's mask (ones where the series has none) into batch row <paramref name="row"/> of a <c>[B, T, K]</c> buffer.</summary>
+    /// <param name="series">Series.</param>
+    /// <param name="start">First step.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="row">Batch row.</param>
+    /// <param name="mask">Mask buffer.</param>
+    public void CopyMask(int series, int start, int steps, int row, Span<float> mask)
+    {
+        var dst = mask.Slice(row * steps * Horizons, steps * Horizons);
+        if (Series[series].Mask is { } m) m.AsSpan(start * Horizons, steps * Horizons).CopyTo(dst);
+        else dst.Fill(1f);
     }
 }

@@ -13,6 +13,7 @@ public static class BenchCommand
         bench.Subcommands.Add(ModelBench.Create());
         bench.Subcommands.Add(PipelineBench.Create());
         bench.Subcommands.Add(SinkBench.Create());
+        bench.Subcommands.Add(TrainBench.Create());
         return bench;
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Training;
+using StreamLstm.Model.Training.Gpu;
 using StreamLstm.Model.Verification;
 using StreamLstm.Model.Weights;
 
@@ -28,14 +29,21 @@ public static class ModelCommand
         var fwdTol = new Option<double>("--forward-tol") { Description = "Absolute tolerance for forward outputs and the loss.", DefaultValueFactory = _ => 1e-5 };
         var gradTol = new Option<double>("--grad-tol") { Description = "Relative (max-abs error / max |reference|) tolerance for gradients.", DefaultValueFactory = _ => 1e-4 };
         var threads = new Option<int>("--threads") { Description = "Threads for the backward pass.", DefaultValueFactory = _ => 1 };
+        var device = new Option<string>("--device")
+        {
+            Description = "cpu: the CPU engine (sequence forward, step kernel, backward); gpu: the GPU trainer's forward and backward (ILGPU; CUDA when present, else its CPU accelerator).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        device.AcceptOnlyFromAmong("cpu", "gpu");
         var verify = new Command("verify", "Run forward, incremental steps and backward on a PyTorch reference file; print max abs/rel error per tensor; exit 1 over tolerance.");
         verify.Arguments.Add(file);
         verify.Options.Add(json);
         verify.Options.Add(fwdTol);
         verify.Options.Add(gradTol);
         verify.Options.Add(threads);
+        verify.Options.Add(device);
         verify.SetAction(parse => Verify(parse.GetValue(file)!, parse.GetValue(json), parse.GetValue(fwdTol), parse.GetValue(gradTol),
-            parse.GetValue(threads), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(threads), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(device) == "gpu"));
         return verify;
     }
 
@@ -47,13 +55,22 @@ public static class ModelCommand
     /// <param name="threads">Backward threads.</param>
     /// <param name="stdout">Report destination.</param>
     /// <param name="stderr">Error destination.</param>
+    /// <param name="gpu">Check the GPU trainer instead of the CPU engine.</param>
     /// <returns>Exit code.</returns>
-    internal static int Verify(FileInfo file, bool json, double forwardTol, double gradTol, int threads, TextWriter stdout, TextWriter stderr)
+    internal static int Verify(FileInfo file, bool json, double forwardTol, double gradTol, int threads, TextWriter stdout, TextWriter stderr, bool gpu = false)
     {
         ReferenceReport report;
         try
         {
-            report = ReferenceCheck.Run(SafetensorsFile.Read(file.FullName), forwardTol, gradTol, Math.Max(1, threads));
+            if (gpu && !GpuAccelerators.CudaAvailable)
+            {
+                stderr.WriteLine("model verify: no CUDA device; running the GPU trainer's kernels on ILGPU's CPU accelerator");
+            }
+
+            var content = SafetensorsFile.Read(file.FullName);
+            report = gpu
+                ? GpuReferenceCheck.Run(content, GpuTarget.Best, forwardTol, gradTol)
+                : ReferenceCheck.Run(content, forwardTol, gradTol, Math.Max(1, threads));
         }
         catch (SafetensorsException e)
         {
@@ -73,7 +90,8 @@ public static class ModelCommand
                 horizons = cfg.Horizons,
                 batch = report.Batch,
                 steps = report.Steps,
-                kernel = report.Kernel,
+                device = gpu ? report.Kernel : "cpu",
+                kernel = gpu ? null : report.Kernel,
                 forward_tol = forwardTol,
                 grad_tol = gradTol,
                 passed = report.Passed,
@@ -92,7 +110,8 @@ public static class ModelCommand
         }
         else
         {
-            stdout.WriteLine($"{file.Name}: I={cfg.InputSize} H={cfg.HiddenSize} L={cfg.Layers} K={cfg.Horizons} B={report.Batch} T={report.Steps} step kernel={report.Kernel}");
+            var where = gpu ? $"device={report.Kernel}" : $"step kernel={report.Kernel}";
+            stdout.WriteLine($"{file.Name}: I={cfg.InputSize} H={cfg.HiddenSize} L={cfg.Layers} K={cfg.Horizons} B={report.Batch} T={report.Steps} {where}");
             stdout.WriteLine($"{"tensor",-28} {"kind",-9} {"max abs err",12} {"max rel err",12} {"tolerance",14}  result");
             foreach (var c in report.Checks)
             {
@@ -115,6 +134,7 @@ public static class ModelCommand
         var threads = new Option<int>("--threads") { Description = "Training threads (results do not depend on it).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<int>("--seed") { Description = "Seed for data, initialisation and window sampling.", DefaultValueFactory = _ => 1 };
         var output = new Option<FileInfo?>("--out") { Description = "Write the trained model (safetensors) here." };
+        var device = new Option<TrainingDevice>("--device") { Description = "Trainer: auto (CUDA when present, else CPU), cpu or gpu.", DefaultValueFactory = _ => TrainingDevice.Cpu };
         var train = new Command("train", "Train on a generated noisy seasonal series; print validation NLL and RMSE against a last-value forecast.");
         train.Options.Add(hidden);
         train.Options.Add(layers);
@@ -122,13 +142,15 @@ public static class ModelCommand
         train.Options.Add(threads);
         train.Options.Add(seed);
         train.Options.Add(output);
+        train.Options.Add(device);
         train.SetAction(parse => Train(parse.GetValue(hidden), parse.GetValue(layers), parse.GetValue(epochs), parse.GetValue(threads),
-            parse.GetValue(seed), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.GetValue(seed), parse.GetValue(output), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(device)));
         return train;
     }
 
     /// <summary>The <c>model train</c> action.</summary>
-    internal static int Train(int hidden, int layers, int epochs, int threads, int seed, FileInfo? output, TextWriter stdout, TextWriter stderr)
+    internal static int Train(int hidden, int layers, int epochs, int threads, int seed, FileInfo? output, TextWriter stdout, TextWriter stderr,
+        TrainingDevice device = TrainingDevice.Cpu)
     {
         LstmConfig cfg;
         TrainingOptions options;
@@ -139,7 +161,7 @@ public static class ModelCommand
             options = new TrainingOptions
             {
                 WindowLength = 24, WarmupSteps = 8, BatchSize = 32, BatchesPerEpoch = 20, Epochs = epochs, LearningRate = 1e-2,
-                ClipNorm = 1.0, Seed = seed, Threads = Math.Max(1, threads), Patience = 5,
+                ClipNorm = 1.0, Seed = seed, Threads = Math.Max(1, threads), Patience = 5, Device = device,
             };
             options.Validate();
         }
@@ -163,7 +185,8 @@ public static class ModelCommand
                 $"epoch {r.Epoch,3}: train NLL {r.TrainLoss,8:F4}  validation NLL {r.ValidationLoss,8:F4}  grad norm {r.GradNorm,7:F3}  {r.Timesteps / r.Elapsed.TotalSeconds,10:N0} timesteps/s"));
             return true;
         };
-        var trainer = new LstmTrainer(model, options);
+        using var trainer = TrainerFactory.Create(model, options);
+        stdout.WriteLine($"trainer: {trainer.Device}");
         var report = trainer.Fit(trainData, validData);
         var (rmse, baseline) = SeasonalData.Rmse(model, validData);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
