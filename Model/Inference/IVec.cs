@@ -66,11 +66,11 @@ internal interface ISimdVec<TSelf, TVec> : IVec<TSelf, TVec>
     /// <summary>−x.</summary>
     static abstract TVec Negate(TVec x);
 
-    /// <summary>Lane-wise minimum.</summary>
-    static abstract TVec Min(TVec a, TVec b);
-
-    /// <summary>Lane-wise maximum.</summary>
-    static abstract TVec Max(TVec a, TVec b);
+    /// <summary>
+    /// x clamped to [−86, 86], exp's input range. The bounds are literals in each implementation: with constant operands
+    /// the JIT emits plain max/min, with variable ones the slower NaN- and sign-exact sequence.
+    /// </summary>
+    static abstract TVec ClampExpInput(TVec x);
 
     /// <summary>1 / x (an estimate refined to about 1 ulp where the hardware has one, else a division).</summary>
     static abstract TVec Recip(TVec x);

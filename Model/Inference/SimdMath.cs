@@ -31,7 +31,7 @@ internal static class SimdMath
         where TOps : struct, ISimdVec<TOps, TVec>
         where TVec : struct
     {
-        x = TOps.Min(TOps.Max(x, TOps.Broadcast(-86f)), TOps.Broadcast(86f));
+        x = TOps.ClampExpInput(x);
         var magic = TOps.Broadcast(12582912f); // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits
         var t = TOps.Fma(x, TOps.Broadcast(1.44269504088896341f), magic);
         var n = TOps.Sub(t, magic);

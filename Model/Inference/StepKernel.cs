@@ -134,7 +134,7 @@ internal static class StepKernel<TOps, TVec>
         ref var z5 = ref Unsafe.Add(ref z0, 5 * kin);
         for (var k = 0; k < kin; k++)
         {
-            var off = (nuint)k * 4 * lanes;
+            var off = (nuint)(k * 4 * TOps.Lanes);
             var wi = TOps.Load(ref w, off);
             var wf = TOps.Load(ref w, off + lanes);
             var wg = TOps.Load(ref w, off + 2 * lanes);
@@ -215,7 +215,7 @@ internal static class StepKernel<TOps, TVec>
         ref var z3 = ref Unsafe.Add(ref z0, 3 * kin);
         for (var k = 0; k < kin; k++)
         {
-            var off = (nuint)k * 4 * lanes;
+            var off = (nuint)(k * 4 * TOps.Lanes);
             var wi = TOps.Load(ref w, off);
             var wf = TOps.Load(ref w, off + lanes);
             var wg = TOps.Load(ref w, off + 2 * lanes);
@@ -274,7 +274,7 @@ internal static class StepKernel<TOps, TVec>
         var o0 = TOps.Load(ref b, 3 * lanes);
         for (var k = 0; k < kin; k++)
         {
-            var off = (nuint)k * 4 * lanes;
+            var off = (nuint)(k * 4 * TOps.Lanes);
             var a = TOps.Broadcast(Unsafe.Add(ref z, k));
             i0 = TOps.Fma(TOps.Load(ref w, off), a, i0);
             f0 = TOps.Fma(TOps.Load(ref w, off + lanes), a, f0);
@@ -306,7 +306,7 @@ internal static class StepKernel<TOps, TVec>
         ref var w1 = ref Unsafe.Add(ref w, (nuint)kin * 4 * lanes);
         for (var k = 0; k < kin; k++)
         {
-            var off = (nuint)k * 4 * lanes;
+            var off = (nuint)(k * 4 * TOps.Lanes);
             if (TOps.Lanes >= 8 && Sse.IsSupported)
             {
                 // One slot reuses nothing: stream the weights from L2 ahead of use (the packs are pinned).

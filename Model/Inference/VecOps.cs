@@ -39,10 +39,7 @@ internal readonly struct Vec512Ops : ISimdVec<Vec512Ops, Vector512<float>>
     public static Vector512<float> Negate(Vector512<float> x) => -x;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    public static Vector512<float> ClampExpInput(Vector512<float> x) => Vector512.Min(Vector512.Max(x, Vector512.Create(-86f)), Vector512.Create(86f));
 
     /// <summary>
     /// With AVX-512: the 14-bit reciprocal estimate plus one Newton step (about 1 ulp); a division would occupy the
@@ -114,10 +111,7 @@ internal readonly struct Vec256Ops : ISimdVec<Vec256Ops, Vector256<float>>
     public static Vector256<float> Negate(Vector256<float> x) => -x;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    public static Vector256<float> ClampExpInput(Vector256<float> x) => Vector256.Min(Vector256.Max(x, Vector256.Create(-86f)), Vector256.Create(86f));
 
     /// <summary>
     /// With AVX-512: the 14-bit reciprocal estimate plus one Newton step (about 1 ulp); a division would occupy the
@@ -189,10 +183,7 @@ internal readonly struct Vec128Ops : ISimdVec<Vec128Ops, Vector128<float>>
     public static Vector128<float> Negate(Vector128<float> x) => -x;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+    public static Vector128<float> ClampExpInput(Vector128<float> x) => Vector128.Min(Vector128.Max(x, Vector128.Create(-86f)), Vector128.Create(86f));
 
     /// <summary>
     /// With AVX-512: the 14-bit reciprocal estimate plus one Newton step (about 1 ulp); a division would occupy the
