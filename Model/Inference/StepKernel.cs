@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using StreamLstm.Model.State;
 
@@ -25,7 +26,7 @@ internal static class StepKernel<TOps, TVec>
 
     /// <summary>Scratch floats one thread needs for a model.</summary>
     public static int ScratchSize(VectorPack p) =>
-        TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + 16 * TOps.Lanes + TileSlots * 4 * TOps.Lanes;
+        TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + (p.Blocks + 1) * 4 * TOps.Lanes + TileSlots * 4 * TOps.Lanes;
 
     /// <summary>Advances <paramref name="slots"/> one step and writes their head outputs (row s of x, μ, log σ belongs to slot s).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -36,8 +37,9 @@ internal static class StepKernel<TOps, TVec>
         int hid = cfg.HiddenSize, inp = cfg.InputSize, k = cfg.Horizons;
         var zMax = Math.Max(inp, hid) + hid;
         var z = scratch[..(TileSlots * zMax)];
-        var tmp = scratch.Slice(TileSlots * zMax, 16 * lanes);
-        var gates = scratch.Slice(TileSlots * zMax + 16 * lanes, TileSlots * 4 * lanes);
+        var tmpSize = (p.Blocks + 1) * 4 * lanes;
+        var tmp = scratch.Slice(TileSlots * zMax, tmpSize);
+        var gates = scratch.Slice(TileSlots * zMax + tmpSize, TileSlots * 4 * lanes);
         for (var t0 = 0; t0 < slots.Length; t0 += TileSlots)
         {
             var n = Math.Min(TileSlots, slots.Length - t0);
@@ -86,21 +88,25 @@ internal static class StepKernel<TOps, TVec>
                     if (full > 0) CellRange(gates, tile[..full], hLayer, cLayer, hid, unit, valid);
                 }
 
-                // Leftover slots (fewer than four): two unit blocks per pass give eight independent FMA chains.
+                // Leftover slots (fewer than four): two unit blocks per pass give eight independent FMA chains; the
+                // gate sums of every block go to scratch first, so the cell updates run as one loop of independent
+                // iterations instead of one latency-bound exp/reciprocal chain after each pass.
                 for (var s = full; s < n; s++)
                 {
                     var u = 0;
                     for (; u + 2 <= p.Blocks; u += 2)
                     {
                         Tile1x2(ref Unsafe.Add(ref w0, u * blockFloats), ref Unsafe.Add(ref b0, u * 4 * lanes), ref Unsafe.Add(ref zr, s * kin), kin,
-                            hLayer, cLayer, hid, u * lanes, tile[s], tmp);
+                            ref tmp[u * 4 * lanes]);
                     }
 
                     if (u < p.Blocks)
                     {
                         Tile1(ref Unsafe.Add(ref w0, u * blockFloats), ref Unsafe.Add(ref b0, u * 4 * lanes), ref Unsafe.Add(ref zr, s * kin), kin,
-                            hLayer, cLayer, hid, u * lanes, Math.Min(lanes, hid - u * lanes), tile[s], tmp);
+                            ref tmp[u * 4 * lanes]);
                     }
+
+                    CellBlocks(tmp, hLayer, cLayer, hid, tile[s] * hid);
                 }
             }
 
@@ -262,10 +268,9 @@ internal static class StepKernel<TOps, TVec>
         TOps.Store(o3, ref g, 15 * lanes);
     }
 
-    /// <summary>One slot, one unit block, then its cell update.</summary>
+    /// <summary>One slot, one unit block: gate sums to <paramref name="g"/>[0..4·Lanes).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1(ref float w, ref float b, ref float z, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int valid,
-        int slot, Span<float> tmp)
+    private static void Tile1(ref float w, ref float b, ref float z, int kin, ref float g)
     {
         var lanes = (nuint)TOps.Lanes;
         var i0 = TOps.Load(ref b, 0);
@@ -282,17 +287,15 @@ internal static class StepKernel<TOps, TVec>
             o0 = TOps.Fma(TOps.Load(ref w, off + 3 * lanes), a, o0);
         }
 
-        ref var g = ref tmp[0];
         TOps.Store(i0, ref g, 0);
         TOps.Store(f0, ref g, lanes);
         TOps.Store(g0, ref g, 2 * lanes);
         TOps.Store(o0, ref g, 3 * lanes);
-        Cell(tmp, 0, hLayer, cLayer, slot * hid + unit, valid);
     }
 
-    /// <summary>One slot, unit blocks u and u + 1 (same FMA order per lane as <see cref="Tile1"/>).</summary>
+    /// <summary>One slot, unit blocks u and u + 1 (same FMA order per lane as <see cref="Tile1"/>): gate sums to <paramref name="g"/>[0..8·Lanes).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x2(ref float w, ref float b, ref float z, int kin, float[] hLayer, float[] cLayer, int hid, int unit, int slot, Span<float> tmp)
+    private static void Tile1x2(ref float w, ref float b, ref float z, int kin, ref float g)
     {
         var lanes = (nuint)TOps.Lanes;
         var i0 = TOps.Load(ref b, 0);
@@ -336,7 +339,6 @@ internal static class StepKernel<TOps, TVec>
             o1 = TOps.Fma(TOps.Load(ref w1, off + 3 * lanes), a, o1);
         }
 
-        ref var g = ref tmp[0];
         TOps.Store(i0, ref g, 0);
         TOps.Store(f0, ref g, lanes);
         TOps.Store(g0, ref g, 2 * lanes);
@@ -345,9 +347,32 @@ internal static class StepKernel<TOps, TVec>
         TOps.Store(f1, ref g, 5 * lanes);
         TOps.Store(g1, ref g, 6 * lanes);
         TOps.Store(o1, ref g, 7 * lanes);
-        var l = TOps.Lanes;
-        Cell(tmp, 0, hLayer, cLayer, slot * hid + unit, Math.Min(l, hid - unit));
-        Cell(tmp, 4 * l, hLayer, cLayer, slot * hid + unit + l, Math.Min(l, hid - unit - l));
+    }
+
+    /// <summary>Cell update of every unit block of one slot (h/c at <paramref name="pos"/>); block u's gate sums at <c>gates[u·4·Lanes ..]</c>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void CellBlocks(Span<float> gates, float[] hLayer, float[] cLayer, int hid, int pos)
+    {
+        var lanes = TOps.Lanes;
+        var l = (nuint)lanes;
+        var whole = hid / lanes;
+        ref var g0 = ref gates[0];
+        ref var c0 = ref MemoryMarshal.GetReference(cLayer.AsSpan(pos, hid)); // one bounds check for the slot's row
+        ref var h0 = ref MemoryMarshal.GetReference(hLayer.AsSpan(pos, hid));
+        for (var u = 0; u < whole; u++)
+        {
+            ref var gr = ref Unsafe.Add(ref g0, u * 4 * lanes);
+            var i = TOps.Sigmoid(TOps.Load(ref gr, 0));
+            var f = TOps.Sigmoid(TOps.Load(ref gr, l));
+            var g = TOps.Tanh(TOps.Load(ref gr, 2 * l));
+            var o = TOps.Sigmoid(TOps.Load(ref gr, 3 * l));
+            var at = (nuint)(u * lanes);
+            var cn = TOps.NewCell(i, f, g, TOps.Load(ref c0, at));
+            TOps.Store(cn, ref c0, at);
+            TOps.Store(TOps.Mul(o, TOps.Tanh(cn)), ref h0, at);
+        }
+
+        if (whole * lanes < hid) Cell(gates, whole * 4 * lanes, hLayer, cLayer, pos + whole * lanes, hid - whole * lanes);
     }
 
     /// <summary>Cell update of one unit block for every slot of <paramref name="slots"/>; gate sums at <c>gates[s·4·Lanes ..]</c>.</summary>
