@@ -8,7 +8,7 @@ public enum StepKernelKind
     /// <summary>Chosen at run time: the widest vector the hardware accelerates, else scalar.</summary>
     Auto = 0,
 
-    /// <summary>Portable scalar code (the reference the vector kernels are tested against).</summary>
+    /// <summary>Portable scalar code: the generic kernel at one float per register, with <c>ScalarCell</c>'s arithmetic.</summary>
     Scalar = 1,
 
     /// <summary>Vector256 (AVX2 / 256-bit) kernel.</summary>
