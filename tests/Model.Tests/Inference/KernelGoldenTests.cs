@@ -66,14 +66,21 @@ public class KernelGoldenTests
         Assert.NotEmpty(lines);
     }
 
-    /// <summary>Results depend on the width and on the reciprocal (AVX-512 estimate + Newton step, or a division).</summary>
-    private static string Fingerprint(StepKernelKind kind) => kind switch
+    /// <summary>
+    /// Results depend on the width, the reciprocal (AVX-512 estimate + Newton step, or a division) and the architecture
+    /// (the runtime's lane-sum order in the head may differ between x64 and Arm64).
+    /// </summary>
+    private static string Fingerprint(StepKernelKind kind)
     {
-        StepKernelKind.Scalar => $"Scalar/{RuntimeInformation.RuntimeIdentifier}", // MathF.Exp/Tanh come from the platform's libm
-        StepKernelKind.Vector128 => Avx512F.VL.IsSupported ? "Vector128/rcp14" : "Vector128/div",
-        StepKernelKind.Vector256 => Avx512F.VL.IsSupported ? "Vector256/rcp14" : "Vector256/div",
-        _ => Avx512F.IsSupported ? "Vector512/rcp14" : "Vector512/div",
-    };
+        var arch = RuntimeInformation.ProcessArchitecture;
+        return kind switch
+        {
+            StepKernelKind.Scalar => $"Scalar/{RuntimeInformation.RuntimeIdentifier}", // MathF.Exp/Tanh come from the platform's libm
+            StepKernelKind.Vector128 => Avx512F.VL.IsSupported ? $"Vector128/rcp14/{arch}" : $"Vector128/div/{arch}",
+            StepKernelKind.Vector256 => Avx512F.VL.IsSupported ? $"Vector256/rcp14/{arch}" : $"Vector256/div/{arch}",
+            _ => Avx512F.IsSupported ? $"Vector512/rcp14/{arch}" : $"Vector512/div/{arch}",
+        };
+    }
 
     private static Dictionary<string, string> Recorded()
     {
