@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.State;
 
@@ -13,8 +14,7 @@ public sealed unsafe class LstmStepper : IDisposable
     /// <summary>Below this many slots per thread a batch runs on the caller's thread only.</summary>
     public const int MinSlotsPerThread = 64;
 
-    private readonly PackedLstm? _scalar;
-    private readonly VectorPack? _vector;
+    private readonly VectorPack _pack;
     private readonly float[][] _scratch;
     private readonly StepWorkers? _workers;
 
@@ -43,23 +43,14 @@ public sealed unsafe class LstmStepper : IDisposable
         MaxBatch = maxBatch;
         Threads = threads;
         Kernel = kernel;
-        var scratchSize = 0;
-        switch (kernel)
+        _pack = new VectorPack(model, Lanes(kernel));
+        var scratchSize = kernel switch
         {
-            case StepKernelKind.Vector512:
-                _vector = new VectorPack(model, StepKernel512.Lanes);
-                scratchSize = StepKernel512.ScratchSize(_vector);
-                break;
-            case StepKernelKind.Vector256:
-                _vector = new VectorPack(model, StepKernel256.Lanes);
-                scratchSize = StepKernel256.ScratchSize(_vector);
-                break;
-            default:
-                _scalar = new PackedLstm(model);
-                scratchSize = 4 * model.Config.HiddenSize;
-                break;
-        }
-
+            StepKernelKind.Vector512 => StepKernel<Vec512Ops, Vector512<float>>.ScratchSize(_pack),
+            StepKernelKind.Vector256 => StepKernel<Vec256Ops, Vector256<float>>.ScratchSize(_pack),
+            StepKernelKind.Vector128 => StepKernel<Vec128Ops, Vector128<float>>.ScratchSize(_pack),
+            _ => StepKernel<ScalarOps, float>.ScratchSize(_pack),
+        };
         _scratch = new float[threads][];
         for (var t = 0; t < threads; t++) _scratch[t] = new float[scratchSize];
         if (threads > 1) _workers = new StepWorkers(threads - 1, RunPart);
@@ -164,38 +155,29 @@ public sealed unsafe class LstmStepper : IDisposable
 
     private void RunRange(StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, float[] scratch)
     {
+        // One generic kernel; the JIT specialises it per operations struct.
         switch (Kernel)
         {
             case StepKernelKind.Vector512:
-                StepKernel512.Run(_vector!, slab, slots, x, mu, logSigma, scratch);
+                StepKernel<Vec512Ops, Vector512<float>>.Run(_pack, slab, slots, x, mu, logSigma, scratch);
                 break;
             case StepKernelKind.Vector256:
-                StepKernel256.Run(_vector!, slab, slots, x, mu, logSigma, scratch);
+                StepKernel<Vec256Ops, Vector256<float>>.Run(_pack, slab, slots, x, mu, logSigma, scratch);
+                break;
+            case StepKernelKind.Vector128:
+                StepKernel<Vec128Ops, Vector128<float>>.Run(_pack, slab, slots, x, mu, logSigma, scratch);
                 break;
             default:
-                ScalarRange(slab, slots, x, mu, logSigma, scratch);
+                StepKernel<ScalarOps, float>.Run(_pack, slab, slots, x, mu, logSigma, scratch);
                 break;
         }
     }
 
-    private void ScalarRange(StateSlab slab, ReadOnlySpan<int> slots, ReadOnlySpan<float> x, Span<float> mu, Span<float> logSigma, float[] gates)
+    private static int Lanes(StepKernelKind kernel) => kernel switch
     {
-        var p = _scalar!;
-        var cfg = Config;
-        int hid = cfg.HiddenSize, k = cfg.Horizons;
-        for (var s = 0; s < slots.Length; s++)
-        {
-            var slot = slots[s];
-            ReadOnlySpan<float> input = x.Slice(s * cfg.InputSize, cfg.InputSize);
-            for (var l = 0; l < cfg.Layers; l++)
-            {
-                var h = slab.HLayer(l).AsSpan(slot * hid, hid);
-                var c = slab.CLayer(l).AsSpan(slot * hid, hid);
-                ScalarCell.Step(p.Weights[l], p.Bias[l], cfg.LayerInputSize(l), hid, input, h, c, gates);
-                input = h;
-            }
-
-            ScalarCell.Head(p.HeadT, p.HeadBias, hid, k, input, mu.Slice(s * k, k), logSigma.Slice(s * k, k));
-        }
-    }
+        StepKernelKind.Vector512 => Vec512Ops.Lanes,
+        StepKernelKind.Vector256 => Vec256Ops.Lanes,
+        StepKernelKind.Vector128 => Vec128Ops.Lanes,
+        _ => ScalarOps.Lanes,
+    };
 }

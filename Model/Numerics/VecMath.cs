@@ -75,11 +75,11 @@ internal static class VecMath
         var i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; i + 16 <= v.Length; i += 16) StepKernel512.Sigmoid(Vector512.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref r, (nuint)i);
+            for (; i + 16 <= v.Length; i += 16) Vec512Ops.Sigmoid(Vector512.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref r, (nuint)i);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            for (; i + 8 <= v.Length; i += 8) StepKernel256.Sigmoid(Vector256.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref r, (nuint)i);
+            for (; i + 8 <= v.Length; i += 8) Vec256Ops.Sigmoid(Vector256.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref r, (nuint)i);
         }
 
         for (; i < v.Length; i++) v[i] = 1f / (1f + MathF.Exp(-v[i]));
@@ -95,11 +95,11 @@ internal static class VecMath
         var i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; i + 16 <= src.Length; i += 16) StepKernel512.Tanh(Vector512.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+            for (; i + 16 <= src.Length; i += 16) Vec512Ops.Tanh(Vector512.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            for (; i + 8 <= src.Length; i += 8) StepKernel256.Tanh(Vector256.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+            for (; i + 8 <= src.Length; i += 8) Vec256Ops.Tanh(Vector256.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
         }
 
         for (; i < src.Length; i++) dst[i] = MathF.Tanh(src[i]);

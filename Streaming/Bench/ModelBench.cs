@@ -26,20 +26,29 @@ public static class ModelBench
         var fixtures = new Option<DirectoryInfo?>("--fixtures") { Description = "Folder with lstm_step_i8_h{32,64,128}.onnx/.safetensors (default ../shared/fixtures/torch-reference from the repo root or current folder)." };
         var threads = new Option<int>("--threads") { Description = "Thread count for our multi-threaded figures.", DefaultValueFactory = _ => 2 };
         var output = new Option<FileInfo?>("--out") { Description = "JSON output (default artifacts/bench/model-step.json)." };
+        var kernel = new Option<StepKernelKind>("--kernel") { Description = "Step kernel to measure (Auto = the widest this machine accelerates; Vector512, Vector256, Vector128, Scalar).", DefaultValueFactory = _ => StepKernelKind.Auto };
         var command = new Command("model", "Step kernel vs ONNX Runtime, and CPU training throughput.");
         command.Options.Add(quick);
         command.Options.Add(fixtures);
         command.Options.Add(threads);
         command.Options.Add(output);
-        command.SetAction(parse => Run(parse.GetValue(quick), parse.GetValue(fixtures), Math.Max(1, parse.GetValue(threads)), parse.GetValue(output)));
+        command.Options.Add(kernel);
+        command.SetAction(parse => Run(parse.GetValue(quick), parse.GetValue(fixtures), Math.Max(1, parse.GetValue(threads)), parse.GetValue(output), parse.GetValue(kernel)));
         return command;
     }
 
     /// <summary>One row of <c>model-step.json</c>.</summary>
     internal sealed record StepResult(int Hidden, int Batch, int Threads, double OursStepsPerS, double OrtStepsPerS, double Ratio, double MaxAbsDiff);
 
-    private static int Run(bool quick, DirectoryInfo? fixturesOpt, int threads, FileInfo? outputOpt)
+    private static int Run(bool quick, DirectoryInfo? fixturesOpt, int threads, FileInfo? outputOpt, StepKernelKind kernel)
     {
+        if (kernel == StepKernelKind.Auto) kernel = StepKernels.Best;
+        if (!StepKernels.IsSupported(kernel))
+        {
+            Console.Error.WriteLine($"bench model: kernel {kernel} is not hardware-accelerated in this process");
+            return 2;
+        }
+
         var root = FindRepoRoot();
         var fixtures = fixturesOpt?.FullName ?? FindFixtures(root);
         if (fixtures is null || !File.Exists(Path.Combine(fixtures, "lstm_step_i8_h64.onnx")))
@@ -49,7 +58,7 @@ public static class ModelBench
         }
 
         var budget = TimeSpan.FromMilliseconds(quick ? 300 : 1500);
-        Console.WriteLine($"bench model: fixtures {fixtures}; kernel {StepKernels.Best}; ORT {OrtEnv.Instance().GetVersionString()} with 1 intra-op thread; " +
+        Console.WriteLine($"bench model: fixtures {fixtures}; kernel {kernel}; ORT {OrtEnv.Instance().GetVersionString()} with 1 intra-op thread; " +
             $"{(quick ? "quick" : "full")}: best of {Rounds} interleaved rounds, {budget.TotalMilliseconds} ms per side and cell; {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"H",4} {"B",5} {"max|Δh,Δc|",11} {"ORT Mkey-steps/s",17} {"ours 1T",9} {"ratio",7} {$"ours {threads}T",9} {"ratio",7}");
         var results = new List<StepResult>();
@@ -64,13 +73,13 @@ public static class ModelBench
                 var x = RandomArray(rng, b * 8, 1f);
                 var h0 = RandomArray(rng, b * hid, 0.5f);
                 var c0 = RandomArray(rng, b * hid, 1f);
-                var diff = Compare(model, ort, x, h0, c0, b);
+                var diff = Compare(model, ort, x, h0, c0, b, kernel);
                 if (!(diff <= 1e-5)) ok = false;
                 // Interleaved rounds, best of each: other processes share these cores, so a single long
                 // measurement of one side would mostly measure the neighbours' load at that moment.
                 using var ortRun = ort.Prepare(x, h0, c0, b);
-                using var one = new OursRun(model, x, h0, c0, b, 1);
-                using var many = threads > 1 ? new OursRun(model, x, h0, c0, b, threads) : null;
+                using var one = new OursRun(model, x, h0, c0, b, 1, kernel);
+                using var many = threads > 1 ? new OursRun(model, x, h0, c0, b, threads, kernel) : null;
                 double ortRate = 0, ours1 = 0, oursN = 0;
                 var slice = budget / Rounds;
                 ortRun.Rate(slice / 4);
@@ -112,11 +121,11 @@ public static class ModelBench
         return ok ? 0 : 1;
     }
 
-    private static double Compare(LstmModel model, OrtStep ort, float[] x, float[] h0, float[] c0, int b)
+    private static double Compare(LstmModel model, OrtStep ort, float[] x, float[] h0, float[] c0, int b, StepKernelKind kernel)
     {
         var (oh, oc) = ort.Once(x, h0, c0, b);
         var slab = NewSlab(model, h0, c0, b, out var slots);
-        using var stepper = new LstmStepper(model, b);
+        using var stepper = new LstmStepper(model, b, 1, kernel);
         stepper.Step(slab, slots, x, new float[b], new float[b]);
         var hid = model.Config.HiddenSize;
         double max = 0;
@@ -144,10 +153,10 @@ public static class ModelBench
         private readonly float[] _mu;
         private readonly float[] _ls;
 
-        public OursRun(LstmModel model, float[] x, float[] h0, float[] c0, int b, int threads)
+        public OursRun(LstmModel model, float[] x, float[] h0, float[] c0, int b, int threads, StepKernelKind kernel)
         {
             _slab = NewSlab(model, h0, c0, b, out _slots);
-            _stepper = new LstmStepper(model, b, threads);
+            _stepper = new LstmStepper(model, b, threads, kernel);
             _x = x;
             _mu = new float[b];
             _ls = new float[b];
