@@ -87,6 +87,20 @@ public sealed class EmbeddedKafka : IDisposable
     public void PushRequestErrors(short apiKey, params Confluent.Kafka.ErrorCode[] errors) =>
         Native.rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (nuint)errors.Length, [.. errors.Select(e => (int)e)]);
 
+    /// <summary>
+    /// Makes broker <paramref name="brokerId"/> advertise <paramref name="host"/>:<paramref name="port"/> in metadata
+    /// responses. The mock broker keeps listening where it is (librdkafka always binds it to a kernel-chosen loopback port),
+    /// so something must forward the advertised address to <see cref="BootstrapServers"/>.
+    /// </summary>
+    /// <param name="brokerId">Broker id (the mock numbers its brokers from 1).</param>
+    /// <param name="host">Advertised host.</param>
+    /// <param name="port">Advertised port.</param>
+    public void AdvertiseBroker(int brokerId, string host, int port)
+    {
+        ObjectDisposedException.ThrowIf(_cluster == 0, this);
+        Native.rd_kafka_mock_broker_set_host_port(_cluster, brokerId, host, port);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -137,6 +151,7 @@ public sealed class EmbeddedKafka : IDisposable
         [DllImport(Lib)] public static extern nint rd_kafka_mock_cluster_bootstraps(nint cluster);
         [DllImport(Lib)] public static extern int rd_kafka_mock_topic_create(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partitions, int replicationFactor);
         [DllImport(Lib)] public static extern void rd_kafka_mock_topic_set_error(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
+        [DllImport(Lib)] public static extern void rd_kafka_mock_broker_set_host_port(nint cluster, int brokerId, [MarshalAs(UnmanagedType.LPUTF8Str)] string host, int port);
         [DllImport(Lib)] public static extern void rd_kafka_mock_push_request_errors_array(nint cluster, short apiKey, nuint count, int[] errors);
     }
 }

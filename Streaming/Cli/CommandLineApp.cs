@@ -26,6 +26,8 @@ public static class CommandLineApp
         root.Subcommands.Add(SoakCommand.Create());
         root.Subcommands.Add(StreamLstm.Streaming.SpoolCli.SpoolCommand.Create());
         root.Subcommands.Add(StreamLstm.Streaming.InfluxCli.InfluxCommand.Create());
+        root.Subcommands.Add(StreamLstm.Streaming.Broker.BrokerCommand.Create());
+        root.Subcommands.Add(StreamLstm.Streaming.Generate.GenerateCommand.Create());
         return root;
     }
 }

@@ -31,7 +31,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var command = new Command("demo", "Embedded Kafka + generators + pipeline, with live status.") { TreatUnmatchedTokensAsErrors = false };
-        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (e.g. 00:01:00 or 60s); default: until Ctrl+C", CustomParser = r => ParseDuration(r.Tokens[0].Value) };
+        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (e.g. 00:01:00 or 60s); default: until Ctrl+C", CustomParser = r => DurationText.Parse(r.Tokens[0].Value) };
         var bootstrap = new Option<string?>("--bootstrap-servers") { Description = "Use this Kafka cluster instead of the embedded one" };
         var symbols = new Option<int>("--symbols") { Description = "Tick symbols", DefaultValueFactory = _ => 500 };
         var patients = new Option<int>("--patients") { Description = "Patients", DefaultValueFactory = _ => 100 };
@@ -90,14 +90,6 @@ public static class DemoCommand
             return await RunAsync(settings, ct).ConfigureAwait(false);
         });
         return command;
-    }
-
-    private static TimeSpan? ParseDuration(string text)
-    {
-        if (text.EndsWith('s') && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var s)) return TimeSpan.FromSeconds(s);
-        if (text.EndsWith('m') && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var m)) return TimeSpan.FromMinutes(m);
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain)) return TimeSpan.FromSeconds(plain);
-        return TimeSpan.Parse(text, CultureInfo.InvariantCulture);
     }
 
     private sealed class DemoSettings
@@ -248,7 +240,7 @@ public static class DemoCommand
 
     private static async Task<Dictionary<SourceKind, LstmModel>?> ModelsAsync(DemoSettings s, CancellationToken ct)
     {
-        var files = ModelFiles(s.Models);
+        var files = ModelSpecs.Parse(s.Models);
         var result = new Dictionary<SourceKind, LstmModel>();
         var toTrain = new List<SourceKind>();
         foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
@@ -310,38 +302,6 @@ public static class DemoCommand
         }
 
         return result;
-    }
-
-    private static Dictionary<SourceKind, string> ModelFiles(string[] specs)
-    {
-        var files = new Dictionary<SourceKind, string>();
-        foreach (var spec in specs)
-        {
-            if (Directory.Exists(spec))
-            {
-                foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
-                {
-                    var p = Path.Combine(spec, kind.ToWireName() + ".safetensors");
-                    if (File.Exists(p)) files[kind] = p;
-                }
-
-                continue;
-            }
-
-            var eq = spec.IndexOf('=');
-            if (eq <= 0) throw new ArgumentException($"--model '{spec}': give KIND=PATH (tick, vitals, audio) or a directory");
-            var name = spec[..eq];
-            var k = name switch
-            {
-                "tick" or "ticks" => SourceKind.Tick,
-                "vitals" => SourceKind.Vitals,
-                "audio" => SourceKind.Audio,
-                _ => throw new ArgumentException($"--model '{spec}': unknown kind '{name}' (tick, vitals, audio)"),
-            };
-            files[k] = spec[(eq + 1)..];
-        }
-
-        return files;
     }
 
     private static IEventGenerator Generator(SourceKind kind, DemoSettings s, ulong seed, int? keys = null, double anomalyScale = 1.0)

@@ -1,0 +1,54 @@
+namespace StreamLstm.Streaming.Hosting;
+
+/// <summary>One assigned input partition's progress, as <c>run --until-caught-up</c> sees it.</summary>
+/// <param name="Topic">Topic.</param>
+/// <param name="Partition">Partition.</param>
+/// <param name="Lag">Messages not yet durably handled: the consumer's own lag, or end offset minus the group's committed
+/// offset when that is smaller (after a restart the consumer has stored nothing yet, but the group committed the end).</param>
+public readonly record struct PartitionProgress(string Topic, int Partition, long Lag);
+
+/// <summary>
+/// Decides when a run is caught up: it holds an assignment, every assigned partition is known and at zero lag, and that
+/// has held without a break for <see cref="Window"/>. Any reading that is not (no assignment yet, a partition not yet
+/// fetched, a partition behind) starts the wait again.
+/// </summary>
+/// <param name="time">Clock.</param>
+/// <param name="window">How long zero lag must last.</param>
+public sealed class CaughtUpTracker(TimeProvider time, TimeSpan window)
+{
+    private long _since = -1;
+
+    /// <summary>How long zero lag must last.</summary>
+    public TimeSpan Window { get; } = window;
+
+    /// <summary>What the last reading showed, for progress messages.</summary>
+    public string Status { get; private set; } = "waiting for a partition assignment";
+
+    /// <summary>Takes one reading.</summary>
+    /// <param name="assigned">Partitions the consumer holds.</param>
+    /// <param name="progress">Progress of the partitions whose end offset is known (null when not read).</param>
+    /// <returns>True once every assigned partition has been at zero lag for <see cref="Window"/>.</returns>
+    public bool Observe(int assigned, IReadOnlyList<PartitionProgress>? progress)
+    {
+        if (assigned <= 0 || progress is null || progress.Count < assigned)
+        {
+            Status = assigned <= 0 ? "waiting for a partition assignment" : $"waiting for the end offsets of {assigned - (progress?.Count ?? 0)} of {assigned} partitions";
+            _since = -1;
+            return false;
+        }
+
+        var behind = progress.Where(p => p.Lag > 0).ToList();
+        if (behind.Count > 0)
+        {
+            Status = $"{behind.Count} of {assigned} partitions behind, lag {behind.Sum(p => p.Lag):N0}";
+            _since = -1;
+            return false;
+        }
+
+        var now = time.GetTimestamp();
+        if (_since < 0) _since = now;
+        var held = time.GetElapsedTime(_since, now);
+        Status = $"{assigned} partitions at zero lag for {held.TotalSeconds:0.0} s";
+        return held >= Window;
+    }
+}
