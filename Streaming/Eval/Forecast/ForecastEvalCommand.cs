@@ -19,6 +19,7 @@ public static class ForecastEvalCommand
         var json = new Option<FileInfo>("--json") { Description = "Write the metrics report (ours and the baselines) here.", Required = true };
         var plot = new Option<FileInfo?>("--plot") { Description = "Write a PNG of actual vs forecast with the 95 % band." };
         var plotRows = new Option<int>("--plot-rows") { Description = "Plot only the last N rows (0: all).", DefaultValueFactory = _ => 0 };
+        var keyColumn = new Option<string?>("--key-column") { Description = "Column naming the series each row belongs to, when the file interleaves several (per-key state and history, one shared model)." };
         var where = new Option<string[]>("--where") { Description = "Keep only rows where COLUMN=VALUE (repeatable).", AllowMultipleArgumentsPerToken = false };
         var calendar = new Option<string>("--calendar") { Description = "Calendar inputs: auto (time of day below daily spacing, day of week below weekly), on, off.", DefaultValueFactory = _ => "auto" };
         calendar.AcceptOnlyFromAmong("auto", "on", "off");
@@ -27,9 +28,10 @@ public static class ForecastEvalCommand
         var retrain = new Option<int>("--retrain-every") { Description = "Fine-tune every N rows.", DefaultValueFactory = _ => new OnlineLstmSettings().RetrainEvery };
         var window = new Option<int>("--replay-window") { Description = "Rows of recent history each fine-tune uses.", DefaultValueFactory = _ => new OnlineLstmSettings().ReplayWindow };
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
+        var set = new Option<string[]>("--set") { Description = "Any other setting of the online LSTM as Name=Value (e.g. Epochs=4, LearningRate=0.003; repeatable)." };
         var device = new Option<TrainingDevice>("--device") { Description = "Trainer device: cpu, gpu or auto.", DefaultValueFactory = _ => TrainingDevice.Cpu };
         var command = new Command("forecast", "Streaming forecast evaluation: one pass in time order, forecast K rows ahead then learn online; ours vs last value, seasonal naive and online linear AR.");
-        foreach (var o in new Option[] { csv, timeColumn, valueColumn, horizons, predictions, json, plot, plotRows, where, calendar, hidden, layers, retrain, window, seed, device }) command.Options.Add(o);
+        foreach (var o in new Option[] { csv, timeColumn, valueColumn, horizons, predictions, json, plot, plotRows, where, keyColumn, calendar, hidden, layers, retrain, window, seed, device, set }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var settings = new OnlineLstmSettings
@@ -37,16 +39,30 @@ public static class ForecastEvalCommand
                 Hidden = parse.GetValue(hidden), Layers = parse.GetValue(layers), RetrainEvery = parse.GetValue(retrain),
                 ReplayWindow = parse.GetValue(window), Seed = parse.GetValue(seed), Device = parse.GetValue(device),
             };
+            try
+            {
+                foreach (var kv in parse.GetValue(set) ?? []) Apply(settings, kv);
+            }
+            catch (FormatException e)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"eval forecast: {e.Message}");
+                return 2;
+            }
+
             return Run(new Request(parse.GetValue(csv)!.FullName, parse.GetValue(timeColumn)!, parse.GetValue(valueColumn)!, parse.GetValue(horizons),
                 parse.GetValue(predictions)!.FullName, parse.GetValue(json)!.FullName, parse.GetValue(plot)?.FullName, parse.GetValue(plotRows),
-                parse.GetValue(where) ?? [], parse.GetValue(calendar)!, settings), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+                parse.GetValue(where) ?? [], parse.GetValue(calendar)!, settings) { KeyColumn = parse.GetValue(keyColumn) }, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
     }
 
     /// <summary>What to evaluate and where to write it.</summary>
     internal sealed record Request(string Csv, string TimeColumn, string ValueColumn, int Horizons, string Predictions, string Json, string? Plot, int PlotRows,
-        string[] Where, string Calendar, OnlineLstmSettings Settings);
+        string[] Where, string Calendar, OnlineLstmSettings Settings)
+    {
+        /// <summary>Key column (null: one series).</summary>
+        public string? KeyColumn { get; init; }
+    }
 
     /// <summary>The action: 0 on success, 2 on unreadable input or bad settings.</summary>
     internal static int Run(Request q, TextWriter stdout, TextWriter stderr)
@@ -56,7 +72,7 @@ public static class ForecastEvalCommand
         {
             if (q.Horizons < 1) throw new ArgumentException("--horizons must be >= 1.");
             q.Settings.Validate();
-            series = SeriesCsv.Read(q.Csv, q.TimeColumn, q.ValueColumn, q.Where.Select(SeriesCsv.ParseFilter).ToArray());
+            series = SeriesCsv.Read(q.Csv, q.TimeColumn, q.ValueColumn, q.Where.Select(SeriesCsv.ParseFilter).ToArray(), q.KeyColumn);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
         {
@@ -94,10 +110,30 @@ public static class ForecastEvalCommand
         return f;
     }
 
+    /// <summary>Sets one property of <paramref name="settings"/> from <c>Name=Value</c>.</summary>
+    /// <param name="settings">Settings.</param>
+    /// <param name="assignment">Name=Value.</param>
+    internal static void Apply(OnlineLstmSettings settings, string assignment)
+    {
+        var (name, value) = SeriesCsv.ParseFilter(assignment);
+        var prop = typeof(OnlineLstmSettings).GetProperty(name) ?? throw new FormatException($"--set {assignment}: no setting '{name}'.");
+        try
+        {
+            object parsed = prop.PropertyType.IsEnum
+                ? Enum.Parse(prop.PropertyType, value, ignoreCase: true)
+                : Convert.ChangeType(value, prop.PropertyType, CultureInfo.InvariantCulture);
+            prop.SetValue(settings, parsed);
+        }
+        catch (Exception e) when (e is InvalidCastException or OverflowException or ArgumentException or FormatException)
+        {
+            throw new FormatException($"--set {assignment}: '{value}' is not a {prop.PropertyType.Name}.");
+        }
+    }
+
     private static void Print(ForecastEvalResult r, TextWriter o)
     {
         var inv = CultureInfo.InvariantCulture;
-        o.WriteLine(string.Create(inv, $"{r.Series.Count} rows ({r.Series.SkippedRows} skipped), K={r.Horizons}, period {(r.Periods.Count == 0 ? 0 : r.Periods[^1].Period)}, calendar {r.Calendar}, {r.Lstm.Fits} fine-tunes ({r.Lstm.Promotions} promoted), {r.Elapsed.TotalSeconds:F1} s"));
+        o.WriteLine(string.Create(inv, $"{r.Series.Count} rows ({r.Series.SkippedRows} skipped), {r.KeyCount} key(s), K={r.Horizons}, period {(r.Periods.Count == 0 ? 0 : r.Periods[^1].Period)}, calendar {r.Calendar}, {r.Lstm.Fits} fine-tunes ({r.Lstm.Promotions} promoted), {r.Elapsed.TotalSeconds:F1} s"));
         o.WriteLine($"{"model",-16} {"h",3} {"n",7} {"NRMSE",8} {"MAE",10} {"MAPE%",8} {"NLL",8} {"cov80",6} {"cov95",6}");
         foreach (var m in r.Models)
         {

@@ -14,20 +14,30 @@ public sealed record ModelForecasts(string Name, double[] Mu, double[] Sigma, Ho
 /// <param name="Horizons">K.</param>
 /// <param name="SeriesStd">Standard deviation of the values (NRMSE denominator).</param>
 /// <param name="Models">Our model first, then the baselines.</param>
-/// <param name="Periods">Every period detection (row, period).</param>
+/// <param name="Periods">Every period detection (row, period) of the longest key.</param>
+/// <param name="KeyCount">Series (keys) in the input.</param>
 /// <param name="Lstm">Our model (fine-tunes, promotions, first forecast).</param>
-/// <param name="Calendar">Calendar inputs used.</param>
 /// <param name="Elapsed">Wall time of the pass.</param>
 public sealed record ForecastEvalResult(SeriesData Series, int Horizons, double SeriesStd, IReadOnlyList<ModelForecasts> Models,
-    IReadOnlyList<(int Row, int Period)> Periods, OnlineLstmForecaster Lstm, CalendarFeatures Calendar, TimeSpan Elapsed);
+    IReadOnlyList<(int Row, int Period)> Periods, int KeyCount, OnlineLstmLearner Lstm, TimeSpan Elapsed)
+{
+    /// <summary>Calendar inputs used.</summary>
+    public CalendarFeatures Calendar => Lstm.Calendar;
+}
 
 /// <summary>
 /// The streaming evaluation: one pass over the rows in time order; at each row every model (ours and the baselines) takes
-/// the row, forecasts the next K rows and learns. Forecasts are stored by the row they target, so row t, horizon k holds
-/// the forecast made at row t−k. Each horizon is scored over the rows where every model has a forecast.
+/// the row, forecasts the next K rows of the same key and learns. Forecasts are stored by the row they target, so row t,
+/// horizon k holds the forecast made k rows earlier (of row t's key). Each horizon is scored over the rows where every
+/// model has a forecast. With keys, each key has its own history, baselines and LSTM state; the LSTM's weights are shared.
 /// </summary>
 public static class ForecastEvaluation
 {
+    /// <summary>Builds the models of one key.</summary>
+    /// <param name="history">The key's history.</param>
+    /// <returns>Models, ours first.</returns>
+    public delegate OnlineForecaster[] ModelFactory(SeriesHistory history);
+
     /// <summary>Runs the pass with our model and the three baselines.</summary>
     /// <param name="series">Input rows.</param>
     /// <param name="horizons">K.</param>
@@ -39,49 +49,65 @@ public static class ForecastEvaluation
         ArgumentNullException.ThrowIfNull(series);
         if (series.TimesMs is null) calendar = CalendarFeatures.None;
         var sw = Stopwatch.StartNew();
-        var history = new SeriesHistory();
-        using var lstm = new OnlineLstmForecaster(horizons, history, settings, calendar, series.Count);
-        OnlineForecaster[] models = [lstm, new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, history), new LinearArForecaster(horizons, history)];
-        var (mu, sigma) = Pass(series, horizons, history, models);
+        using var learner = new OnlineLstmLearner(horizons, settings, calendar, series.Count);
+        var (mu, sigma, names, histories) = Pass(series, horizons, h => [learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)]);
         sw.Stop();
         var std = ForecastMetrics.StandardDeviation(series.Values);
         var metrics = Score(series.Values, horizons, mu, sigma, std);
-        var result = models.Select((m, i) => new ModelForecasts(m.Name, mu[i], sigma[i], metrics[i])).ToArray();
-        return new ForecastEvalResult(series, horizons, std, result, history.Periods.ToArray(), lstm, calendar, sw.Elapsed);
+        var result = names.Select((m, i) => new ModelForecasts(m, mu[i], sigma[i], metrics[i])).ToArray();
+        var longest = histories.MaxBy(h => h.Count)!;
+        return new ForecastEvalResult(series, horizons, std, result, longest.Periods.ToArray(), histories.Count, learner, sw.Elapsed);
     }
 
     /// <summary>Steps every model over every row; returns per model the forecasts aligned by target row.</summary>
     /// <param name="series">Input.</param>
     /// <param name="horizons">K.</param>
-    /// <param name="history">History the models share (appended here, before the models step).</param>
-    /// <param name="models">Models.</param>
-    /// <returns>Per model <c>[N, K]</c> means and standard deviations.</returns>
-    public static (double[][] Mu, double[][] Sigma) Pass(SeriesData series, int horizons, SeriesHistory history, IReadOnlyList<OnlineForecaster> models)
+    /// <param name="models">Makes the models of a new key (the same names in the same order for every key).</param>
+    /// <returns>Per model <c>[N, K]</c> means and standard deviations, the model names and every key's history.</returns>
+    public static (double[][] Mu, double[][] Sigma, string[] Names, List<SeriesHistory> Histories) Pass(SeriesData series, int horizons, ModelFactory models)
     {
         ArgumentNullException.ThrowIfNull(series);
-        ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(models);
         var n = series.Count;
-        var mu = models.Select(_ => Nans(n * horizons)).ToArray();
-        var sigma = models.Select(_ => Nans(n * horizons)).ToArray();
-        var m = new double[horizons];
-        var s = new double[horizons];
+        var keys = new Dictionary<string, KeyState>(StringComparer.Ordinal);
+        var histories = new List<SeriesHistory>();
+        string[]? names = null;
+        double[][] mu = [], sigma = [];
         for (var t = 0; t < n; t++)
         {
-            history.Append(series.Values[t]);
-            long? time = series.TimesMs is null ? null : series.TimesMs[t];
-            for (var i = 0; i < models.Count; i++)
+            var name = series.Keys?[t] ?? "";
+            if (!keys.TryGetValue(name, out var key))
             {
-                models[i].Step(series.Values[t], time, m, s);
-                for (var k = 1; k <= horizons && t + k < n; k++)
+                var history = new SeriesHistory();
+                histories.Add(history);
+                keys[name] = key = new KeyState(history, models(history), horizons);
+                if (names is null)
                 {
-                    mu[i][((t + k) * horizons) + k - 1] = m[k - 1];
-                    sigma[i][((t + k) * horizons) + k - 1] = s[k - 1];
+                    names = key.Models.Select(m => m.Name).ToArray();
+                    mu = names.Select(_ => Nans(n * horizons)).ToArray();
+                    sigma = names.Select(_ => Nans(n * horizons)).ToArray();
                 }
+            }
+
+            key.History.Append(series.Values[t]);
+            long? time = series.TimesMs is null ? null : series.TimesMs[t];
+            var j = key.History.Count - 1;
+            for (var i = 0; i < key.Models.Length; i++)
+            {
+                // Row t is the key's row j: the forecast of horizon k made at the key's row j−k sits in ring slot (j−k) mod K.
+                for (var k = 1; k <= horizons && k <= j; k++)
+                {
+                    var slot = (((j - k) % horizons) * horizons) + k - 1;
+                    mu[i][(t * horizons) + k - 1] = key.Mu[i][slot];
+                    sigma[i][(t * horizons) + k - 1] = key.Sigma[i][slot];
+                }
+
+                var own = j % horizons * horizons;
+                key.Models[i].Step(series.Values[t], time, key.Mu[i].AsSpan(own, horizons), key.Sigma[i].AsSpan(own, horizons));
             }
         }
 
-        return (mu, sigma);
+        return (mu, sigma, names ?? [], histories);
     }
 
     /// <summary>Per model and horizon, the metrics over the rows where every model has a finite forecast with σ &gt; 0.</summary>
@@ -109,6 +135,18 @@ public static class ForecastEvaluation
         }
 
         return acc.Select(a => a.Select(x => x.Result(seriesStd)).ToArray()).ToArray();
+    }
+
+    private sealed class KeyState(SeriesHistory history, OnlineForecaster[] models, int horizons)
+    {
+        public SeriesHistory History { get; } = history;
+
+        public OnlineForecaster[] Models { get; } = models;
+
+        // Per model, the last K rows' forecasts: slot (row mod K) holds [K] values.
+        public double[][] Mu { get; } = models.Select(_ => new double[horizons * horizons]).ToArray();
+
+        public double[][] Sigma { get; } = models.Select(_ => new double[horizons * horizons]).ToArray();
     }
 
     private static double[] Nans(int n)

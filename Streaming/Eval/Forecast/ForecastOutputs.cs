@@ -51,13 +51,13 @@ public static class ForecastOutputs
         var goals = Goals(r);
         var doc = new
         {
-            input = new { file = input, value_column = valueColumn, rows = r.Series.Count, skipped_rows = r.Series.SkippedRows, series_std = J(r.SeriesStd) },
+            input = new { file = input, value_column = valueColumn, rows = r.Series.Count, skipped_rows = r.Series.SkippedRows, keys = r.KeyCount, series_std = J(r.SeriesStd) },
             horizons = r.Horizons,
             calendar = r.Calendar.ToString(),
             period = new { final = r.Periods.Count == 0 ? 0 : r.Periods[^1].Period, detections = r.Periods.Select(p => new { row = p.Row, period = p.Period }) },
             ours = new
             {
-                name = r.Lstm.Name,
+                name = Ours,
                 device = r.Lstm.Device,
                 hidden = settings.Hidden,
                 layers = settings.Layers,
@@ -73,6 +73,7 @@ public static class ForecastOutputs
                 optimizer_steps = r.Lstm.OptimizerSteps,
                 first_forecast_row = r.Lstm.FirstForecastRow,
             },
+            scoring = "each horizon over the rows where every model has a forecast; NRMSE = RMSE / std of the whole series; NLL in natural log, series units",
             models = r.Models.ToDictionary(m => m.Name, m => m.Metrics.Select((h, k) => new
             {
                 horizon = k + 1,

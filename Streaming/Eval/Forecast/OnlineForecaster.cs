@@ -41,8 +41,8 @@ public abstract class OnlineForecaster
         Predict(value, timeMs, mu, _raw);
         _scale.Remember(mu, _raw);
         for (var k = 0; k < Horizons; k++) sigma[k] = _raw[k] * _scale.Factor(k);
-        Learn();
         Rows++;
+        Learn();
     }
 
     /// <summary>Forecasts rows t+1..t+K from everything up to row t.</summary>

@@ -9,6 +9,9 @@ namespace StreamLstm.Streaming.Eval.Forecast;
 /// <param name="SkippedRows">Data rows dropped: empty or non-numeric value, or not matching a filter.</param>
 public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] Values, int SkippedRows)
 {
+    /// <summary>Key of each row when the file interleaves several series (null: one series).</summary>
+    public string[]? Keys { get; init; }
+
     /// <summary>Rows.</summary>
     public int Count => Values.Length;
 
@@ -38,8 +41,9 @@ public static class SeriesCsv
     /// <param name="timeColumn">Header of the time column (dates, or plain numbers such as minutes).</param>
     /// <param name="valueColumn">Header of the value column.</param>
     /// <param name="filters">Keep only rows whose named column equals the value (all must match).</param>
-    /// <returns>The series, in file order (which must be time order).</returns>
-    public static SeriesData Read(string path, string timeColumn, string valueColumn, IReadOnlyList<(string Column, string Value)>? filters = null)
+    /// <param name="keyColumn">Column naming the series each row belongs to (null: one series).</param>
+    /// <returns>The series, in file order (which must be time order, within each key).</returns>
+    public static SeriesData Read(string path, string timeColumn, string valueColumn, IReadOnlyList<(string Column, string Value)>? filters = null, string? keyColumn = null)
     {
         filters ??= [];
         using var reader = new StreamReader(path);
@@ -47,6 +51,8 @@ public static class SeriesCsv
         var names = Split(header);
         int ti = Index(names, timeColumn, path), vi = Index(names, valueColumn, path);
         var fi = filters.Select(f => (Index(names, f.Column, path), f.Value)).ToArray();
+        var ki = keyColumn is null ? -1 : Index(names, keyColumn, path);
+        var keys = new List<string>();
         var stamps = new List<string>();
         var values = new List<double>();
         var times = new List<long>();
@@ -83,10 +89,11 @@ public static class SeriesCsv
 
             stamps.Add(stamp);
             values.Add(v);
+            if (ki >= 0) keys.Add(ki < cells.Length ? cells[ki] : "");
         }
 
         if (values.Count == 0) throw new FormatException($"{path}: no row has a numeric '{valueColumn}'.");
-        return new SeriesData(stamps.ToArray(), dated == true ? times.ToArray() : null, values.ToArray(), skipped);
+        return new SeriesData(stamps.ToArray(), dated == true ? times.ToArray() : null, values.ToArray(), skipped) { Keys = ki >= 0 ? keys.ToArray() : null };
     }
 
     /// <summary>Parses <c>column=value</c>.</summary>

@@ -14,10 +14,11 @@ public sealed class SeriesHistory
     public const int DetectionSpan = 3 * MaxPeriod;
 
     private const double DiffAlpha = 1.0 / 64;
+    private const double ScaleFloor = 0.25;
     private const double LevelAlpha = 1.0 / 256;
     private readonly List<double> _values = [];
     private readonly List<(int Row, int Period)> _periods = [];
-    private double _diffSq, _diffW, _mean, _var, _levelW;
+    private double _diffSq, _diffW, _mean, _var, _levelW, _allDiffSq;
 
     /// <summary>Rows appended.</summary>
     public int Count => _values.Count;
@@ -48,6 +49,7 @@ public sealed class SeriesHistory
             var d = value - _values[n - 1];
             _diffSq = ((1 - DiffAlpha) * _diffSq) + (DiffAlpha * d * d);
             _diffW = ((1 - DiffAlpha) * _diffW) + DiffAlpha;
+            _allDiffSq += d * d;
         }
 
         _values.Add(value);
@@ -56,6 +58,8 @@ public sealed class SeriesHistory
         _mean += delta * LevelAlpha / _levelW;
         _var = ((1 - (LevelAlpha / _levelW)) * _var) + (LevelAlpha / _levelW * delta * (value - _mean));
         var floor = 1e-9 * (Math.Abs(value) + 1);
+        // Floored at a fraction of the long-run RMS change, so that a long flat stretch does not shrink the scale to nothing.
+        if (n > 0) floor = Math.Max(floor, ScaleFloor * Math.Sqrt(_allDiffSq / n));
         DiffScale = _diffW > 0 ? Math.Max(Math.Sqrt(_diffSq / _diffW), floor) : Math.Max(0.01 * Math.Abs(value), 1e-6);
         LevelZ = _var > 0 ? (value - _mean) / Math.Sqrt(_var) : 0;
         n++;
