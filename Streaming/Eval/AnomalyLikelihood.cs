@@ -5,8 +5,8 @@ namespace StreamLstm.Streaming.Eval;
 /// <summary>
 /// A rolling anomaly likelihood in the manner of NAB's: the mean of the last <see cref="ShortWindow"/> raw scores is
 /// compared with the distribution (mean, standard deviation) of such short means over the last <see cref="LongWindow"/>
-/// rows; the likelihood is the Gaussian probability of a short mean no higher than this one, reported on a log scale in
-/// [0, 1] (<c>−log10(1 − L) / 10</c>, so 0.5 means a tail of 1e-5). Scores from different series become comparable,
+/// rows; the likelihood L is the Gaussian probability of a short mean no higher than this one, reported on a log scale in
+/// [0, 1): with <c>u = −log10(1 − L)</c>, the score is <c>u / (u + 5)</c> (0.5 means a tail of 1e-5). Scores from different series become comparable,
 /// so one threshold transfers across files. NaN until <see cref="MinHistory"/> raw scores have been seen.
 /// </summary>
 public sealed class AnomalyLikelihood
@@ -46,7 +46,9 @@ public sealed class AnomalyLikelihood
             // A floor on the spread: a perfectly flat history would otherwise make any change infinitely unlikely.
             sd = Math.Max(sd, 1e-3 * (Math.Abs(m) + 1e-3));
             var z = (mean - m) / sd;
-            score = z <= 0 ? 0 : Math.Min(1, GaussianTail.Surprise(GaussianTail.LogTwoSidedP(z) - Math.Log(2)) / 10);
+            // Surprise of the one-sided tail, mapped monotonically into [0, 1) without saturating (a threshold can still separate far tails).
+            var surprise = z <= 0 ? 0 : GaussianTail.Surprise(GaussianTail.LogTwoSidedP(z) - Math.Log(2));
+            score = surprise / (surprise + 5);
         }
 
         // The distribution learns from this short mean after it has been scored.

@@ -47,6 +47,9 @@ public static class NabDetectors
     private const int Inputs = 2;
     private const float FeatureClamp = 20f;
 
+    /// <summary>Cap of the online detector's raw surprise (p = 1e-20).</summary>
+    public const double MaxSurprise = 20;
+
     /// <summary>
     /// Our detector: an LSTM trained on the probation rows only (features: normalised value and its change; target: the
     /// next normalised value), then every row streamed through <see cref="LstmStepper"/> one step per event with its state in a
@@ -88,8 +91,10 @@ public static class NabDetectors
     /// <summary>
     /// Our detector learned online, in one pass: the online LSTM (<see cref="OnlineLstmLearner"/>, horizon 1, calendar
     /// inputs) forecasts each row from the rows before it and fine-tunes as it goes, with no separate training on the
-    /// probation rows. The raw score of row t is <c>1 − p</c>, p the two-sided Gaussian tail of row t's value under the
-    /// forecast made at row t−1 (calibrated σ); <see cref="AnomalyLikelihood"/> turns raw scores into a rolling likelihood.
+    /// probation rows. The raw score of row t is the surprise <c>−log10 p</c> (capped at <see cref="MaxSurprise"/>), p the
+    /// two-sided Gaussian tail of row t's value under the forecast made at row t−1 (calibrated σ): unbounded rather than
+    /// <c>1 − p</c>, so that one very surprising row (a level shift, which the forecaster then follows) stands out of the
+    /// short mean. <see cref="AnomalyLikelihood"/> turns raw scores into a rolling likelihood.
     /// </summary>
     /// <param name="file">Data.</param>
     /// <param name="settings">Settings.</param>
@@ -113,7 +118,7 @@ public static class NabDetectors
         for (var t = 0; t < n; t++)
         {
             var y = file.Values[t];
-            var raw = prevSigma > 0 ? 1 - Math.Exp(GaussianTail.LogTwoSidedP((y - prevMu) / prevSigma)) : double.NaN;
+            var raw = prevSigma > 0 ? Math.Min(GaussianTail.Surprise(GaussianTail.LogTwoSidedP((y - prevMu) / prevSigma)), MaxSurprise) : double.NaN;
             scores[t] = likelihood.Next(raw);
             history.Append(y);
             model.Step(y, file.TimestampsMs[t], mu, sigma);

@@ -65,6 +65,7 @@ internal sealed class ErrorScale
     public const int MinErrors = 10;
 
     private const double Alpha = 1.0 / 256;
+    private const double MaxZ = 5;
     private readonly int _k;
     private readonly double[] _mu;
     private readonly double[] _raw;
@@ -93,7 +94,8 @@ internal sealed class ErrorScale
             var mu = _mu[(slot * _k) + k - 1];
             var raw = _raw[(slot * _k) + k - 1];
             if (!double.IsFinite(mu) || !(raw > 0)) continue;
-            var z = (value - mu) / raw;
+            // Clipped at |z| = 5: one outlier should not inflate every σ after it.
+            var z = Math.Clamp((value - mu) / raw, -MaxZ, MaxZ);
             // Bias-corrected exponential average: the plain mean until 1/α errors are in.
             _sum[k - 1] = ((1 - Alpha) * _sum[k - 1]) + (Alpha * z * z);
             _weight[k - 1] = ((1 - Alpha) * _weight[k - 1]) + Alpha;
