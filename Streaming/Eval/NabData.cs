@@ -4,12 +4,19 @@ using System.Text.Json;
 namespace StreamLstm.Streaming.Eval;
 
 /// <summary>One NAB data file: timestamps, values and its labelled windows as row ranges.</summary>
-/// <param name="Series">Scoring view (rows, probation, windows).</param>
+/// <param name="Series">Scoring view (rows, probation, windows); its name is NAB's key <c>&lt;category&gt;/&lt;file&gt;.csv</c>.</param>
 /// <param name="TimestampsMs">Unix milliseconds per row.</param>
 /// <param name="Values">Value per row.</param>
-public sealed record NabFile(NabSeries Series, long[] TimestampsMs, double[] Values);
+public sealed record NabFile(NabSeries Series, long[] TimestampsMs, double[] Values)
+{
+    /// <summary>The category folder (<c>realKnownCause</c>, …).</summary>
+    public string Category => Series.Name.Contains('/', StringComparison.Ordinal) ? Series.Name[..Series.Name.IndexOf('/', StringComparison.Ordinal)] : "";
 
-/// <summary>Reads NAB's <c>realKnownCause</c> CSVs and <c>combined_windows.json</c> from the shared data folder.</summary>
+    /// <summary>The file name.</summary>
+    public string FileName => Series.Name[(Series.Name.IndexOf('/', StringComparison.Ordinal) + 1)..];
+}
+
+/// <summary>Reads a NAB layout: every category folder of CSVs under <c>nab/</c>, with <c>combined_windows.json</c> beside them.</summary>
 public static class NabData
 {
     /// <summary>The NAB corpus folder under a data directory.</summary>
@@ -17,23 +24,35 @@ public static class NabData
     /// <returns>The <c>nab</c> folder.</returns>
     public static string NabDir(string dataDir) => Path.Combine(dataDir, "nab");
 
-    /// <summary>Loads every <c>realKnownCause/*.csv</c>, sorted by name.</summary>
+    /// <summary>Loads every <c>&lt;category&gt;/*.csv</c> under the NAB folder, categories and files sorted by name.</summary>
     /// <param name="dataDir">Data directory.</param>
     /// <returns>The files.</returns>
-    public static IReadOnlyList<NabFile> LoadRealKnownCause(string dataDir)
+    public static IReadOnlyList<NabFile> LoadAll(string dataDir)
     {
         var nab = NabDir(dataDir);
         var windows = ReadWindows(Path.Combine(nab, "combined_windows.json"));
-        var files = Directory.GetFiles(Path.Combine(nab, "realKnownCause"), "*.csv").Order(StringComparer.Ordinal).ToArray();
-        if (files.Length == 0) throw new FileNotFoundException($"No CSV files in {Path.Combine(nab, "realKnownCause")}.");
-        return files.Select(f => Load(f, windows)).ToArray();
+        var files = new List<NabFile>();
+        foreach (var dir in Directory.GetDirectories(nab).Order(StringComparer.Ordinal))
+        {
+            var category = Path.GetFileName(dir);
+            foreach (var f in Directory.GetFiles(dir, "*.csv").Order(StringComparer.Ordinal)) files.Add(Load(f, category, windows));
+        }
+
+        if (files.Count == 0) throw new FileNotFoundException($"No <category>/*.csv under {nab}.");
+        return files;
     }
 
-    /// <summary>Loads one NAB CSV and maps its windows (looked up as <c>realKnownCause/&lt;name&gt;</c>) to row ranges.</summary>
+    /// <summary>Loads every <c>realKnownCause/*.csv</c>, sorted by name.</summary>
+    /// <param name="dataDir">Data directory.</param>
+    /// <returns>The files.</returns>
+    public static IReadOnlyList<NabFile> LoadRealKnownCause(string dataDir) => LoadAll(dataDir).Where(f => f.Category == "realKnownCause").ToArray();
+
+    /// <summary>Loads one NAB CSV and maps its windows (looked up as <c>&lt;category&gt;/&lt;name&gt;</c>) to row ranges.</summary>
     /// <param name="csvPath">CSV path.</param>
+    /// <param name="category">Category folder name.</param>
     /// <param name="windows">Windows by NAB relative path.</param>
     /// <returns>The file.</returns>
-    public static NabFile Load(string csvPath, IReadOnlyDictionary<string, List<(long Start, long End)>> windows)
+    public static NabFile Load(string csvPath, string category, IReadOnlyDictionary<string, List<(long Start, long End)>> windows)
     {
         ArgumentNullException.ThrowIfNull(windows);
         var ts = new List<long>();
@@ -55,9 +74,9 @@ public static class NabData
             values.Add(v);
         }
 
-        var name = Path.GetFileName(csvPath);
+        var key = category + "/" + Path.GetFileName(csvPath);
         var rows = new List<(int, int)>();
-        if (windows.TryGetValue("realKnownCause/" + name, out var list))
+        if (windows.TryGetValue(key, out var list))
         {
             foreach (var (s, e) in list)
             {
@@ -68,7 +87,7 @@ public static class NabData
             }
         }
 
-        var series = new NabSeries(name, ts.Count, NabSeries.ProbationOf(ts.Count), rows);
+        var series = new NabSeries(key, ts.Count, NabSeries.ProbationOf(ts.Count), rows);
         return new NabFile(series, ts.ToArray(), values.ToArray());
     }
 

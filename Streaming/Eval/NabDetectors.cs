@@ -5,6 +5,7 @@ using StreamLstm.Model.State;
 using StreamLstm.Model.Training;
 using StreamLstm.Sink.Alerts;
 using StreamLstm.Sink.Anomaly;
+using StreamLstm.Streaming.Eval.Forecast;
 
 namespace StreamLstm.Streaming.Eval;
 
@@ -22,6 +23,22 @@ public sealed class NabLstmSettings
 
     /// <summary>Events averaged into the detector's smoothed score.</summary>
     public int ScoreWindow { get; set; } = 5;
+
+    /// <summary>Online (single pass, learned while scoring) or probation (trained on the probation rows, then frozen).</summary>
+    public NabMode Mode { get; set; } = NabMode.Online;
+
+    /// <summary>Settings of the online learner (<see cref="NabMode.Online"/>); its Hidden and Seed are taken from here.</summary>
+    public OnlineLstmSettings Online { get; set; } = new();
+}
+
+/// <summary>How our detector learns each NAB series.</summary>
+public enum NabMode
+{
+    /// <summary>One pass: forecast each row, score it, learn online (periodic fine-tuning on a replay window); scores become a rolling likelihood.</summary>
+    Online,
+
+    /// <summary>Train on the probation rows only, then stream every row through the frozen model and the Sink's anomaly detector.</summary>
+    Probation,
 }
 
 /// <summary>The two detectors the NAB evaluation compares: ours (LSTM + Sink anomaly scoring) and NAB's windowed Gaussian.</summary>
@@ -29,6 +46,9 @@ public static class NabDetectors
 {
     private const int Inputs = 2;
     private const float FeatureClamp = 20f;
+
+    /// <summary>Cap of the online detector's raw surprise (p = 1e-20).</summary>
+    public const double MaxSurprise = 20;
 
     /// <summary>
     /// Our detector: an LSTM trained on the probation rows only (features: normalised value and its change; target: the
@@ -66,6 +86,47 @@ public static class NabDetectors
         _ = Stream(file, model, x, mean, std, 1.0, settings.ScoreWindow, probation, out var zRms);
         var scale = zRms > 0 && double.IsFinite(zRms) ? zRms : 1.0;
         return Stream(file, model, x, mean, std, scale, settings.ScoreWindow, n, out _);
+    }
+
+    /// <summary>
+    /// Our detector learned online, in one pass: the online LSTM (<see cref="OnlineLstmLearner"/>, horizon 1, calendar
+    /// inputs) forecasts each row from the rows before it and fine-tunes as it goes, with no separate training on the
+    /// probation rows. The raw score of row t is the surprise <c>−log10 p</c> (capped at <see cref="MaxSurprise"/>), p the
+    /// two-sided Gaussian tail of row t's value under the forecast made at row t−1 (calibrated σ): unbounded rather than
+    /// <c>1 − p</c>, so that one very surprising row (a level shift, which the forecaster then follows) stands out of the
+    /// short mean. <see cref="AnomalyLikelihood"/> turns raw scores into a rolling likelihood.
+    /// </summary>
+    /// <param name="file">Data.</param>
+    /// <param name="settings">Settings.</param>
+    /// <returns>Per-row scores in [0, 1] (NaN while learning).</returns>
+    public static double[] Online(NabFile file, NabLstmSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(settings);
+        var o = settings.Online;
+        o.Hidden = settings.Hidden;
+        o.Seed = settings.Seed;
+        var n = file.Values.Length;
+        using var learner = new OnlineLstmLearner(1, o, CalendarFeatures.TimeOfDay | CalendarFeatures.DayOfWeek, n);
+        var history = new SeriesHistory();
+        var model = learner.NewKey(history);
+        var likelihood = new AnomalyLikelihood();
+        var scores = new double[n];
+        Span<double> mu = stackalloc double[1];
+        Span<double> sigma = stackalloc double[1];
+        double prevMu = double.NaN, prevSigma = double.NaN;
+        for (var t = 0; t < n; t++)
+        {
+            var y = file.Values[t];
+            var raw = prevSigma > 0 ? Math.Min(GaussianTail.Surprise(GaussianTail.LogTwoSidedP((y - prevMu) / prevSigma)), MaxSurprise) : double.NaN;
+            scores[t] = likelihood.Next(raw);
+            history.Append(y);
+            model.Step(y, file.TimestampsMs[t], mu, sigma);
+            prevMu = mu[0];
+            prevSigma = sigma[0];
+        }
+
+        return scores;
     }
 
     /// <summary>NAB's windowed Gaussian: surprise (<c>-log10</c> two-sided tail p) of each value under the mean and standard

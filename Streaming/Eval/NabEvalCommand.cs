@@ -2,13 +2,18 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using StreamLstm.Streaming.Eval.Forecast;
 
 namespace StreamLstm.Streaming.Eval;
 
 /// <summary>Everything one NAB evaluation run measured.</summary>
 /// <param name="Files">The files, in order.</param>
 /// <param name="Profiles">Profile name → (ours, baseline) results.</param>
-public sealed record NabEvalReport(IReadOnlyList<NabFile> Files, IReadOnlyList<(string Profile, NabResult Ours, NabResult Baseline)> Profiles);
+public sealed record NabEvalReport(IReadOnlyList<NabFile> Files, IReadOnlyList<(string Profile, NabResult Ours, NabResult Baseline)> Profiles)
+{
+    /// <summary>Our detector's per-row scores, per file (NaN: no score).</summary>
+    public IReadOnlyList<double[]> OursScores { get; init; } = [];
+}
 
 /// <summary><c>eval</c>: evaluations of the anomaly scoring on real labelled data.</summary>
 public static class NabEvalCommand
@@ -19,6 +24,7 @@ public static class NabEvalCommand
     {
         var command = new Command("eval", "Evaluate the anomaly scoring on real labelled data.");
         command.Subcommands.Add(CreateNab());
+        command.Subcommands.Add(Forecast.ForecastEvalCommand.Create());
         return command;
     }
 
@@ -27,42 +33,94 @@ public static class NabEvalCommand
         var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Shared data folder holding nab/.", DefaultValueFactory = _ => new DirectoryInfo("../shared/data") };
         var output = new Option<FileInfo>("--out") { Description = "Write the JSON report here.", DefaultValueFactory = _ => new FileInfo("artifacts/eval/nab.json") };
         var hidden = new Option<int>("--hidden") { Description = "LSTM hidden size.", DefaultValueFactory = _ => 24 };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs on each file's probation rows.", DefaultValueFactory = _ => 8 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs on each file's probation rows (--mode probation).", DefaultValueFactory = _ => 8 };
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation and window sampling.", DefaultValueFactory = _ => 1 };
-        var only = new Option<string?>("--file") { Description = "Evaluate only the realKnownCause file with this name." };
-        var nab = new Command("nab", "NAB realKnownCause: our LSTM + Sink anomaly scoring vs NAB's windowed Gaussian, NAB-normalised scores; prints a table, writes JSON.");
-        nab.Options.Add(dataDir);
-        nab.Options.Add(output);
-        nab.Options.Add(hidden);
-        nab.Options.Add(epochs);
-        nab.Options.Add(seed);
-        nab.Options.Add(only);
+        var only = new Option<string?>("--file") { Description = "Evaluate only the file with this name (or <category>/<name>)." };
+        var mode = new Option<NabMode>("--mode") { Description = "online: one pass, learned while scoring, rolling likelihood; probation: trained on the probation rows, then frozen.", DefaultValueFactory = _ => NabMode.Online };
+        var retrain = new Option<int>("--retrain-every") { Description = "Online mode: fine-tune every N rows.", DefaultValueFactory = _ => new OnlineLstmSettings().RetrainEvery };
+        var results = new Option<DirectoryInfo?>("--results") { Description = "Write NAB's results layout <detector>/<category>/<detector>_<file>.csv here (default: results/ beside --out)." };
+        var nab = new Command("nab", "NAB: every category folder under nab/, our LSTM (learned online by default) vs NAB's windowed Gaussian, NAB-normalised scores; prints a table, writes JSON and NAB's results layout.");
+        foreach (var o in new Option[] { dataDir, output, hidden, epochs, seed, only, mode, retrain, results }) nab.Options.Add(o);
         nab.SetAction(parse => Run(parse.GetValue(dataDir)!, parse.GetValue(output)!, new NabLstmSettings
         {
-            Hidden = parse.GetValue(hidden), Epochs = parse.GetValue(epochs), Seed = parse.GetValue(seed),
-        }, parse.GetValue(only), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            Hidden = parse.GetValue(hidden), Epochs = parse.GetValue(epochs), Seed = parse.GetValue(seed), Mode = parse.GetValue(mode),
+            Online = new OnlineLstmSettings { RetrainEvery = parse.GetValue(retrain) },
+        }, parse.GetValue(only), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(results)));
         return nab;
     }
 
     /// <summary>Scores both detectors on the files under every profile in <c>profiles.json</c> (standard first).</summary>
     /// <param name="dataDir">Shared data folder.</param>
     /// <param name="settings">LSTM settings.</param>
-    /// <param name="only">Single file name, or null for all.</param>
+    /// <param name="only">Single file name (or <c>category/name</c>), or null for all.</param>
     /// <returns>The report.</returns>
     public static NabEvalReport Evaluate(string dataDir, NabLstmSettings settings, string? only = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var files = NabData.LoadRealKnownCause(dataDir).Where(f => only is null || f.Series.Name == only).ToArray();
-        if (files.Length == 0) throw new FileNotFoundException($"No realKnownCause file named '{only}'.");
-        var ours = files.Select(f => NabDetectors.Lstm(f, settings)).ToArray();
+        var files = NabData.LoadAll(dataDir).Where(f => only is null || f.Series.Name == only || f.FileName == only).ToArray();
+        if (files.Length == 0) throw new FileNotFoundException($"No NAB file named '{only}'.");
+        var ours = new double[files.Length][];
+        // Files are independent (each learned from scratch), so they run in parallel; each result is deterministic.
+        Parallel.For(0, files.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        {
+            ours[i] = settings.Mode == NabMode.Online ? NabDetectors.Online(files[i], Clone(settings)) : NabDetectors.Lstm(files[i], settings);
+        });
         var baseline = files.Select(f => NabDetectors.WindowedGaussian(f.Values)).ToArray();
         var series = files.Select(f => f.Series).ToArray();
         var profiles = ReadProfiles(Path.Combine(NabData.NabDir(dataDir), "profiles.json"));
-        return new NabEvalReport(files, profiles.Select(p => (p.Name, NabScorer.Optimise(series, ours, p.Profile), NabScorer.Optimise(series, baseline, p.Profile))).ToArray());
+        return new NabEvalReport(files, profiles.Select(p => (p.Name, NabScorer.Optimise(series, ours, p.Profile), NabScorer.Optimise(series, baseline, p.Profile))).ToArray())
+        {
+            OursScores = ours,
+        };
     }
 
+    /// <summary>Writes NAB's results layout for our detector: <c>&lt;dir&gt;/&lt;detector&gt;/&lt;category&gt;/&lt;detector&gt;_&lt;file&gt;.csv</c>
+    /// with <c>timestamp,value,anomaly_score,label</c> (label 1 inside an anomaly window; a missing score is written as 0).</summary>
+    /// <param name="dir">Results folder.</param>
+    /// <param name="detector">Detector name.</param>
+    /// <param name="report">Report with <see cref="NabEvalReport.OursScores"/>.</param>
+    public static void WriteResults(string dir, string detector, NabEvalReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var inv = CultureInfo.InvariantCulture;
+        for (var i = 0; i < report.Files.Count; i++)
+        {
+            var f = report.Files[i];
+            var folder = Path.Combine(dir, detector, f.Category);
+            Directory.CreateDirectory(folder);
+            using var w = new StreamWriter(Path.Combine(folder, $"{detector}_{f.FileName}"));
+            w.Write("timestamp,value,anomaly_score,label\n");
+            var scores = report.OursScores[i];
+            for (var t = 0; t < f.Values.Length; t++)
+            {
+                var label = f.Series.Windows.Any(x => t >= x.Start && t <= x.End) ? 1 : 0;
+                var score = double.IsFinite(scores[t]) ? scores[t] : 0;
+                var time = DateTimeOffset.FromUnixTimeMilliseconds(f.TimestampsMs[t]).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", inv);
+                w.Write(string.Create(inv, $"{time},{f.Values[t]:R},{score:R},{label}\n"));
+            }
+        }
+    }
+
+    /// <summary>A threshold as JSON: null when it is +∞ (the best choice was never to fire), which JSON cannot hold.</summary>
+    /// <param name="threshold">Threshold.</param>
+    /// <returns>The value or null.</returns>
+    public static double? JsonThreshold(double threshold) => double.IsFinite(threshold) ? threshold : null;
+
+    private static NabLstmSettings Clone(NabLstmSettings s) => new()
+    {
+        Hidden = s.Hidden, Epochs = s.Epochs, Seed = s.Seed, ScoreWindow = s.ScoreWindow, Mode = s.Mode,
+        Online = new OnlineLstmSettings
+        {
+            Hidden = s.Hidden, Layers = s.Online.Layers, Dropout = s.Online.Dropout, RetrainEvery = s.Online.RetrainEvery, MinRows = s.Online.MinRows,
+            ReplayWindow = s.Online.ReplayWindow, Holdout = s.Online.Holdout, HoldoutContext = s.Online.HoldoutContext, RewarmSteps = s.Online.RewarmSteps,
+            Epochs = s.Online.Epochs, FirstEpochs = s.Online.FirstEpochs, BatchesPerEpoch = s.Online.BatchesPerEpoch, BatchSize = s.Online.BatchSize,
+            WindowLength = s.Online.WindowLength, WarmupSteps = s.Online.WarmupSteps, LearningRate = s.Online.LearningRate, Patience = s.Online.Patience,
+            GateMargin = s.Online.GateMargin, Seed = s.Seed, Device = s.Online.Device,
+        },
+    };
+
     /// <summary>The <c>eval nab</c> action: 0 on success, 2 when the data cannot be read.</summary>
-    internal static int Run(DirectoryInfo dataDir, FileInfo output, NabLstmSettings settings, string? only, TextWriter stdout, TextWriter stderr)
+    internal static int Run(DirectoryInfo dataDir, FileInfo output, NabLstmSettings settings, string? only, TextWriter stdout, TextWriter stderr, DirectoryInfo? results = null)
     {
         NabEvalReport report;
         var sw = Stopwatch.StartNew();
@@ -78,24 +136,31 @@ public static class NabEvalCommand
 
         var inv = CultureInfo.InvariantCulture;
         var std = report.Profiles[0];
-        stdout.WriteLine($"NAB realKnownCause, profile {std.Profile}: normalised score (100 = perfect, 0 = null detector); LSTM H={settings.Hidden}, {settings.Epochs} epochs, seed {settings.Seed}");
-        stdout.WriteLine($"{"file",-42} {"rows",6} {"windows",7} {"ours",8} {"win.gauss",9}");
+        var how = settings.Mode == NabMode.Online ? $"learned online, fine-tune every {settings.Online.RetrainEvery} rows" : $"{settings.Epochs} epochs on probation";
+        stdout.WriteLine($"NAB ({report.Files.Count} files), profile {std.Profile}: normalised score (100 = perfect, 0 = null detector); LSTM H={settings.Hidden}, {how}, seed {settings.Seed}");
+        stdout.WriteLine($"{"file",-57} {"rows",6} {"windows",7} {"ours",8} {"win.gauss",9}");
         for (var i = 0; i < report.Files.Count; i++)
         {
             var s = report.Files[i].Series;
-            stdout.WriteLine(string.Create(inv, $"{s.Name,-42} {s.Rows,6} {s.Windows.Count,7} {std.Ours.Normalised(i),8:F1} {std.Baseline.Normalised(i),9:F1}"));
+            stdout.WriteLine(string.Create(inv, $"{s.Name,-57} {s.Rows,6} {s.Windows.Count,7} {std.Ours.Normalised(i),8:F1} {std.Baseline.Normalised(i),9:F1}"));
         }
 
         foreach (var (name, o, b) in report.Profiles)
         {
-            stdout.WriteLine(string.Create(inv, $"{"TOTAL " + name,-57} {o.Total,8:F1} {b.Total,9:F1}   (thresholds {o.Threshold:G4} / {b.Threshold:G4})"));
+            stdout.WriteLine(string.Create(inv, $"{"TOTAL " + name,-72} {o.Total,8:F1} {b.Total,9:F1}   (thresholds {Describe(o.Threshold)} / {Describe(b.Threshold)})"));
         }
 
         stdout.WriteLine(string.Create(inv, $"elapsed {sw.Elapsed.TotalSeconds:F1} s"));
         var doc = new
         {
-            dataset = "NAB v1.1 realKnownCause (Ahmad, Lavin, Purdy, Agha 2017, doi:10.1016/j.neucom.2017.04.070)",
-            detector = new { kind = "lstm+sink-anomaly", hidden = settings.Hidden, epochs = settings.Epochs, seed = settings.Seed, score_window = settings.ScoreWindow },
+            dataset = $"NAB v1.1, {string.Join(", ", report.Files.Select(f => f.Category).Distinct())} (Ahmad, Lavin, Purdy, Agha 2017, doi:10.1016/j.neucom.2017.04.070)",
+            detector = settings.Mode == NabMode.Online
+                ? (object)new
+                {
+                    kind = "lstm-online+anomaly-likelihood", hidden = settings.Hidden, seed = settings.Seed, retrain_every = settings.Online.RetrainEvery,
+                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
+                }
+                : new { kind = "lstm+sink-anomaly", hidden = settings.Hidden, epochs = settings.Epochs, seed = settings.Seed, score_window = settings.ScoreWindow },
             baseline = new { kind = "windowed-gaussian", window = 6400 },
             files = report.Files.Select((f, i) => new
             {
@@ -117,14 +182,20 @@ public static class NabEvalCommand
             {
                 ours = p.Ours.Total,
                 baseline = p.Baseline.Total,
-                ours_threshold = p.Ours.Threshold,
-                baseline_threshold = p.Baseline.Threshold,
+                ours_threshold = JsonThreshold(p.Ours.Threshold),
+                baseline_threshold = JsonThreshold(p.Baseline.Threshold),
             }),
         };
         var outPath = output.FullName;
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
         stdout.WriteLine($"wrote {outPath}");
+        if (report.OursScores.Count > 0)
+        {
+            var dir = results?.FullName ?? Path.Combine(Path.GetDirectoryName(outPath)!, "results");
+            WriteResults(dir, Detector, report);
+            stdout.WriteLine($"wrote NAB results layout under {dir}");
+        }
         return 0;
     }
 
@@ -143,6 +214,11 @@ public static class NabEvalCommand
 
         return dataDir;
     }
+
+    /// <summary>Detector name in NAB's results layout.</summary>
+    public const string Detector = "streamlstm";
+
+    private static string Describe(double threshold) => double.IsFinite(threshold) ? threshold.ToString("G4", CultureInfo.InvariantCulture) : "never fires";
 
     private static List<(string Name, NabProfile Profile)> ReadProfiles(string path)
     {

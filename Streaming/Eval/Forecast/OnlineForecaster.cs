@@ -1,0 +1,115 @@
+namespace StreamLstm.Streaming.Eval.Forecast;
+
+/// <summary>
+/// A forecaster fed one row at a time, in time order. <see cref="Step"/> takes row t's value, forecasts rows t+1..t+K
+/// (means and standard deviations), then learns. Standard deviations are calibrated online: each horizon's raw σ is
+/// multiplied by the root-mean-square of its recent realised errors in units of raw σ (a forecaster without its own σ
+/// reports raw σ = 1, so its σ is simply the RMS of its recent errors).
+/// </summary>
+public abstract class OnlineForecaster
+{
+    private readonly ErrorScale _scale;
+    private readonly double[] _raw;
+
+    /// <summary>Creates the shared part.</summary>
+    /// <param name="horizons">K.</param>
+    protected OnlineForecaster(int horizons)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(horizons, 1);
+        Horizons = horizons;
+        _scale = new ErrorScale(horizons);
+        _raw = new double[horizons];
+    }
+
+    /// <summary>Name in reports.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>K.</summary>
+    public int Horizons { get; }
+
+    /// <summary>Rows seen.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Takes row t's value, writes the forecasts of rows t+1..t+K (NaN where it has none), then learns.</summary>
+    /// <param name="value">Row t's value.</param>
+    /// <param name="timeMs">Row t's Unix time in milliseconds (null: the series has no dates).</param>
+    /// <param name="mu">Means <c>[K]</c>.</param>
+    /// <param name="sigma">Calibrated standard deviations <c>[K]</c>.</param>
+    public void Step(double value, long? timeMs, Span<double> mu, Span<double> sigma)
+    {
+        _scale.Observe(value);
+        Predict(value, timeMs, mu, _raw);
+        _scale.Remember(mu, _raw);
+        for (var k = 0; k < Horizons; k++) sigma[k] = _raw[k] * _scale.Factor(k);
+        Rows++;
+        Learn();
+    }
+
+    /// <summary>Forecasts rows t+1..t+K from everything up to row t.</summary>
+    /// <param name="value">Row t's value.</param>
+    /// <param name="timeMs">Row t's time (null without dates).</param>
+    /// <param name="mu">Means (NaN: no forecast).</param>
+    /// <param name="rawSigma">Uncalibrated σ (1 when the forecaster has none of its own).</param>
+    protected abstract void Predict(double value, long? timeMs, Span<double> mu, Span<double> rawSigma);
+
+    /// <summary>Updates after the forecast (default: nothing).</summary>
+    protected virtual void Learn()
+    {
+    }
+}
+
+/// <summary>Per horizon, an exponentially weighted mean of squared realised errors in units of the raw σ they were forecast with.</summary>
+internal sealed class ErrorScale
+{
+    /// <summary>Realised errors needed before σ is reported.</summary>
+    public const int MinErrors = 10;
+
+    private const double Alpha = 1.0 / 256;
+    private const double MaxZ = 5;
+    private readonly int _k;
+    private readonly double[] _mu;
+    private readonly double[] _raw;
+    private readonly double[] _sum;
+    private readonly double[] _weight;
+    private readonly int[] _count;
+    private int _row;
+
+    public ErrorScale(int horizons)
+    {
+        _k = horizons;
+        _mu = new double[horizons * horizons];
+        _raw = new double[horizons * horizons];
+        _mu.AsSpan().Fill(double.NaN);
+        _sum = new double[horizons];
+        _weight = new double[horizons];
+        _count = new int[horizons];
+    }
+
+    // Row t's value: the forecast of horizon k made at row t−k (slot (t−k) mod K) meets its target.
+    public void Observe(double value)
+    {
+        for (var k = 1; k <= _k && k <= _row; k++)
+        {
+            var slot = (_row - k) % _k;
+            var mu = _mu[(slot * _k) + k - 1];
+            var raw = _raw[(slot * _k) + k - 1];
+            if (!double.IsFinite(mu) || !(raw > 0)) continue;
+            // Clipped at |z| = 5: one outlier should not inflate every σ after it.
+            var z = Math.Clamp((value - mu) / raw, -MaxZ, MaxZ);
+            // Bias-corrected exponential average: the plain mean until 1/α errors are in.
+            _sum[k - 1] = ((1 - Alpha) * _sum[k - 1]) + (Alpha * z * z);
+            _weight[k - 1] = ((1 - Alpha) * _weight[k - 1]) + Alpha;
+            _count[k - 1]++;
+        }
+    }
+
+    public void Remember(ReadOnlySpan<double> mu, ReadOnlySpan<double> raw)
+    {
+        var slot = _row % _k;
+        mu.CopyTo(_mu.AsSpan(slot * _k, _k));
+        raw.CopyTo(_raw.AsSpan(slot * _k, _k));
+        _row++;
+    }
+
+    public double Factor(int k) => _count[k] < MinErrors ? double.NaN : Math.Sqrt(Math.Max(_sum[k] / _weight[k], 1e-12));
+}
