@@ -1,39 +1,42 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
+using System.Text.RegularExpressions;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
-using StreamLstm.Model.Forecasting;
-using StreamLstm.Model.Lstm;
-using StreamLstm.Streaming.Hosting;
 
 namespace StreamLstm.Streaming.Soak;
 
 /// <summary>
-/// <c>soak</c>: the demo's streams at a multiple of their rate (10× by default) for a fixed time, through the embedded Kafka
-/// and the whole service (forecasts topic, alerts, line-protocol sink). It samples resident memory and consumer lag every
-/// second, then stops the generators and measures how long the service takes to catch up. It reports peak RSS, maximum lag,
-/// catch-up time and the end-to-end count check (every produced event was read and handed on: nothing lost), prints a
-/// table and writes <c>artifacts/bench/soak.json</c>. Exits 1 when anything was lost or the service failed.
+/// <c>soak</c>: overload. Three processes, so each is measured on its own: <c>streamlstm broker</c> (the embedded Kafka),
+/// the service (<c>streamlstm run</c>, forecasts topic + alerts + line-protocol sink) and this one, which produces the
+/// demo's streams at a multiple of their rate (10× by default) for a fixed time. Every second it samples the service's
+/// resident memory (<c>/proc/PID/status</c>) and the group's lag (end offsets minus committed offsets, read through the
+/// admin API). When the generators stop it measures how long the service takes to commit everything, then stops it with
+/// SIGTERM (graceful). Reports peak RSS, maximum lag, catch-up time and the loss check — every produced message committed
+/// by the group and none evicted by the broker first — in a table and <c>artifacts/bench/soak.json</c>; exits 1 on a loss.
 /// </summary>
-public static class SoakCommand
+public static partial class SoakCommand
 {
+    private static readonly string[] InputTopics = ["ticks", "vitals", "audio-features"];
+
     /// <summary>Builds the command.</summary>
     /// <returns>The command.</returns>
     public static Command Create()
     {
-        var command = new Command("soak", "Overload: the demo's streams at N× their rate through embedded Kafka and the whole service; reports peak RSS, max lag, catch-up time and losses.")
+        var command = new Command("soak", "Overload: the demo's streams at N× their rate through a broker process into a service process; peak RSS, max lag, catch-up time and losses.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
         var duration = new Option<double>("--seconds") { Description = "How long the generators run", DefaultValueFactory = _ => 60 };
         var multiplier = new Option<double>("--multiplier") { Description = "Multiplier on the demo's rates (ticks 500×10/s, vitals 100×1/s, audio 50×100/s)", DefaultValueFactory = _ => 10 };
-        var partitions = new Option<int>("--partitions") { Description = "Partitions per input topic (the embedded cluster keeps ~100 K messages per partition)", DefaultValueFactory = _ => 48 };
-        var catchUp = new Option<double>("--catch-up-limit") { Description = "Give up waiting for the catch-up after this many seconds", DefaultValueFactory = _ => 600 };
+        var partitions = new Option<int>("--partitions") { Description = "Partitions per topic; the embedded broker keeps only ~5 MB per partition, so the backlog must spread", DefaultValueFactory = _ => 256 };
+        var catchUp = new Option<double>("--catch-up-limit") { Description = "Give up waiting for the catch-up after this many seconds", DefaultValueFactory = _ => 900 };
         foreach (var o in new Option[] { duration, multiplier, partitions, catchUp }) command.Options.Add(o);
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(duration), parse.GetValue(multiplier), parse.GetValue(partitions), parse.GetValue(catchUp), [.. parse.UnmatchedTokens], ct));
         return command;
@@ -42,68 +45,57 @@ public static class SoakCommand
     private static async Task<int> RunAsync(double seconds, double multiplier, int partitions, double catchUpLimit, string[] extraArgs, CancellationToken ct)
     {
         KafkaNative.EnsureLoaded();
-        using var cluster = EmbeddedKafka.Start(brokers: 1);
-        foreach (var topic in new[] { "ticks", "vitals", "audio-features", "forecasts" }) cluster.CreateTopic(topic, partitions);
-        cluster.CreateTopic("alerts", 1);
-        cluster.CreateTopic("late", 1);
-        cluster.CreateTopic("streamlstm.dlq", partitions);
-        Console.WriteLine($"bootstrap.servers={cluster.BootstrapServers}");
         var sinkDir = Directory.CreateTempSubdirectory("streamlstm-soak-");
+        using var broker = Child.Start(["broker", "--partitions", partitions.ToString(CultureInfo.InvariantCulture)]);
         try
         {
-            var models = new Dictionary<SourceKind, LstmModel>();
-            foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
-            {
-                // Random weights cost exactly what trained ones do per step; this measures the service, not the model.
-                models[kind] = PipelineModels.CreateRandom(kind, new ModelSettings { Hidden = 32, Horizons = 5 }, 13);
-            }
-
-            var overrides = new Dictionary<string, string?>
-            {
-                ["Kafka:BootstrapServers"] = cluster.BootstrapServers,
-                ["Kafka:GroupId"] = "streamlstm-soak",
-                ["Kafka:AutoOffsetReset"] = "earliest",
-                ["Logging:LogLevel:Default"] = "Warning",
-                // Random models raise alerts all the time; their log lines would bury the table.
-                ["Logging:LogLevel:StreamLstm.Sink"] = "Error",
-                ["Sink:FilePath"] = Path.Combine(sinkDir.FullName, "forecasts.lp"),
-            };
-            using var host = StreamLstmHost.CreateBuilder(extraArgs, b => b.Services.AddSingleton(new PipelineModels(models)), overrides).Build();
-            await host.StartAsync(ct).ConfigureAwait(false);
-            var service = host.Services.GetRequiredService<PipelineHostedService>();
-            var pipeline = await service.Started.WaitAsync(ct).ConfigureAwait(false);
-
+            var bootstrap = (await broker.FirstLineAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false)).Split('=', 2)[1];
+            Console.WriteLine($"bootstrap.servers={bootstrap}");
             var streams = Streams(multiplier);
             var target = streams.Sum(s => s.Rate);
-            Console.WriteLine($"soak: {multiplier:0.#}× the demo's rate = {target:N0} events/s for {seconds:0} s over {partitions} partitions per topic");
-            var sampler = new Sampler(service, pipeline);
+            Console.WriteLine($"soak: {multiplier:0.#}× the demo's rate = {target:N0} events/s for {seconds:0} s, {partitions} partitions per topic (broker pid {broker.Id})");
+
             using var generating = CancellationTokenSource.CreateLinkedTokenSource(ct);
             generating.CancelAfter(TimeSpan.FromSeconds(seconds));
-            var producers = streams.Select(s => Task.Run(() => Produce(cluster.BootstrapServers, s, generating.Token), CancellationToken.None)).ToList();
+            var producers = streams.Select(s => Task.Run(() => Produce(bootstrap, s, generating.Token), CancellationToken.None)).ToList();
+            using var service = Child.Start([
+                "run", "--bootstrap-servers", bootstrap, "--Kafka:GroupId=streamlstm-soak", "--Kafka:AutoOffsetReset=earliest",
+                "--urls", "http://127.0.0.1:0", "--Sink:FilePath=" + Path.Combine(sinkDir.FullName, "forecasts.lp"),
+                "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:StreamLstm.Sink=Error",
+                "--Logging:LogLevel:StreamLstm.Streaming.Hosting.PipelineHostedService=Information", .. extraArgs]);
+            using var lag = new GroupLag(bootstrap, "streamlstm-soak", partitions);
+            long peakRss = 0, maxLag = 0;
             var clock = Stopwatch.StartNew();
-            while (!generating.IsCancellationRequested)
+            while (!generating.IsCancellationRequested && !service.HasExited)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
-                var s = sampler.Sample();
-                Console.WriteLine($"[{clock.Elapsed:mm\\:ss}] rss {s.RssMb,6:N0} MB | lag {s.Lag,10:N0} | read {s.Events,12:N0} | paused lanes {s.Paused}");
+                var (rss, hwm) = Memory(service.Id);
+                peakRss = Math.Max(peakRss, hwm);
+                var l = await lag.ReadAsync().ConfigureAwait(false);
+                maxLag = Math.Max(maxLag, l.Lag);
+                Console.WriteLine($"[{clock.Elapsed:mm\\:ss}] service rss {rss / 1048576.0,6:N0} MB | lag {l.Lag,10:N0} | committed {l.Committed,12:N0}");
             }
 
             var produced = (await Task.WhenAll(producers).ConfigureAwait(false)).Sum();
             var generatedFor = clock.Elapsed;
 
-            // Catch-up: from the generators' stop until every produced event has been read and handed on.
+            // Catch-up: from the generators' stop until the group has committed every produced message.
             var catchUpClock = Stopwatch.StartNew();
-            while (pipeline.Totals().Events < produced && catchUpClock.Elapsed.TotalSeconds < catchUpLimit && service.Failure is null)
+            var last = await lag.ReadAsync().ConfigureAwait(false);
+            while (last.Lag > 0 && catchUpClock.Elapsed.TotalSeconds < catchUpLimit && !service.HasExited)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None).ConfigureAwait(false);
-                sampler.Sample();
+                await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+                peakRss = Math.Max(peakRss, Memory(service.Id).Hwm);
+                last = await lag.ReadAsync().ConfigureAwait(false);
+                maxLag = Math.Max(maxLag, last.Lag);
             }
 
             var caughtUp = catchUpClock.Elapsed;
-            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
-            var t = pipeline.Totals();
-            var handled = t.Forecasts + t.DeadLetters + t.Late + t.Duplicates;
-            var lost = Math.Max(0, produced - t.Events) + Math.Max(0, t.Events - handled) + t.Undelivered;
+            peakRss = Math.Max(peakRss, Memory(service.Id).Hwm);
+            var exit = await service.StopAsync(TimeSpan.FromSeconds(120)).ConfigureAwait(false);
+            var stopped = StoppedLine().Match(service.Output);
+            var evicted = last.Evicted;
+            var lost = Math.Max(0, produced - last.Committed) + evicted;
             var report = new JsonObject
             {
                 ["multiplier"] = multiplier,
@@ -111,29 +103,55 @@ public static class SoakCommand
                 ["seconds"] = generatedFor.TotalSeconds,
                 ["produced"] = produced,
                 ["produced_per_s"] = produced / generatedFor.TotalSeconds,
-                ["read"] = t.Events,
-                ["forecasts"] = t.Forecasts,
-                ["dead_letters"] = t.DeadLetters,
-                ["late"] = t.Late,
-                ["undelivered"] = t.Undelivered,
+                ["committed"] = last.Committed,
+                ["evicted_by_broker_before_commit"] = evicted,
+                ["service_events"] = stopped.Success ? long.Parse(stopped.Groups["events"].Value, CultureInfo.InvariantCulture) : null,
+                ["service_forecasts"] = stopped.Success ? long.Parse(stopped.Groups["forecasts"].Value, CultureInfo.InvariantCulture) : null,
+                ["service_undelivered"] = stopped.Success ? long.Parse(stopped.Groups["undelivered"].Value, CultureInfo.InvariantCulture) : null,
                 ["lost"] = lost,
-                ["peak_rss_bytes"] = sampler.PeakRssBytes,
-                ["max_lag"] = sampler.MaxLag,
+                ["peak_rss_bytes"] = peakRss,
+                ["max_lag"] = maxLag,
                 ["catch_up_s"] = caughtUp.TotalSeconds,
-                ["caught_up"] = t.Events >= produced,
-                ["failure"] = service.Failure,
+                ["caught_up"] = last.Lag == 0,
+                ["service_exit_code"] = exit,
             };
             Print(report);
             Directory.CreateDirectory(Path.Combine("artifacts", "bench"));
             var path = Path.Combine("artifacts", "bench", "soak.json");
             await File.WriteAllTextAsync(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), CancellationToken.None).ConfigureAwait(false);
             Console.WriteLine($"wrote {path}");
-            return lost == 0 && t.Events >= produced && service.Failure is null ? 0 : 1;
+            return lost == 0 && last.Lag == 0 && exit == 0 ? 0 : 1;
         }
         finally
         {
+            await broker.StopAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             sinkDir.Delete(recursive: true);
         }
+    }
+
+    [GeneratedRegex(@"Pipeline stopped after (?<events>\d+) events: (?<forecasts>\d+) forecasts, \d+ dead letters, \d+ late, (?<undelivered>\d+) undelivered")]
+    private static partial Regex StoppedLine();
+
+    /// <summary>Resident and peak resident memory of a process (Linux <c>/proc</c>).</summary>
+    private static (long Rss, long Hwm) Memory(int pid)
+    {
+        long rss = 0, hwm = 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kb(line);
+                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kb(line);
+            }
+        }
+        catch (IOException)
+        {
+            // The process has exited.
+        }
+
+        return (rss, hwm);
+
+        static long Kb(string line) => long.Parse(line.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
     }
 
     private static void Print(JsonObject r)
@@ -177,21 +195,118 @@ public static class SoakCommand
         return producer.Delivered;
     }
 
-    /// <summary>Peak resident memory and consumer lag, sampled.</summary>
-    private sealed class Sampler(PipelineHostedService service, Pipeline.StreamPipeline pipeline)
+    /// <summary>The group's progress over the input topics, read through the admin API (two requests per sample).</summary>
+    private sealed class GroupLag(string bootstrap, string group, int partitions) : IDisposable
     {
-        public long PeakRssBytes { get; private set; }
+        private readonly IAdminClient _admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        private readonly TopicPartition[] _parts = [.. InputTopics.SelectMany(t => Enumerable.Range(0, partitions).Select(p => new TopicPartition(t, p)))];
 
-        public long MaxLag { get; private set; }
-
-        public (double RssMb, long Lag, long Events, int Paused) Sample()
+        public async Task<(long Lag, long Committed, long Evicted)> ReadAsync()
         {
-            using var self = Process.GetCurrentProcess();
-            var rss = self.WorkingSet64;
-            PeakRssBytes = Math.Max(PeakRssBytes, Math.Max(rss, self.PeakWorkingSet64));
-            var lag = service.Consumer?.Lag ?? 0;
-            MaxLag = Math.Max(MaxLag, lag);
-            return (rss / 1048576.0, lag, pipeline.Totals().Events, service.Consumer?.PausedLanes ?? 0);
+            var ends = await Offsets(OffsetSpec.Latest()).ConfigureAwait(false);
+            var starts = await Offsets(OffsetSpec.Earliest()).ConfigureAwait(false);
+            var committed = new Dictionary<TopicPartition, long>();
+            try
+            {
+                var r = await _admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, [.. _parts])]).ConfigureAwait(false);
+                foreach (var p in r.SelectMany(g => g.Partitions)) committed[p.TopicPartition] = Math.Max(0, p.Offset.Value);
+            }
+            catch (KafkaException)
+            {
+                // The group has not committed yet.
+            }
+
+            long lag = 0, done = 0, evicted = 0;
+            foreach (var tp in _parts)
+            {
+                var c = committed.GetValueOrDefault(tp);
+                lag += Math.Max(0, ends.GetValueOrDefault(tp) - c);
+                done += c;
+                // Messages the broker dropped (its ~5 MB per partition) before the group had committed them.
+                evicted += Math.Max(0, starts.GetValueOrDefault(tp) - c);
+            }
+
+            return (lag, done, evicted);
         }
+
+        public void Dispose() => _admin.Dispose();
+
+        private async Task<Dictionary<TopicPartition, long>> Offsets(OffsetSpec spec)
+        {
+            var r = await _admin.ListOffsetsAsync(_parts.Select(p => new TopicPartitionOffsetSpec { TopicPartition = p, OffsetSpec = spec })).ConfigureAwait(false);
+            return r.ResultInfos.ToDictionary(i => i.TopicPartitionOffsetError.TopicPartition, i => i.TopicPartitionOffsetError.Offset.Value);
+        }
+    }
+
+    /// <summary>A <c>streamlstm</c> child process (this executable), its output collected.</summary>
+    private sealed partial class Child : IDisposable
+    {
+        private readonly Process _process;
+        private readonly System.Text.StringBuilder _output = new();
+        private readonly TaskCompletionSource<string> _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private Child(Process process) => _process = process;
+
+        public int Id => _process.Id;
+
+        public bool HasExited => _process.HasExited;
+
+        public string Output
+        {
+            get
+            {
+                lock (_output) return _output.ToString();
+            }
+        }
+
+        public static Child Start(string[] args)
+        {
+            var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            // Run as `dotnet streamlstm.dll ...` or as the apphost, whichever started this process.
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(SoakCommand).Assembly.Location);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            var child = new Child(Process.Start(psi)!);
+            child._process.OutputDataReceived += (_, e) => child.Collect(e.Data);
+            child._process.ErrorDataReceived += (_, e) => child.Collect(e.Data);
+            child._process.BeginOutputReadLine();
+            child._process.BeginErrorReadLine();
+            return child;
+        }
+
+        public async Task<string> FirstLineAsync(TimeSpan timeout) => await _first.Task.WaitAsync(timeout).ConfigureAwait(false);
+
+        /// <summary>SIGTERM (a graceful stop), then waits; SIGKILL if it does not exit in time. Returns the exit code.</summary>
+        public async Task<int> StopAsync(TimeSpan timeout)
+        {
+            if (!_process.HasExited) _ = Kill(_process.Id, 15);
+            using var cts = new CancellationTokenSource(timeout);
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return _process.ExitCode;
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+
+        private void Collect(string? line)
+        {
+            if (line is null) return;
+            if (line.StartsWith("bootstrap.servers=", StringComparison.Ordinal)) _first.TrySetResult(line);
+            lock (_output) _output.AppendLine(line);
+        }
+
+        [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+        private static partial int Kill(int pid, int signal);
     }
 }
