@@ -40,4 +40,7 @@ public sealed class KafkaAlertOptions
             yield return "Sink:Alerts:RedeliveryDelay must be positive and DeliveryTimeout at least 00:00:01.";
         }
     }
+
+    /// <summary>Extra librdkafka producer properties (security settings...); the service copies <c>Kafka:Client</c> here.</summary>
+    public Dictionary<string, string> Extra { get; set; } = [];
 }

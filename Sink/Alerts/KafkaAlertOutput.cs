@@ -46,6 +46,7 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
             LingerMs = 5,
             MessageTimeoutMs = (int)options.DeliveryTimeout.TotalMilliseconds,
         };
+        foreach (var (k, v) in options.Extra) config.Set(k, v);
         _producer = new ProducerBuilder<string, string>(config)
             .SetErrorHandler((_, e) => LogKafkaError(_logger, e.Code.ToString(), e.Reason))
             .Build();

@@ -44,6 +44,13 @@ public sealed class KafkaSettings
     [Range(1, 1_000_000, ErrorMessage = "Kafka:MaxPollMessages must be {1}..{2}.")]
     public int MaxPollMessages { get; set; } = 8192;
 
+    /// <summary>
+    /// librdkafka properties applied to every Kafka client of the service (the consumer, the forecasts, dead-letter and alerts
+    /// producers), e.g. <c>--Kafka:Client:security.protocol=SASL_SSL</c>, <c>sasl.mechanism</c>, <c>sasl.username</c>: how a
+    /// secured cluster is reached.
+    /// </summary>
+    public Dictionary<string, string> Client { get; set; } = [];
+
     /// <summary>The enabled input topics and their kinds.</summary>
     /// <returns>Topic → kind.</returns>
     public Dictionary<string, SourceKind> InputTopics()

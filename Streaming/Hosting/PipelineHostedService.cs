@@ -80,6 +80,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             CommitInterval = kafka.CommitInterval,
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
+            Extra = kafka.Client,
         }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();

@@ -55,7 +55,7 @@ public static partial class ServiceCollectionExtensions
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
             return new KafkaDeadLetterSink(kafka.BootstrapServers, kafka.DeadLetterTopic, kafka.LateTopic, sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaDeadLetterSink>(),
-                sp.GetRequiredService<DeliveryFailures>());
+                sp.GetRequiredService<DeliveryFailures>(), kafka.Client);
         });
         services.TryAddSingleton<IDeadLetterSink>(sp => sp.GetRequiredService<KafkaDeadLetterSink>());
         services.AddKafkaForecastOutput();
@@ -75,7 +75,7 @@ public static partial class ServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
-            return new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic },
+            return new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client },
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>(), sp.GetService<DeliveryFailures>());
         });
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<KafkaForecastOutput>());

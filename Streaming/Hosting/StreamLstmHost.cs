@@ -74,6 +74,12 @@ public static class StreamLstmHost
             config["Sink:Alerts:BootstrapServers"] = config["Kafka:BootstrapServers"];
         }
 
+        // The alerts producer reaches the same cluster the same way (security settings) unless told otherwise.
+        foreach (var setting in config.GetSection("Kafka:Client").GetChildren())
+        {
+            config[$"Sink:Alerts:Extra:{setting.Key}"] ??= setting.Value;
+        }
+
         // The alerts producer is a Confluent.Kafka client: the working librdkafka must be loaded first.
         KafkaNative.EnsureLoaded();
         builder.Services.AddStreamLstmSink(config);
