@@ -60,6 +60,21 @@ public sealed partial class PipelineHostedService : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RunPipelineAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_failure is null)
+        {
+            // Anything that escapes (a client that cannot be built from its settings, a model that does not fit) stops the
+            // host with the reason, as a worker failure does; the host's own log of it is filtered out (StreamLstmHost).
+            LogPipelineFailed(_logger, ex, ex.Message);
+            Fail($"the pipeline failed: {ex.Message}", _services.GetService<IHostApplicationLifetime>());
+        }
+    }
+
+    private async Task RunPipelineAsync(CancellationToken stoppingToken)
+    {
         var kafka = _services.GetRequiredService<IOptions<KafkaSettings>>().Value;
         var options = _services.GetRequiredService<IOptions<PipelineOptions>>().Value;
         var modelSet = _services.GetRequiredService<PipelineModels>();
@@ -170,6 +185,9 @@ public sealed partial class PipelineHostedService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "StreamLstm is stopping because {Reason}. Offsets stay at what was delivered; a restart resumes from there.")]
     private static partial void LogFailing(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The pipeline failed: {Reason}")]
+    private static partial void LogPipelineFailed(ILogger logger, Exception ex, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "The Kafka consumer failed: {Reason}")]
     private static partial void LogConsumerFailed(ILogger logger, Exception ex, string reason);

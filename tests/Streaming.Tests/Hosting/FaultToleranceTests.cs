@@ -155,6 +155,22 @@ public class FaultToleranceTests
         Assert.Equal(lost.Offset, KafkaTestKit.Committed(check, TickParts)[lost.Partition]);
     }
 
+    [Fact]
+    public async Task KafkaClientSettings_ReachTheClients_AndOneTheyRefuseStopsTheServiceWithItsReason()
+    {
+        using var kafka = KafkaTestKit.StartCluster(ticksPartitions: 4);
+        var ct = TestContext.Current.CancellationToken;
+        using var host = KafkaTestKit.BuildHost(kafka.BootstrapServers, PipelineInvariantTests.Models(), [new CollectingOutput()], group: "client-settings",
+            extra: new() { ["Kafka:Client:socket.timeout.ms"] = "not-a-number" });
+        var stopping = Stopping(host);
+        await host.StartAsync(ct);
+        await WaitFor(stopping, "the service stopping by itself on a client setting librdkafka refuses");
+        var failure = host.Services.GetRequiredService<PipelineHostedService>().Failure;
+        Assert.NotNull(failure);
+        Assert.Contains("socket.timeout.ms", failure, StringComparison.Ordinal);
+        await host.StopAsync(ct).WaitAsync(Phase, ct);
+    }
+
     private static IConsumer<byte[], byte[]> Checker(string bootstrap, string group) =>
         new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = group }).Build();
 
