@@ -8,4 +8,13 @@ public sealed class StateOptions
 
     /// <summary>Directory of the per-(kind, partition) state stores (<c>run --state-dir DIR</c>); empty = no durable state.</summary>
     public string Directory { get; set; } = "";
+
+    /// <summary>
+    /// When a newly assigned partition's stored keys are loaded: <c>lazy</c> (each on its first event; the default) or
+    /// <c>eager</c> (all at assignment, up to <c>Pipeline:MaxResidentKeys</c>).
+    /// </summary>
+    public string Restore { get; set; } = "lazy";
+
+    /// <summary>Fsync each checkpoint (survives power loss, not only a process kill; slower).</summary>
+    public bool Sync { get; set; }
 }

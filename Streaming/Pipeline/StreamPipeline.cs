@@ -37,10 +37,12 @@ public sealed partial class StreamPipeline
     /// <param name="logger">Logger (worker failures, decoder errors).</param>
     /// <param name="decoders">Makes each worker's decoder per kind; the standard decoders when null.</param>
     /// <param name="failures">Deliveries the outputs gave up (reported in <see cref="Totals"/>).</param>
+    /// <param name="state">Durable per-key state (restore, checkpoint capture, hibernation); null keeps state in memory only.</param>
     public StreamPipeline(PipelineOptions options, IReadOnlyDictionary<SourceKind, LstmModel> models, IReadOnlyList<IForecastOutput> outputs,
         IDeadLetterSink deadLetters, TimeProvider? time = null, ILogger? logger = null, Func<SourceKind, EventDecoder>? decoders = null,
-        DeliveryFailures? failures = null)
+        DeliveryFailures? failures = null, DurableState? state = null)
     {
+        State = state;
         Failures = failures ?? new DeliveryFailures();
         Options = options;
         Models = models;
@@ -59,7 +61,7 @@ public sealed partial class StreamPipeline
                 SingleWriter = false,
                 FullMode = BoundedChannelFullMode.Wait,
             });
-            _workers[i] = new PipelineWorker(i, _lanes[i].Reader, models, outputs, deadLetters, options, time ?? TimeProvider.System, _logger, decoders);
+            _workers[i] = new PipelineWorker(i, _lanes[i].Reader, models, outputs, deadLetters, options, time ?? TimeProvider.System, _logger, decoders, state);
         }
 
         _alive = new int[n];
@@ -67,6 +69,9 @@ public sealed partial class StreamPipeline
 
     /// <summary>Settings.</summary>
     public PipelineOptions Options { get; }
+
+    /// <summary>Durable per-key state, when configured.</summary>
+    public DurableState? State { get; }
 
     /// <summary>Deliveries the outputs gave up; each holds its input partition's offset back.</summary>
     public DeliveryFailures Failures { get; }
@@ -191,6 +196,8 @@ public sealed partial class StreamPipeline
             t.Duplicates += Volatile.Read(ref m.Duplicates);
             t.DeadLetters += m.DeadLetterTotal;
             t.Keys += Volatile.Read(ref m.Keys);
+            t.Restored += Volatile.Read(ref m.Restored);
+            t.Evicted += Volatile.Read(ref m.Evicted);
         }
 
         t.Undelivered = Failures.Count;
@@ -226,6 +233,12 @@ public sealed record PipelineTotals
 
     /// <summary>Keys held.</summary>
     public long Keys { get; set; }
+
+    /// <summary>Keys restored from the state store.</summary>
+    public long Restored { get; set; }
+
+    /// <summary>Keys hibernated (evicted from memory, state in the store).</summary>
+    public long Evicted { get; set; }
 
     /// <summary>Deliveries given up by an output (their partitions' offsets are held back until a restart).</summary>
     public long Undelivered { get; set; }
