@@ -135,8 +135,10 @@ public sealed class InfluxOptions
     /// <summary>The effective API.</summary>
     public InfluxApi EffectiveApi => Api ?? (string.IsNullOrEmpty(Bucket) ? InfluxApi.V1 : InfluxApi.V2);
 
-    /// <summary>Where this writer's points go (URL without credentials + database/rp or org/bucket): names its spool directory.</summary>
-    public Spool.SpoolDestination Destination => EffectiveApi == InfluxApi.V1
+    /// <summary>Where this writer's points go (URL without credentials + database/rp or org/bucket): names its spool directory.
+    /// A method, not a property: options validation reads every property, and this one needs a valid URL.</summary>
+    /// <returns>The destination.</returns>
+    public Spool.SpoolDestination GetDestination() => EffectiveApi == InfluxApi.V1
         ? new Spool.SpoolDestination { Api = "v1", Url = Spool.SpoolDestination.CanonicalUrl(SafeUrl!), Database = Database, RetentionPolicy = NullIfEmpty(RetentionPolicy) }
         : new Spool.SpoolDestination { Api = "v2", Url = Spool.SpoolDestination.CanonicalUrl(SafeUrl!), Org = Org, Bucket = Bucket };
 

@@ -71,7 +71,7 @@ public sealed partial class InfluxWriter : IPointSink
         _logger = logger;
         _endpoint = InfluxEndpoint.Create(options);
         _sender = new InfluxSender(transport, _endpoint.Description, options, time, logger);
-        Destination = options.Destination;
+        Destination = options.GetDestination();
         _deadLetters = new DeadLetterFile(deadLetterDirectory, time);
         try
         {

@@ -48,7 +48,7 @@ public static class SpoolReplayer
     /// <returns>What happened.</returns>
     public static async Task<SpoolReplayResult> ReplayAsync(HttpClient http, string root, SpoolEntry entry, InfluxOptions target, bool allowOtherDestination, string deadLetterDirectory, TimeSpan timeout, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
-        var destination = target.Destination;
+        var destination = target.GetDestination();
         var own = entry.Destination is not null && entry.Destination.SameAs(destination);
         if (!own && !allowOtherDestination)
         {

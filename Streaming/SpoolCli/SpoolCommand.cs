@@ -150,9 +150,9 @@ public static class SpoolCommand
             target.Org = request.Org;
             target.Bucket = request.Bucket;
             target.MoveUrlCredentials();
-            if (!(entry.Destination?.SameAs(target.Destination) ?? false) && !request.ConfirmOther)
+            if (!(entry.Destination?.SameAs(target.GetDestination()) ?? false) && !request.ConfirmOther)
             {
-                await stderr.WriteLineAsync($"spool replay: '{entry.Key}' was spooled for {entry.Destination?.ToString() ?? "an unrecorded destination"}; sending it to {target.Destination} needs {ConfirmOtherFlag}.").ConfigureAwait(false);
+                await stderr.WriteLineAsync($"spool replay: '{entry.Key}' was spooled for {entry.Destination?.ToString() ?? "an unrecorded destination"}; sending it to {target.GetDestination()} needs {ConfirmOtherFlag}.").ConfigureAwait(false);
                 return 2;
             }
         }

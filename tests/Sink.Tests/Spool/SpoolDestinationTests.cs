@@ -61,7 +61,7 @@ public sealed class SpoolDestinationTests : IDisposable
         var entries = SpoolCatalog.List(Root);
         var kept = Assert.Single(entries, e => e.Destination?.Database == "elsewhere");
         Assert.Equal(190, kept.Stats.Points);
-        Assert.Equal(other.Destination, kept.Destination);
+        Assert.Equal(other.GetDestination(), kept.Destination);
         Assert.Equal(40, Assert.Single(entries, e => e.Key == SpoolCatalog.UnboundKey).Stats.Points);
     }
 
@@ -145,7 +145,7 @@ public sealed class SpoolDestinationTests : IDisposable
 
         Assert.Equal(1, SpoolCatalog.Drop(Root, SpoolCatalog.Find(Root, dropped.Key)));
         var left = Assert.Single(SpoolCatalog.List(Root));
-        Assert.Equal(keep.Destination, left.Destination);
+        Assert.Equal(keep.GetDestination(), left.Destination);
         Assert.Equal(20, left.Stats.Points);
         Assert.False(Directory.Exists(dropped.Directory));
     }
@@ -154,7 +154,7 @@ public sealed class SpoolDestinationTests : IDisposable
     public void Destination_IgnoresCredentialsAndTrailingSlash_ButSeparatesDatabasesRetentionPoliciesAndBuckets()
     {
         static SpoolDestination D(string url, string? db = null, string? rp = null, string? bucket = null) =>
-            new InfluxOptions { Url = url, Database = db, RetentionPolicy = rp, Bucket = bucket, Org = bucket is null ? null : "o", Token = "t" }.Destination;
+            new InfluxOptions { Url = url, Database = db, RetentionPolicy = rp, Bucket = bucket, Org = bucket is null ? null : "o", Token = "t" }.GetDestination();
 
         Assert.Equal(D("http://u:p@Host:8086/", "x").Key, D("http://host:8086", "x").Key);
         Assert.DoesNotContain("p@", D("http://u:p@host:8086", "x").Url, StringComparison.Ordinal);
