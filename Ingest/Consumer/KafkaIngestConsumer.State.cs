@@ -24,8 +24,8 @@ public sealed partial class KafkaIngestConsumer
     }
 
     /// <summary>
-    /// Asks every lane holding partitions to capture its state (a <see cref="ChunkKind.Checkpoint"/> control chunk behind
-    /// what the lane already has; never blocks: a full lane holds it in order and pauses). Completes when all did.
+    /// Asks every lane holding partitions to capture its state (a <see cref="ChunkKind.Checkpoint"/> control chunk in the
+    /// lane's mailbox, or behind what the lane already has; never blocks). Completes when all did.
     /// </summary>
     private Task<CheckpointCapture> CaptureState(long sequence)
     {
@@ -35,6 +35,16 @@ public sealed partial class KafkaIngestConsumer
         {
             var control = _pool.RentControl(ChunkKind.Checkpoint, group, capture);
             waits.Add(control.Done!.Task);
+            if (_mailboxes is { } mailboxes)
+            {
+                // Ahead of the backlog: the worker takes it between two chunks. An idle worker is woken by an empty
+                // checkpoint chunk (a busy one has a full channel and looks at its mailbox after the current chunk).
+                mailboxes[group.Key].Post(control);
+                var wake = _pool.RentControl(ChunkKind.Checkpoint, []);
+                if (!_dispatcher.TryWake(group.Key, wake)) wake.Release();
+                continue;
+            }
+
             if (_filling[group.Key] is { Count: > 0 } filling)
             {
                 _filling[group.Key] = null;

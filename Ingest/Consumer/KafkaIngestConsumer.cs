@@ -25,6 +25,7 @@ public sealed partial class KafkaIngestConsumer
     private readonly DurabilityBarrier _barrier;
     private readonly DeliveryFailures? _failures;
     private readonly IStateCheckpoints? _state;
+    private readonly IReadOnlyList<LaneMailbox>? _mailboxes;
     private readonly MessageChunkPool _pool;
     private readonly ILogger _logger;
     private readonly Dictionary<TopicPartition, PartitionState> _partitions = [];
@@ -47,11 +48,14 @@ public sealed partial class KafkaIngestConsumer
     /// <param name="failures">Deliveries the outputs gave up: each holds its partition's offset back.</param>
     /// <param name="state">Durable per-key state: where assigned partitions resume and where checkpoints go (see
     /// <see cref="DurabilityBarrier"/>); null keeps state in memory only.</param>
+    /// <param name="mailboxes">One per lane: checkpoint captures go there, ahead of the lane's backlog (in the lane's
+    /// channel, behind it, when null).</param>
     public KafkaIngestConsumer(KafkaConsumerOptions options, IReadOnlyList<Channel<MessageChunk>> lanes, int laneCapacity, MessageChunkPool pool, ILogger logger,
-        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null, IStateCheckpoints? state = null)
+        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null, IStateCheckpoints? state = null, IReadOnlyList<LaneMailbox>? mailboxes = null)
     {
         _options = options;
         _state = state;
+        _mailboxes = mailboxes;
         _dispatcher = new LaneDispatcher(lanes, laneCapacity);
         _barrier = new DurabilityBarrier(flushOutputs, failures, options.CommitInterval, logger, state, state is null ? null : CaptureState);
         _failures = failures;

@@ -85,7 +85,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             CommitInterval = kafka.CommitInterval,
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store));
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);

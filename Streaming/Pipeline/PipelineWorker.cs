@@ -17,6 +17,7 @@ namespace StreamLstm.Streaming.Pipeline;
 internal sealed partial class PipelineWorker
 {
     private readonly DurableState? _state;
+    private readonly LaneMailbox? _mailbox;
     private readonly ILogger _logger;
     private readonly ChannelReader<MessageChunk> _input;
     private readonly KindEngine?[] _engines = new KindEngine?[3];
@@ -28,9 +29,10 @@ internal sealed partial class PipelineWorker
 
     public PipelineWorker(int lane, ChannelReader<MessageChunk> input, IReadOnlyDictionary<SourceKind, LstmModel> models,
         IReadOnlyList<IForecastOutput> outputs, IDeadLetterSink deadLetters, PipelineOptions options, TimeProvider time, ILogger logger,
-        Func<SourceKind, EventDecoder>? decoders = null, DurableState? state = null)
+        Func<SourceKind, EventDecoder>? decoders = null, DurableState? state = null, LaneMailbox? mailbox = null)
     {
         _state = state;
+        _mailbox = mailbox;
         Lane = lane;
         _logger = logger;
         _input = input;
@@ -57,9 +59,11 @@ internal sealed partial class PipelineWorker
     {
         while (true)
         {
+            await TakeMailAsync(ct).ConfigureAwait(false);
             while (_input.TryRead(out var chunk))
             {
                 await ProcessAsync(chunk, ct).ConfigureAwait(false);
+                await TakeMailAsync(ct).ConfigureAwait(false);
             }
 
             if (!HasPending)
@@ -93,6 +97,16 @@ internal sealed partial class PipelineWorker
         }
 
         await FlushAllAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Handles control items left in the mailbox (checkpoint captures), between two chunks.</summary>
+    private async ValueTask TakeMailAsync(CancellationToken ct)
+    {
+        if (_mailbox is null) return;
+        while (_mailbox.TryTake(out var control))
+        {
+            await ControlAsync(control, ct).ConfigureAwait(false);
+        }
     }
 
     private bool HasPending => (_engines[0]?.Pending ?? 0) + (_engines[1]?.Pending ?? 0) + (_engines[2]?.Pending ?? 0) > 0;

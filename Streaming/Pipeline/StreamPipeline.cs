@@ -21,6 +21,7 @@ public sealed partial class StreamPipeline
 {
     private readonly Channel<MessageChunk>[] _lanes;
     private readonly PipelineWorker[] _workers;
+    private readonly LaneMailbox[] _mailboxes;
     private readonly IReadOnlyList<IForecastOutput> _outputs;
     private readonly IDeadLetterSink _deadLetters;
     private readonly ILogger _logger;
@@ -53,15 +54,17 @@ public sealed partial class StreamPipeline
         Pool = new MessageChunkPool(options.ChunkSize);
         _lanes = new Channel<MessageChunk>[n];
         _workers = new PipelineWorker[n];
+        _mailboxes = new LaneMailbox[n];
         for (var i = 0; i < n; i++)
         {
+            _mailboxes[i] = new LaneMailbox();
             _lanes[i] = Channel.CreateBounded<MessageChunk>(new BoundedChannelOptions(options.ChannelCapacity)
             {
                 SingleReader = true,
                 SingleWriter = false,
                 FullMode = BoundedChannelFullMode.Wait,
             });
-            _workers[i] = new PipelineWorker(i, _lanes[i].Reader, models, outputs, deadLetters, options, time ?? TimeProvider.System, _logger, decoders, state);
+            _workers[i] = new PipelineWorker(i, _lanes[i].Reader, models, outputs, deadLetters, options, time ?? TimeProvider.System, _logger, decoders, state, _mailboxes[i]);
         }
 
         _alive = new int[n];
@@ -78,6 +81,9 @@ public sealed partial class StreamPipeline
 
     /// <summary>The model of each enabled source kind.</summary>
     public IReadOnlyDictionary<SourceKind, LstmModel> Models { get; }
+
+    /// <summary>One mailbox per worker: control items it takes ahead of its channel's backlog (checkpoint captures).</summary>
+    public IReadOnlyList<LaneMailbox> Mailboxes => _mailboxes;
 
     /// <summary>One bounded channel per worker.</summary>
     public IReadOnlyList<Channel<MessageChunk>> Lanes => _lanes;
@@ -168,6 +174,12 @@ public sealed partial class StreamPipeline
         var ex = task.Exception!.GetBaseException();
         // Close the lane so the consumer's hand-overs fail at once instead of waiting on a worker that will never read.
         _lanes[lane].Writer.TryComplete(ex);
+        while (_mailboxes[lane].TryTake(out var mail))
+        {
+            mail.Done?.TrySetException(ex);
+            mail.Release();
+        }
+
         while (_lanes[lane].Reader.TryRead(out var chunk))
         {
             // Control chunks still queued are answered, so nobody waits for them; their partitions stay uncommitted.

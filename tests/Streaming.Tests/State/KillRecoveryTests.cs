@@ -60,6 +60,8 @@ public class KillRecoveryTests
             var finalLife = 0;
             for (var life = 0; life <= Kills; life++)
             {
+                // The previous life's last forecasts are read first, so that this life's own output times its kill.
+                await killed.WaitCaughtUp(kafka.BootstrapServers, TimeSpan.FromMinutes(1), $"before life {life}");
                 using var run = Child.Start(kafka.BootstrapServers, $"kill-{life}", "forecasts-kill", state.FullName);
                 if (life == Kills)
                 {
@@ -68,6 +70,7 @@ public class KillRecoveryTests
                     run.Kill();
                     // From scratch it would forecast every event again: resuming at the stored offsets forecasts fewer.
                     finalLife = killed.Count - before;
+                    kills.Add($"last life: {finalLife} forecasts; stored offsets {StoredOffsets(state.FullName)}");
                     break;
                 }
 
@@ -75,7 +78,7 @@ public class KillRecoveryTests
                 var target = life == 1 ? killed.Count + 1 : killed.Count + rng.Next(1, EventCount / (Kills + 1));
                 await killed.WaitFor(target, TimeSpan.FromMinutes(3), $"life {life}", run);
                 run.Kill();
-                kills.Add($"life {life}: killed at {killed.Count} forecasts ({killed.UniqueCount} unique)");
+                kills.Add($"life {life}: killed at {killed.Count} forecasts ({killed.UniqueCount} unique); stored offsets {StoredOffsets(state.FullName)}");
             }
 
             var got = Dedup(killed.Messages, out var duplicates);
@@ -91,6 +94,18 @@ public class KillRecoveryTests
         {
             state.Delete(true);
         }
+    }
+
+    private static string StoredOffsets(string dir)
+    {
+        using var store = new StreamLstm.Streaming.Storage.RocksDb.RocksDbStateStore(new() { Directory = dir });
+        var parts = new List<string>();
+        foreach (var (kind, n) in new[] { (StreamLstm.Model.Forecasting.SourceKind.Tick, 4), (StreamLstm.Model.Forecasting.SourceKind.Vitals, 3), (StreamLstm.Model.Forecasting.SourceKind.Audio, 3) })
+        {
+            for (var p = 0; p < n; p++) parts.Add(store.ReadOffset(kind, p).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return string.Join(",", parts);
     }
 
     /// <summary>Forecast JSON by (source, key, input partition, offset); duplicates must be identical to the first.</summary>
@@ -126,8 +141,11 @@ public class KillRecoveryTests
         private readonly SemaphoreSlim _arrived = new(0);
         private volatile int _count;
 
+        private readonly string _topic;
+
         public TopicReader(string bootstrap, string topic)
         {
+            _topic = topic;
             _thread = new Thread(() =>
             {
                 using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
@@ -161,6 +179,23 @@ public class KillRecoveryTests
         }
 
         public int Count => _count;
+
+        /// <summary>Waits until every message the topic holds now has been read.</summary>
+        public async Task WaitCaughtUp(string bootstrap, TimeSpan timeout, string phase)
+        {
+            long end;
+            using (var c = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "watermarks" }).Build())
+            {
+                end = Enumerable.Range(0, 16).Sum(p => c.QueryWatermarkOffsets(new TopicPartition(_topic, p), TimeSpan.FromSeconds(30)).High.Value);
+            }
+
+            var sw = Stopwatch.StartNew();
+            while (Count < end)
+            {
+                Assert.True(sw.Elapsed < timeout, $"{phase}: read {Count} of the {end} forecasts the topic holds within {timeout.TotalSeconds:0}s");
+                await _arrived.WaitAsync(TimeSpan.FromMilliseconds(250));
+            }
+        }
 
         public int UniqueCount => _ids.Count;
 
