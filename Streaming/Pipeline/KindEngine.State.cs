@@ -79,15 +79,15 @@ internal sealed partial class KindEngine
         var loaded = 0;
         _store.Scan(Kind, partition.Partition, (key, record) =>
         {
-            if (_maxResident > 0 && Slab.Count >= _maxResident) return;
+            if (_maxResident > 0 && Slab.Count >= _maxResident) return false;
             var name = System.Text.Encoding.UTF8.GetString(key);
-            if (partition.KeySlots.ContainsKey(name)) return;
+            if (partition.KeySlots.ContainsKey(name)) return true;
             var slot = Slab.Allocate();
             if (slot >= _slotStamp.Length) GrowSlotArrays();
             if (!Import(partition, record, slot))
             {
                 Slab.Free(slot);
-                return;
+                return true;
             }
 
             _slotKeys[slot] = name;
@@ -95,6 +95,7 @@ internal sealed partial class KindEngine
             partition.KeySlots[name] = slot;
             LinkTail(slot);
             loaded++;
+            return true;
         });
         return loaded;
     }

@@ -5,7 +5,8 @@ namespace StreamLstm.Streaming.Storage;
 /// <summary>Receives one stored record during <see cref="IStateStore.Scan"/>.</summary>
 /// <param name="key">The key's UTF-8 bytes.</param>
 /// <param name="record">The key's <see cref="KeyStateRecord"/>.</param>
-public delegate void StateVisitor(ReadOnlySpan<byte> key, ReadOnlySpan<byte> record);
+/// <returns>False to stop the scan.</returns>
+public delegate bool StateVisitor(ReadOnlySpan<byte> key, ReadOnlySpan<byte> record);
 
 /// <summary>
 /// Durable per-key state, one logical store per (kind, input partition): key → <see cref="KeyStateRecord"/>, plus the
@@ -33,7 +34,7 @@ public interface IStateStore : IDisposable
     /// <summary>Visits every record of a partition (eager restore).</summary>
     /// <param name="kind">Source kind.</param>
     /// <param name="partition">Input partition.</param>
-    /// <param name="visitor">Called once per key.</param>
+    /// <param name="visitor">Called once per key, until it returns false.</param>
     void Scan(SourceKind kind, int partition, StateVisitor visitor);
 
     /// <summary>Writes a checkpoint's records and offsets (one batch per worker) atomically: all of it is stored, or (on an exception) none.</summary>

@@ -50,7 +50,10 @@ public sealed class MemoryStateStore : IStateStore
         ArgumentNullException.ThrowIfNull(visitor);
         List<KeyValuePair<string, byte[]>> copy;
         lock (_lock) copy = _records.TryGetValue((kind, partition), out var d) ? [.. d] : [];
-        foreach (var (k, v) in copy.OrderBy(p => p.Key, StringComparer.Ordinal)) visitor(Encoding.UTF8.GetBytes(k), v);
+        foreach (var (k, v) in copy.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (!visitor(Encoding.UTF8.GetBytes(k), v)) return;
+        }
     }
 
     /// <inheritdoc />

@@ -39,19 +39,24 @@ public sealed class RocksDbStateStore : IStateStore
         if (string.IsNullOrWhiteSpace(options.Directory)) throw new ArgumentException("The state directory is empty.", nameof(options));
         Path = System.IO.Path.GetFullPath(options.Directory);
         CreatePrivateDirectory(Path);
+        // Index and bloom filters stay with the table readers (not competing with data blocks in the cache): a lookup of
+        // a hibernated or new key then costs at most one data-block read.
         var table = new BlockBasedTableOptions()
             .SetBlockCache(Cache.CreateLru((ulong)options.BlockCacheBytes))
             .SetFilterPolicy(BloomFilterPolicy.Create(10, false))
-            .SetCacheIndexAndFilterBlocks(true);
-        // Small memtables per partition: a process may own dozens of partitions, each a column family.
+            .SetCacheIndexAndFilterBlocks(false);
+        // Float state does not compress: spare the CPU. Small memtables per partition (a process may own dozens of
+        // partitions, each a column family), bounded in total by the database's write buffer size.
         _cfOptions = new ColumnFamilyOptions()
             .SetBlockBasedTableFactory(table)
+            .SetCompression(Compression.No)
             .SetWriteBufferSize((ulong)options.WriteBufferBytes)
             .SetMaxWriteBufferNumber(2);
         var db = new DbOptions()
             .SetCreateIfMissing(true)
             .SetCreateMissingColumnFamilies(true)
             .SetMaxTotalWalSize((ulong)options.WriteBufferBytes * 8)
+            .SetDbWriteBufferSize((ulong)options.WriteBufferBytes * 8)
             .SetKeepLogFileNum(2)
             .SetInfoLogLevel(InfoLogLevel.Warn)
             .IncreaseParallelism(2);
@@ -120,7 +125,7 @@ public sealed class RocksDbStateStore : IStateStore
         {
             var key = it.GetKeySpan();
             if (key.Length == 0) continue;
-            visitor(key, it.GetValueSpan());
+            if (!visitor(key, it.GetValueSpan())) return;
         }
     }
 
