@@ -24,6 +24,8 @@ public sealed partial class KafkaIngestConsumer
     private readonly LaneDispatcher _dispatcher;
     private readonly DurabilityBarrier _barrier;
     private readonly DeliveryFailures? _failures;
+    private readonly IStateCheckpoints? _state;
+    private readonly IReadOnlyList<LaneMailbox>? _mailboxes;
     private readonly MessageChunkPool _pool;
     private readonly ILogger _logger;
     private readonly Dictionary<TopicPartition, PartitionState> _partitions = [];
@@ -44,12 +46,18 @@ public sealed partial class KafkaIngestConsumer
     /// <param name="flushOutputs">Flushes every output (the durability barrier): offsets are stored for commit only after
     /// it completed since they became committable. Null when the outputs buffer nothing (committable is durable).</param>
     /// <param name="failures">Deliveries the outputs gave up: each holds its partition's offset back.</param>
+    /// <param name="state">Durable per-key state: where assigned partitions resume and where checkpoints go (see
+    /// <see cref="DurabilityBarrier"/>); null keeps state in memory only.</param>
+    /// <param name="mailboxes">One per lane: checkpoint captures go there, ahead of the lane's backlog (in the lane's
+    /// channel, behind it, when null).</param>
     public KafkaIngestConsumer(KafkaConsumerOptions options, IReadOnlyList<Channel<MessageChunk>> lanes, int laneCapacity, MessageChunkPool pool, ILogger logger,
-        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null)
+        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null, IStateCheckpoints? state = null, IReadOnlyList<LaneMailbox>? mailboxes = null)
     {
         _options = options;
+        _state = state;
+        _mailboxes = mailboxes;
         _dispatcher = new LaneDispatcher(lanes, laneCapacity);
-        _barrier = new DurabilityBarrier(flushOutputs, failures, options.CommitInterval, logger);
+        _barrier = new DurabilityBarrier(flushOutputs, failures, options.CommitInterval, logger, state, state is null ? null : CaptureState);
         _failures = failures;
         _pool = pool;
         _logger = logger;
@@ -282,9 +290,9 @@ public sealed partial class KafkaIngestConsumer
 
     /// <summary>Writes a control chunk (after the lane's held chunks) and returns the task it completes, or null when the
     /// lane could not take it before the deadline (its worker failed, or is stuck).</summary>
-    private Task? SendControl(int lane, ChunkKind kind, IEnumerable<PartitionState> partitions, long deadline)
+    private Task? SendControl(int lane, ChunkKind kind, IEnumerable<PartitionState> partitions, long deadline, CheckpointCapture? capture = null)
     {
-        var control = _pool.RentControl(kind, partitions);
+        var control = _pool.RentControl(kind, partitions, capture);
         var done = control.Done!.Task;
         if (_filling[lane] is { Count: > 0 } filling)
         {
@@ -322,111 +330,18 @@ public sealed partial class KafkaIngestConsumer
         }
     }
 
-    private void OnAssigned(List<TopicPartition> parts)
-    {
-        var added = new List<PartitionState>();
-        foreach (var tp in parts)
-        {
-            if (_partitions.ContainsKey(tp) || !_options.Topics.TryGetValue(tp.Topic, out var kind)) continue;
-            var ps = new PartitionState(tp.Topic, tp.Partition.Value, kind, LaneOf((int)kind, tp.Partition.Value, _dispatcher.LaneCount));
-            _partitions[tp] = ps;
-            added.Add(ps);
-        }
-
-        var deadline = DrainDeadline();
-        foreach (var group in added.GroupBy(p => p.Lane))
-        {
-            SendControl(group.Key, ChunkKind.Assigned, group, deadline);
-        }
-
-        LogAssigned(_logger, parts.Count, string.Join(",", parts.Select(p => $"{p.Topic}[{p.Partition.Value}]")));
-    }
-
-    private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> parts)
-    {
-        // Drain the lanes' work for these partitions, flush the outputs, then commit exactly what they took durably.
-        var states = parts.Select(p => _partitions.GetValueOrDefault(p.TopicPartition)).OfType<PartitionState>().ToList();
-        var deadline = DrainDeadline();
-        var waits = new List<Task?>();
-        foreach (var group in states.GroupBy(p => p.Lane))
-        {
-            waits.Add(SendControl(group.Key, ChunkKind.Revoked, group, deadline));
-        }
-
-        if (!WaitAll(waits, deadline))
-        {
-            LogDrainTimeout(_logger, states.Count);
-        }
-
-        _barrier.FlushNow(states, deadline);
-        var commits = new List<TopicPartitionOffset>();
-        foreach (var ps in states)
-        {
-            var next = ps.Durable;
-            if (next >= 0)
-            {
-                commits.Add(new TopicPartitionOffset(ps.TopicPartition, next));
-            }
-
-            _partitions.Remove(ps.TopicPartition);
-            // The next owner reads from the held-back offset; its hold is for it to keep, not us.
-            _failures?.Release(ps.Kind, ps.Partition);
-        }
-
-        if (commits.Count > 0)
-        {
-            try
-            {
-                consumer.Commit(commits);
-            }
-            catch (KafkaException ex)
-            {
-                LogCommitFailed(_logger, ex.Error.Reason);
-            }
-        }
-
-        RefreshPaused();
-        LogRevoked(_logger, parts.Count);
-    }
-
-    private void OnLost(List<TopicPartitionOffset> parts)
-    {
-        var states = parts.Select(p => _partitions.GetValueOrDefault(p.TopicPartition)).OfType<PartitionState>().ToList();
-        var deadline = DrainDeadline();
-        foreach (var group in states.GroupBy(p => p.Lane))
-        {
-            SendControl(group.Key, ChunkKind.Lost, group, deadline);
-        }
-
-        foreach (var ps in states)
-        {
-            _partitions.Remove(ps.TopicPartition);
-            _failures?.Release(ps.Kind, ps.Partition);
-        }
-
-        RefreshPaused();
-        LogLost(_logger, parts.Count);
-    }
-
-    private void RefreshPaused()
-    {
-        foreach (var lane in _pausedLanes.ToList())
-        {
-            if (!_dispatcher.IsBlocked(lane)) _pausedLanes.Remove(lane);
-        }
-
-        PausedLanes = _pausedLanes.Count;
-    }
-
     private void Shutdown(IConsumer<byte[]?, byte[]?> consumer)
     {
         // One deadline bounds the whole drain, including the revoke that Close() triggers.
         _shutdownDeadline = DrainDeadline();
         var deadline = _shutdownDeadline;
         var waits = new List<Task?>();
+        // With durable state the drain also captures every partition's state: the stop ends with a checkpoint.
+        var capture = _state is null ? null : new CheckpointCapture(_barrier.NextSequence(), _dispatcher.LaneCount);
         for (var lane = 0; lane < _dispatcher.LaneCount; lane++)
         {
-            waits.Add(SendControl(lane, ChunkKind.Drain, [], deadline));
+            var lanePartitions = _partitions.Values.Where(p => p.Lane == lane).ToList();
+            waits.Add(SendControl(lane, ChunkKind.Drain, lanePartitions, deadline, capture));
         }
 
         var drained = WaitAll(waits, deadline);
@@ -436,7 +351,7 @@ public sealed partial class KafkaIngestConsumer
         }
 
         // Drained lanes → flushed outputs → stored and committed offsets: a graceful stop commits only delivered forecasts.
-        _barrier.FlushNow(_partitions.Values, deadline);
+        _barrier.FlushNow(_partitions.Values, deadline, drained ? capture : null);
         StoreOffsets(consumer);
         try
         {

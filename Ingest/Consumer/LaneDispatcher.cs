@@ -71,6 +71,9 @@ internal sealed class LaneDispatcher
         return chunk is null || WriteOne(lane, chunk, deadline);
     }
 
+    /// <summary>Writes <paramref name="chunk"/> only if the lane has nothing held and room right now (a wake-up for an idle worker).</summary>
+    public bool TryWake(int lane, MessageChunk chunk) => _held[lane].Count == 0 && _lanes[lane].Writer.TryWrite(chunk);
+
     /// <summary>Forgets everything held for <paramref name="lane"/> (the lane is gone); returns the chunks to complete.</summary>
     public List<MessageChunk> Abandon(int lane)
     {

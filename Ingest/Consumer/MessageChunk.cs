@@ -19,6 +19,9 @@ public enum ChunkKind
 
     /// <summary>Flush every micro-batch so all offsets read so far become committable, then signal.</summary>
     Drain,
+
+    /// <summary>Flush every micro-batch, capture the changed state of the lane's partitions into <see cref="MessageChunk.Capture"/>, then signal.</summary>
+    Checkpoint,
 }
 
 /// <summary>
@@ -72,6 +75,12 @@ public sealed class MessageChunk
     /// <summary>For control chunks: the partitions concerned.</summary>
     public List<PartitionState> Control { get; } = [];
 
+    /// <summary>
+    /// For <see cref="ChunkKind.Checkpoint"/>, and for <see cref="ChunkKind.Revoked"/> and <see cref="ChunkKind.Drain"/>
+    /// when state is durable: where the worker puts its captured state (before completing <see cref="Done"/>).
+    /// </summary>
+    public CheckpointCapture? Capture { get; set; }
+
     /// <summary>For control chunks: completed by the worker when done.</summary>
     public TaskCompletionSource? Done { get; set; }
 
@@ -101,6 +110,7 @@ public sealed class MessageChunk
         Kind = ChunkKind.Messages;
         Control.Clear();
         Done = null;
+        Capture = null;
         _pool?.Return(this);
     }
 }
@@ -121,11 +131,13 @@ public sealed class MessageChunkPool(int chunkSize)
     /// <summary>Takes a control chunk.</summary>
     /// <param name="kind">Control kind.</param>
     /// <param name="partitions">Partitions concerned.</param>
+    /// <param name="capture">Where the worker captures state (checkpoint, revoke and drain with durable state).</param>
     /// <returns>The chunk, with <see cref="MessageChunk.Done"/> set.</returns>
-    public MessageChunk RentControl(ChunkKind kind, IEnumerable<PartitionState> partitions)
+    public MessageChunk RentControl(ChunkKind kind, IEnumerable<PartitionState> partitions, CheckpointCapture? capture = null)
     {
         var c = Rent();
         c.Kind = kind;
+        c.Capture = capture;
         c.Control.AddRange(partitions);
         c.Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return c;

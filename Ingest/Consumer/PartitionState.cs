@@ -12,6 +12,8 @@ namespace StreamLstm.Ingest.Consumer;
 public sealed class PartitionState
 {
     private long _committable = -1;
+    private long _stateOffset = -1;
+    private long _stateSequence;
 
     /// <summary>Creates the state for a newly assigned partition.</summary>
     /// <param name="topic">Topic.</param>
@@ -65,6 +67,26 @@ public sealed class PartitionState
 
     /// <summary>The offset last stored with the consumer (consumer thread only).</summary>
     public long StoredOffset { get; set; } = -1;
+
+    /// <summary>
+    /// The offset the partition's durable state (state store) corresponds to, -1 when none is stored. Set by the consumer
+    /// thread at assignment and after each checkpoint write; read by the worker (whether a missing key may be stored).
+    /// </summary>
+    public long StateOffset
+    {
+        get => Volatile.Read(ref _stateOffset);
+        set => Volatile.Write(ref _stateOffset, value);
+    }
+
+    /// <summary>The sequence of the last checkpoint whose capture of this partition was written (consumer thread writes, worker reads).</summary>
+    public long StateSequence
+    {
+        get => Volatile.Read(ref _stateSequence);
+        set => Volatile.Write(ref _stateSequence, value);
+    }
+
+    /// <summary>The sequence of the last checkpoint that captured this partition (worker only).</summary>
+    public long CaptureSequence { get; set; }
 
     /// <summary>Publishes <paramref name="nextOffset"/> as safe to commit.</summary>
     /// <param name="nextOffset">One past the last fully handled offset.</param>

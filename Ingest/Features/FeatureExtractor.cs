@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using StreamLstm.Ingest.Decoding;
 using StreamLstm.Model.Forecasting;
 
@@ -91,6 +92,48 @@ public abstract class FeatureExtractor
         _n.AsSpan(slot * StatCount, StatCount).Clear();
         _lastTs[slot] = long.MinValue;
         _lastObs[slot] = double.NaN;
+    }
+
+    /// <summary>Bytes <see cref="ExportState"/> writes per slot: last timestamp, last observed value, and per statistic mean, variance and count.</summary>
+    public int StateBytes => 16 + 24 * StatCount;
+
+    /// <summary>
+    /// Writes a slot's feature state (little-endian: last timestamp i64, last observed f64, then mean, variance, count
+    /// f64 per statistic) to <paramref name="destination"/>; <see cref="ImportState"/> restores it bit for bit.
+    /// </summary>
+    /// <param name="slot">Slot.</param>
+    /// <param name="destination">At least <see cref="StateBytes"/> bytes.</param>
+    public void ExportState(int slot, Span<byte> destination)
+    {
+        if (destination.Length < StateBytes) throw new ArgumentException($"Feature state needs {StateBytes} bytes.", nameof(destination));
+        BinaryPrimitives.WriteInt64LittleEndian(destination, _lastTs[slot]);
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[8..], _lastObs[slot]);
+        var at = 16;
+        for (var k = 0; k < StatCount; k++, at += 24)
+        {
+            var i = slot * StatCount + k;
+            BinaryPrimitives.WriteDoubleLittleEndian(destination[at..], _mean[i]);
+            BinaryPrimitives.WriteDoubleLittleEndian(destination[(at + 8)..], _var[i]);
+            BinaryPrimitives.WriteDoubleLittleEndian(destination[(at + 16)..], _n[i]);
+        }
+    }
+
+    /// <summary>Restores a slot's feature state written by <see cref="ExportState"/> (same kind and statistic count).</summary>
+    /// <param name="slot">Slot.</param>
+    /// <param name="source">Exactly <see cref="StateBytes"/> bytes.</param>
+    public void ImportState(int slot, ReadOnlySpan<byte> source)
+    {
+        if (source.Length != StateBytes) throw new ArgumentException($"Feature state of {Kind} is {StateBytes} bytes; got {source.Length}.", nameof(source));
+        _lastTs[slot] = BinaryPrimitives.ReadInt64LittleEndian(source);
+        _lastObs[slot] = BinaryPrimitives.ReadDoubleLittleEndian(source[8..]);
+        var at = 16;
+        for (var k = 0; k < StatCount; k++, at += 24)
+        {
+            var i = slot * StatCount + k;
+            _mean[i] = BinaryPrimitives.ReadDoubleLittleEndian(source[at..]);
+            _var[i] = BinaryPrimitives.ReadDoubleLittleEndian(source[(at + 8)..]);
+            _n[i] = BinaryPrimitives.ReadDoubleLittleEndian(source[(at + 16)..]);
+        }
     }
 
     /// <summary>The timestamp of the slot's last event (<see cref="long.MinValue"/> before the first).</summary>

@@ -95,6 +95,9 @@ public sealed unsafe class LstmStepper : IDisposable
             if (!slab.IsAllocated(slots[s])) throw new ArgumentException($"Slot {slots[s]} (batch row {s}) is not allocated.", nameof(slots));
         }
 
+        // Every slot stepped changes: mark it for the next checkpoint (on the caller's thread; the slab is not thread-safe).
+        for (var s = 0; s < b; s++) slab.MarkDirty(slots[s]);
+
         var parts = _workers is null ? 1 : Math.Min(Threads, b / MinSlotsPerThread);
         if (parts <= 1)
         {

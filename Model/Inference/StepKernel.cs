@@ -15,7 +15,7 @@ namespace StreamLstm.Model.Inference;
 /// </summary>
 /// <typeparam name="TOps">Operations of one vector width.</typeparam>
 /// <typeparam name="TVec">That width's register type.</typeparam>
-internal static partial class StepKernel<TOps, TVec>
+internal static unsafe partial class StepKernel<TOps, TVec>
     where TOps : struct, IVec<TOps, TVec>
     where TVec : struct
 {
@@ -39,25 +39,27 @@ internal static partial class StepKernel<TOps, TVec>
         var tmpSize = (p.Blocks + 1) * 4 * lanes;
         var tmp = scratch.Slice(TileSlots * zMax, tmpSize);
         var gates = scratch.Slice(TileSlots * zMax + tmpSize, TileSlots * 4 * lanes);
+        // The tile's row pointers, looked up once per tile (slab chunks are pinned).
+        var rows = stackalloc nint[TileSlots];
         for (var t0 = 0; t0 < slots.Length; t0 += TileSlots)
         {
             var n = Math.Min(TileSlots, slots.Length - t0);
             var tile = slots.Slice(t0, n);
+            for (var s = 0; s < n; s++) rows[s] = (nint)slab.RowPointer(tile[s]);
             for (var l = 0; l < cfg.Layers; l++)
             {
                 var inSize = cfg.LayerInputSize(l);
                 var kin = inSize + hid;
-                var hLayer = slab.HLayer(l);
-                var cLayer = slab.CLayer(l);
-                var below = l == 0 ? null : slab.HLayer(l - 1);
+                var hOff = 2 * l * hid;
+                var cOff = hOff + hid;
                 // Gather [input; h_old] per slot: the cell writes new h in place while later blocks still need the old one.
                 for (var s = 0; s < n; s++)
                 {
-                    var slot = tile[s];
+                    var row = (float*)rows[s];
                     var dst = z.Slice(s * kin, kin);
                     if (l == 0) x.Slice((t0 + s) * inp, inp).CopyTo(dst);
-                    else below.AsSpan(slot * hid, hid).CopyTo(dst);
-                    hLayer.AsSpan(slot * hid, hid).CopyTo(dst[inSize..]);
+                    else new ReadOnlySpan<float>(row + hOff - 2 * hid, hid).CopyTo(dst);
+                    new ReadOnlySpan<float>(row + hOff, hid).CopyTo(dst[inSize..]);
                 }
 
                 ref var w0 = ref p.Weights[l][0];
@@ -84,7 +86,7 @@ internal static partial class StepKernel<TOps, TVec>
 
                     // Cell math for the block over the whole tile in one loop: independent iterations let the core overlap
                     // one slot's exp/reciprocal chains with the next slot's.
-                    if (full > 0) CellRange(gates, tile[..full], hLayer, cLayer, hid, unit, valid);
+                    if (full > 0) CellRange(gates, rows, full, hOff, cOff, unit, valid);
                 }
 
                 // Leftover slots (fewer than four): two unit blocks per pass give eight independent FMA chains; the
@@ -105,14 +107,14 @@ internal static partial class StepKernel<TOps, TVec>
                             ref tmp[u * 4 * lanes]);
                     }
 
-                    CellBlocks(tmp, hLayer, cLayer, hid, tile[s] * hid);
+                    CellBlocks(tmp, (float*)rows[s] + hOff, (float*)rows[s] + cOff, hid);
                 }
             }
 
-            var top = slab.HLayer(cfg.Layers - 1);
+            var topOff = 2 * (cfg.Layers - 1) * hid;
             for (var s = 0; s < n; s++)
             {
-                Head(p, top.AsSpan(tile[s] * hid, hid), mu.Slice((t0 + s) * k, k), logSigma.Slice((t0 + s) * k, k));
+                Head(p, new ReadOnlySpan<float>((float*)rows[s] + topOff, hid), mu.Slice((t0 + s) * k, k), logSigma.Slice((t0 + s) * k, k));
             }
         }
     }

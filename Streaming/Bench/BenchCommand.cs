@@ -14,6 +14,7 @@ public static class BenchCommand
         bench.Subcommands.Add(PipelineBench.Create());
         bench.Subcommands.Add(SinkBench.Create());
         bench.Subcommands.Add(TrainBench.Create());
+        bench.Subcommands.Add(StateBench.Create());
         return bench;
     }
 }

@@ -9,6 +9,8 @@ using StreamLstm.Ingest.Decoding;
 using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Streaming.Pipeline;
+using StreamLstm.Streaming.Storage;
+using StreamLstm.Streaming.Storage.RocksDb;
 
 namespace StreamLstm.Streaming.Hosting;
 
@@ -85,7 +87,10 @@ public sealed partial class PipelineHostedService : BackgroundService
         var lifetime = _services.GetService<IHostApplicationLifetime>();
         var topics = kafka.InputTopics();
         var models = modelSet.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
-        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures);
+        var stateOptions = _services.GetService<IOptions<StateOptions>>()?.Value ?? new StateOptions();
+        var store = OpenStore(stateOptions, options);
+        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase));
+        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,
@@ -96,7 +101,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
             Extra = kafka.Client,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures);
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);
@@ -161,9 +166,25 @@ public sealed partial class PipelineHostedService : BackgroundService
                 LogFinalFlushFailed(_logger, ex, ex.Message);
             }
 
+            // Closed only once no worker can read it any more (an aborted worker might still be inside a restore).
+            if (pipeline.Completion.IsCompleted) store?.Dispose();
             var t = pipeline.Totals();
             LogStopped(_logger, t.Events, t.Forecasts, t.DeadLetters, t.Late, t.Undelivered);
         }
+    }
+
+    /// <summary>Opens the state store when <c>State:Directory</c> is set (null otherwise).</summary>
+    private IStateStore? OpenStore(StateOptions state, PipelineOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(state.Directory))
+        {
+            if (options.MaxResidentKeys > 0) LogCapWithoutStore(_logger);
+            return null;
+        }
+
+        var store = new RocksDbStateStore(new RocksDbStateStoreOptions { Directory = state.Directory, Sync = state.Sync });
+        LogStateStore(_logger, store.Path, state.Restore, options.MaxResidentKeys);
+        return store;
     }
 
     private void Fail(string reason, IHostApplicationLifetime? lifetime)
@@ -176,6 +197,12 @@ public sealed partial class PipelineHostedService : BackgroundService
 
     private void OnUndelivered(string output, SourceKind kind, int partition, long offset, string reason) =>
         LogUndelivered(_logger, output, kind.ToWireName(), partition, offset, reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Durable state in {Directory} (restore {Restore}, at most {MaxResident} resident keys per worker and kind, 0 = no cap); partitions resume at their stored offsets")]
+    private static partial void LogStateStore(ILogger logger, string directory, string restore, int maxResident);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pipeline:MaxResidentKeys is set but State:Directory is not: without a store no key can be hibernated, so the cap is not applied")]
+    private static partial void LogCapWithoutStore(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pipeline starting: {Workers} workers, models {Models}, {Outputs} outputs")]
     private static partial void LogStarting(ILogger logger, int workers, string models, int outputs);

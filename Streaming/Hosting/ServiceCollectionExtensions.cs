@@ -29,6 +29,7 @@ public static partial class ServiceCollectionExtensions
         services.AddOptions<KafkaSettings>().Bind(configuration.GetSection(KafkaSettings.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ModelSettings>().Bind(configuration.GetSection(ModelSettings.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StateOptions>().Bind(configuration.GetSection(StateOptions.Section));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaSettings>, KafkaSettingsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PipelineOptions>, PipelineOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelSettings>, ModelSettingsValidator>());

@@ -1,11 +1,20 @@
 namespace StreamLstm.Streaming.Hosting;
 
-/// <summary>Durable per-key state settings (configuration section <c>State</c>; <c>run --state-dir DIR</c>).</summary>
+/// <summary>Durable per-key state settings (configuration section <c>State</c>).</summary>
 public sealed class StateOptions
 {
     /// <summary>Configuration section name.</summary>
     public const string Section = "State";
 
-    /// <summary>Directory of the state stores; empty keeps state in memory only.</summary>
+    /// <summary>Directory of the per-(kind, partition) state stores (<c>run --state-dir DIR</c>); empty = no durable state.</summary>
     public string Directory { get; set; } = "";
+
+    /// <summary>
+    /// When a newly assigned partition's stored keys are loaded: <c>lazy</c> (each on its first event; the default) or
+    /// <c>eager</c> (all at assignment, up to <c>Pipeline:MaxResidentKeys</c>).
+    /// </summary>
+    public string Restore { get; set; } = "lazy";
+
+    /// <summary>Fsync each checkpoint (survives power loss, not only a process kill; slower).</summary>
+    public bool Sync { get; set; }
 }

@@ -7,6 +7,7 @@ using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Inference;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.State;
+using StreamLstm.Streaming.Storage;
 
 namespace StreamLstm.Streaming.Pipeline;
 
@@ -14,7 +15,7 @@ namespace StreamLstm.Streaming.Pipeline;
 /// One worker's machinery for one source kind: decoder, feature state, model stepper and state slab (same slot index),
 /// and the micro-batch being filled (struct-of-arrays, reused). Owned by a single worker thread: no locks.
 /// </summary>
-internal sealed class KindEngine
+internal sealed partial class KindEngine
 {
     private readonly LstmStepper _stepper;
     private readonly int _inputs;
@@ -27,11 +28,12 @@ internal sealed class KindEngine
     private readonly PartitionState[] _rowPartitions;
     private readonly long[] _rowTicks;
     private readonly double[] _raw;
-    private int[] _slotStamp;
-    private string?[] _slotKeys;
+    private int[] _slotStamp = [];
+    private string?[] _slotKeys = [];
     private int _stamp = 1;
 
-    public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null)
+    public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null,
+        IStateStore? store = null, WorkerMetrics? metrics = null)
     {
         Kind = kind;
         Decoder = decoder ?? EventDecoder.For(kind, options.AudioCoefficients, options.EventTimeWindow(), time);
@@ -54,10 +56,14 @@ internal sealed class KindEngine
         _rowPartitions = new PartitionState[_maxBatch];
         _rowTicks = new long[_maxBatch];
         _raw = new double[Decoder.ValueCount];
-        _slotStamp = new int[Slab.Capacity];
-        _slotKeys = new string?[Slab.Capacity];
-        Features.EnsureCapacity(Slab.Capacity);
         Batch = new ForecastBatch(kind, _horizons, _maxBatch) { ModelVersion = model.Metadata.Version };
+        _store = store;
+        _metrics = metrics ?? new WorkerMetrics();
+        _maxResident = options.MaxResidentKeys;
+        _versionBytes = KeyStateRecord.VersionBytes(model.Metadata.Version);
+        _row = new float[Slab.RowFloats];
+        _featureState = new byte[Features.StateBytes];
+        GrowSlotArrays();
     }
 
     public SourceKind Kind { get; }
@@ -88,19 +94,23 @@ internal sealed class KindEngine
         Span<char> chars = max <= 256 ? stackalloc char[max] : new char[max];
         var n = Encoding.UTF8.GetChars(utf8Key, chars);
         var lookup = partition.KeySlots.GetAlternateLookup<ReadOnlySpan<char>>();
-        if (lookup.TryGetValue(chars[..n], out var slot)) return slot;
-        var key = new string(chars[..n]);
-        slot = Slab.Allocate();
-        if (slot >= _slotStamp.Length)
+        if (lookup.TryGetValue(chars[..n], out var slot))
         {
-            Array.Resize(ref _slotStamp, Slab.Capacity);
-            Array.Resize(ref _slotKeys, Slab.Capacity);
+            Touch(slot);
+            return slot;
         }
 
-        Features.EnsureCapacity(Slab.Capacity);
-        Features.Reset(slot);
+        var key = new string(chars[..n]);
+        // Hibernation: at the cap, idle keys whose state is already durable make room first.
+        if (_maxResident > 0 && Slab.Count >= _maxResident) Hibernate();
+        slot = Slab.Allocate();
+        if (slot >= _slotStamp.Length) GrowSlotArrays();
+        // A key not in memory may be stored: restored from there (a restart, a moved partition, a hibernated key).
+        if (!TryRestore(partition, utf8Key, slot)) Features.Reset(slot);
         _slotKeys[slot] = key;
+        _slotPartition[slot] = partition;
         partition.KeySlots[key] = slot;
+        LinkTail(slot);
         return slot;
     }
 
@@ -112,8 +122,10 @@ internal sealed class KindEngine
     {
         foreach (var slot in partition.KeySlots.Values)
         {
+            Unlink(slot);
             Slab.Free(slot);
             _slotKeys[slot] = null;
+            _slotPartition[slot] = null;
         }
 
         partition.KeySlots.Clear();

@@ -55,6 +55,15 @@ public sealed class PipelineOptions
     public int InitialSlots { get; set; } = 1024;
 
     /// <summary>
+    /// Most keys held in memory per worker and kind (0 = no cap). Needs durable state (<c>State:Directory</c>): beyond the
+    /// cap the least recently seen keys whose state is already stored are hibernated — dropped from memory and restored
+    /// from the store on their next event, with identical results. Keys changed since the last written checkpoint are
+    /// never evicted, so the cap is exceeded by at most the keys seen within one commit interval.
+    /// </summary>
+    [Range(0, 100_000_000, ErrorMessage = "Pipeline:MaxResidentKeys must be {1} (no cap) to {2} keys per worker and kind.")]
+    public int MaxResidentKeys { get; set; }
+
+    /// <summary>
     /// Bound of a graceful stop (and of each partition revoke): draining the lanes, flushing the outputs and committing.
     /// What is not handed over by then stays uncommitted and is read again after the restart.
     /// </summary>

@@ -16,6 +16,8 @@ namespace StreamLstm.Streaming.Pipeline;
 /// </summary>
 internal sealed partial class PipelineWorker
 {
+    private readonly DurableState? _state;
+    private readonly LaneMailbox? _mailbox;
     private readonly ILogger _logger;
     private readonly ChannelReader<MessageChunk> _input;
     private readonly KindEngine?[] _engines = new KindEngine?[3];
@@ -27,8 +29,10 @@ internal sealed partial class PipelineWorker
 
     public PipelineWorker(int lane, ChannelReader<MessageChunk> input, IReadOnlyDictionary<SourceKind, LstmModel> models,
         IReadOnlyList<IForecastOutput> outputs, IDeadLetterSink deadLetters, PipelineOptions options, TimeProvider time, ILogger logger,
-        Func<SourceKind, EventDecoder>? decoders = null)
+        Func<SourceKind, EventDecoder>? decoders = null, DurableState? state = null, LaneMailbox? mailbox = null)
     {
+        _state = state;
+        _mailbox = mailbox;
         Lane = lane;
         _logger = logger;
         _input = input;
@@ -39,7 +43,7 @@ internal sealed partial class PipelineWorker
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
         foreach (var (kind, model) in models)
         {
-            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind));
+            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind), state?.Store, Metrics);
         }
     }
 
@@ -55,9 +59,11 @@ internal sealed partial class PipelineWorker
     {
         while (true)
         {
+            await TakeMailAsync(ct).ConfigureAwait(false);
             while (_input.TryRead(out var chunk))
             {
                 await ProcessAsync(chunk, ct).ConfigureAwait(false);
+                await TakeMailAsync(ct).ConfigureAwait(false);
             }
 
             if (!HasPending)
@@ -91,6 +97,16 @@ internal sealed partial class PipelineWorker
         }
 
         await FlushAllAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Handles control items left in the mailbox (checkpoint captures), between two chunks.</summary>
+    private async ValueTask TakeMailAsync(CancellationToken ct)
+    {
+        if (_mailbox is null) return;
+        while (_mailbox.TryTake(out var control))
+        {
+            await ControlAsync(control, ct).ConfigureAwait(false);
+        }
     }
 
     private bool HasPending => (_engines[0]?.Pending ?? 0) + (_engines[1]?.Pending ?? 0) + (_engines[2]?.Pending ?? 0) > 0;
@@ -241,14 +257,19 @@ internal sealed partial class PipelineWorker
             switch (chunk.Kind)
             {
                 case ChunkKind.Assigned:
+                    Assigned(chunk.Control);
                     break;
                 case ChunkKind.Drain:
+                case ChunkKind.Checkpoint:
+                    // Nothing may be pending when state is captured: every row read is then in the state and handed over.
                     await FlushAllAsync(ct).ConfigureAwait(false);
+                    if (chunk.Capture is { } capture) Capture(capture, chunk.Control);
                     break;
                 case ChunkKind.Revoked:
                 case ChunkKind.Lost:
                     // Rows of these partitions may sit in a batch: hand them over first (offsets then become final).
                     await FlushAllAsync(ct).ConfigureAwait(false);
+                    if (chunk.Kind == ChunkKind.Revoked && chunk.Capture is { } last) Capture(last, chunk.Control);
                     foreach (var ps in chunk.Control)
                     {
                         _engines[(int)ps.Kind]?.Release(ps);

@@ -21,6 +21,7 @@ public sealed partial class StreamPipeline
 {
     private readonly Channel<MessageChunk>[] _lanes;
     private readonly PipelineWorker[] _workers;
+    private readonly LaneMailbox[] _mailboxes;
     private readonly IReadOnlyList<IForecastOutput> _outputs;
     private readonly IDeadLetterSink _deadLetters;
     private readonly ILogger _logger;
@@ -37,10 +38,12 @@ public sealed partial class StreamPipeline
     /// <param name="logger">Logger (worker failures, decoder errors).</param>
     /// <param name="decoders">Makes each worker's decoder per kind; the standard decoders when null.</param>
     /// <param name="failures">Deliveries the outputs gave up (reported in <see cref="Totals"/>).</param>
+    /// <param name="state">Durable per-key state (restore, checkpoint capture, hibernation); null keeps state in memory only.</param>
     public StreamPipeline(PipelineOptions options, IReadOnlyDictionary<SourceKind, LstmModel> models, IReadOnlyList<IForecastOutput> outputs,
         IDeadLetterSink deadLetters, TimeProvider? time = null, ILogger? logger = null, Func<SourceKind, EventDecoder>? decoders = null,
-        DeliveryFailures? failures = null)
+        DeliveryFailures? failures = null, DurableState? state = null)
     {
+        State = state;
         Failures = failures ?? new DeliveryFailures();
         Options = options;
         Models = models;
@@ -51,15 +54,17 @@ public sealed partial class StreamPipeline
         Pool = new MessageChunkPool(options.ChunkSize);
         _lanes = new Channel<MessageChunk>[n];
         _workers = new PipelineWorker[n];
+        _mailboxes = new LaneMailbox[n];
         for (var i = 0; i < n; i++)
         {
+            _mailboxes[i] = new LaneMailbox();
             _lanes[i] = Channel.CreateBounded<MessageChunk>(new BoundedChannelOptions(options.ChannelCapacity)
             {
                 SingleReader = true,
                 SingleWriter = false,
                 FullMode = BoundedChannelFullMode.Wait,
             });
-            _workers[i] = new PipelineWorker(i, _lanes[i].Reader, models, outputs, deadLetters, options, time ?? TimeProvider.System, _logger, decoders);
+            _workers[i] = new PipelineWorker(i, _lanes[i].Reader, models, outputs, deadLetters, options, time ?? TimeProvider.System, _logger, decoders, state, _mailboxes[i]);
         }
 
         _alive = new int[n];
@@ -68,11 +73,17 @@ public sealed partial class StreamPipeline
     /// <summary>Settings.</summary>
     public PipelineOptions Options { get; }
 
+    /// <summary>Durable per-key state, when configured.</summary>
+    public DurableState? State { get; }
+
     /// <summary>Deliveries the outputs gave up; each holds its input partition's offset back.</summary>
     public DeliveryFailures Failures { get; }
 
     /// <summary>The model of each enabled source kind.</summary>
     public IReadOnlyDictionary<SourceKind, LstmModel> Models { get; }
+
+    /// <summary>One mailbox per worker: control items it takes ahead of its channel's backlog (checkpoint captures).</summary>
+    public IReadOnlyList<LaneMailbox> Mailboxes => _mailboxes;
 
     /// <summary>One bounded channel per worker.</summary>
     public IReadOnlyList<Channel<MessageChunk>> Lanes => _lanes;
@@ -163,6 +174,12 @@ public sealed partial class StreamPipeline
         var ex = task.Exception!.GetBaseException();
         // Close the lane so the consumer's hand-overs fail at once instead of waiting on a worker that will never read.
         _lanes[lane].Writer.TryComplete(ex);
+        while (_mailboxes[lane].TryTake(out var mail))
+        {
+            mail.Done?.TrySetException(ex);
+            mail.Release();
+        }
+
         while (_lanes[lane].Reader.TryRead(out var chunk))
         {
             // Control chunks still queued are answered, so nobody waits for them; their partitions stay uncommitted.
@@ -191,6 +208,8 @@ public sealed partial class StreamPipeline
             t.Duplicates += Volatile.Read(ref m.Duplicates);
             t.DeadLetters += m.DeadLetterTotal;
             t.Keys += Volatile.Read(ref m.Keys);
+            t.Restored += Volatile.Read(ref m.Restored);
+            t.Evicted += Volatile.Read(ref m.Evicted);
         }
 
         t.Undelivered = Failures.Count;
@@ -226,6 +245,12 @@ public sealed record PipelineTotals
 
     /// <summary>Keys held.</summary>
     public long Keys { get; set; }
+
+    /// <summary>Keys restored from the state store.</summary>
+    public long Restored { get; set; }
+
+    /// <summary>Keys hibernated (evicted from memory, state in the store).</summary>
+    public long Evicted { get; set; }
 
     /// <summary>Deliveries given up by an output (their partitions' offsets are held back until a restart).</summary>
     public long Undelivered { get; set; }

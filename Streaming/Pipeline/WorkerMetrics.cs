@@ -37,6 +37,21 @@ public sealed class WorkerMetrics
     /// <summary>Keys currently held.</summary>
     public long Keys;
 
+    /// <summary>Keys restored from the state store (on first event after a restart, a move, or hibernation; or eagerly).</summary>
+    public long Restored;
+
+    /// <summary>Stored records that could not be used (unknown format, other kind or model): the key started fresh, or cold.</summary>
+    public long RestoreRejected;
+
+    /// <summary>Idle keys hibernated (evicted from memory; their state is in the store).</summary>
+    public long Evicted;
+
+    /// <summary>Key records captured for checkpoints.</summary>
+    public long CheckpointRecords;
+
+    /// <summary>Bytes of key records captured for checkpoints.</summary>
+    public long CheckpointBytes;
+
     /// <summary>Sum of dead letters over all reasons.</summary>
     public long DeadLetterTotal => DeadLetters.Sum();
 }
