@@ -131,4 +131,22 @@ public sealed record ModelMetadata
 
     /// <summary>Free-form extra entries kept round-trip.</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Version this model was derived from (fine-tuned or retrained from); empty for a model trained from scratch.</summary>
+    public string ParentVersion { get; init; } = "";
+
+    /// <summary>Source kind the model serves (<c>tick</c>, <c>vitals</c>, <c>audio</c>); empty when unknown.</summary>
+    public string Kind { get; init; } = "";
+
+    /// <summary>Start of the data it was trained on (a timestamp or an offset, as text); empty when unknown.</summary>
+    public string TrainedFrom { get; init; } = "";
+
+    /// <summary>End of the data it was trained on (a timestamp or an offset, as text); empty when unknown.</summary>
+    public string TrainedTo { get; init; } = "";
+
+    /// <summary>Evaluation metrics by name (e.g. <c>nll</c>, <c>rmse</c>); empty when none were recorded.</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>When this version was created; null for files written before creation times were recorded.</summary>
+    public DateTimeOffset? CreatedAt { get; init; }
 }

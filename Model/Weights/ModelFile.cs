@@ -157,13 +157,21 @@ public static class ModelFile
         d["feature_std"] = JsonSerializer.Serialize(m.FeatureStd);
         d["target_scale"] = m.TargetScale.ToString("R", CultureInfo.InvariantCulture);
         d["target_offset"] = m.TargetOffset.ToString("R", CultureInfo.InvariantCulture);
+        // Lineage keys are written only when set, so files without them stay byte-identical to the older format.
+        if (m.ParentVersion.Length > 0) d["parent_version"] = m.ParentVersion;
+        if (m.Kind.Length > 0) d["kind"] = m.Kind;
+        if (m.TrainedFrom.Length > 0) d["trained_from"] = m.TrainedFrom;
+        if (m.TrainedTo.Length > 0) d["trained_to"] = m.TrainedTo;
+        if (m.Metrics.Count > 0) d["metrics"] = JsonSerializer.Serialize(m.Metrics.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+        if (m.CreatedAt is { } created) d["created_at"] = created.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
         return d;
     }
 
     private static readonly HashSet<string> KnownKeys =
     [
         "format", "input_size", "hidden_size", "num_layers", "horizons", "gate_order", "version", "feature_names",
-        "feature_mean", "feature_std", "target_scale", "target_offset",
+        "feature_mean", "feature_std", "target_scale", "target_offset", "parent_version", "kind", "trained_from", "trained_to", "metrics",
+        "created_at",
     ];
 
     private static ModelMetadata ReadMetadata(IReadOnlyDictionary<string, string> meta)
@@ -180,6 +188,14 @@ public static class ModelFile
                 TargetScale = meta.TryGetValue("target_scale", out var ts) ? float.Parse(ts, CultureInfo.InvariantCulture) : 1f,
                 TargetOffset = meta.TryGetValue("target_offset", out var to) ? float.Parse(to, CultureInfo.InvariantCulture) : 0f,
                 Extra = extra,
+                ParentVersion = meta.GetValueOrDefault("parent_version", ""),
+                Kind = meta.GetValueOrDefault("kind", ""),
+                TrainedFrom = meta.GetValueOrDefault("trained_from", ""),
+                TrainedTo = meta.GetValueOrDefault("trained_to", ""),
+                Metrics = meta.TryGetValue("metrics", out var mx) ? JsonSerializer.Deserialize<Dictionary<string, double>>(mx) ?? new Dictionary<string, double>() : new Dictionary<string, double>(),
+                CreatedAt = meta.TryGetValue("created_at", out var ca)
+                    ? DateTimeOffset.Parse(ca, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal)
+                    : null,
             };
         }
         catch (Exception e) when (e is JsonException or FormatException)

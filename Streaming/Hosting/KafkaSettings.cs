@@ -92,4 +92,7 @@ public sealed class ModelSettings
 
     /// <summary>Seed for initialisation.</summary>
     public int Seed { get; set; } = 1;
+
+    /// <summary>Model registry directory: a kind without a model file above is served the registry's promoted version, if any.</summary>
+    public string Registry { get; set; } = StreamLstm.Streaming.Registry.ModelRegistry.DefaultDirectory;
 }

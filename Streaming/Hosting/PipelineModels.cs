@@ -2,6 +2,7 @@ using StreamLstm.Ingest.Features;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Weights;
+using StreamLstm.Streaming.Registry;
 
 namespace StreamLstm.Streaming.Hosting;
 
@@ -9,7 +10,7 @@ namespace StreamLstm.Streaming.Hosting;
 /// <param name="Models">Kind → model.</param>
 public sealed record PipelineModels(IReadOnlyDictionary<SourceKind, LstmModel> Models)
 {
-    /// <summary>Loads the configured model files; kinds without a file get a seeded random model (and are listed).</summary>
+    /// <summary>Loads the configured model files; kinds without a file get the registry's serving version, else a seeded random model (and are listed).</summary>
     /// <param name="settings">Model settings.</param>
     /// <param name="kinds">Kinds that have an input topic.</param>
     /// <param name="audioCoefficients">Coefficients per audio frame.</param>
@@ -30,6 +31,14 @@ public sealed record PipelineModels(IReadOnlyDictionary<SourceKind, LstmModel> M
             if (!string.IsNullOrWhiteSpace(path))
             {
                 models[kind] = ModelFile.Load(path);
+                continue;
+            }
+
+            // No explicit file: the registry's promoted version, when there is a registry with one for this kind.
+            var promoted = string.IsNullOrWhiteSpace(settings.Registry) ? null : new ModelRegistry(settings.Registry).ServingPath(kind);
+            if (promoted is not null)
+            {
+                models[kind] = ModelFile.Load(promoted);
                 continue;
             }
 

@@ -16,9 +16,10 @@ public static class ModelCommand
     /// <returns>The command.</returns>
     public static Command Create()
     {
-        var command = new Command("model", "Model tools: verify against PyTorch reference files, train.");
+        var command = new Command("model", "Model tools: verify against PyTorch reference files, train, manage the model registry.");
         command.Subcommands.Add(CreateVerify());
         command.Subcommands.Add(CreateTrain());
+        foreach (var sub in RegistryCommands.Create()) command.Subcommands.Add(sub);
         return command;
     }
 
