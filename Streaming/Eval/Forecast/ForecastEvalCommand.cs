@@ -13,7 +13,7 @@ public static class ForecastEvalCommand
     {
         var csv = new Option<FileInfo>("--csv") { Description = "Input CSV with a header row.", Required = true };
         var timeColumn = new Option<string>("--time-column") { Description = "Time column (dates, or plain numbers).", Required = true };
-        var valueColumn = new Option<string>("--value-column") { Description = "Value column; rows with an empty or non-numeric value are skipped.", Required = true };
+        var valueColumn = new Option<string>("--value-column") { Description = "Value column; a row with an empty or non-numeric value is not learned from and keeps its line in the predictions with empty cells.", Required = true };
         var horizons = new Option<int>("--horizons") { Description = "K: forecast 1..K rows ahead.", DefaultValueFactory = _ => 1 };
         var predictions = new Option<FileInfo>("--predictions") { Description = "Write timestamp,value,mu_h1..mu_hK,sigma_h1..sigma_hK here (one row per input row).", Required = true };
         var json = new Option<FileInfo>("--json") { Description = "Write the metrics report (ours and the baselines) here.", Required = true };

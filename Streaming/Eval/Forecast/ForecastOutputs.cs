@@ -29,13 +29,28 @@ public static class ForecastOutputs
         for (var k = 1; k <= horizons; k++) header.Append(inv, $",sigma_h{k}");
         w.Write(header.Append('\n').ToString());
         var line = new StringBuilder();
+        var missing = 0;
+        // A row whose value was missing gets its line too (empty value, no forecast): one output row per input row.
+        void WriteMissingBefore(int t)
+        {
+            for (; missing < series.Missing.Count && series.Missing[missing].Before <= t; missing++)
+            {
+                line.Clear().Append(Quote(series.Missing[missing].Timestamp)).Append(',');
+                line.Append(',', 2 * horizons);
+                w.Write(line.Append('\n').ToString());
+            }
+        }
+
         for (var t = 0; t < series.Count; t++)
         {
+            WriteMissingBefore(t);
             line.Clear().Append(Quote(series.Timestamps[t])).Append(',').Append(series.Values[t].ToString("R", inv));
             for (var k = 0; k < horizons; k++) Cell(line, model.Mu[(t * horizons) + k]);
             for (var k = 0; k < horizons; k++) Cell(line, model.Sigma[(t * horizons) + k]);
             w.Write(line.Append('\n').ToString());
         }
+
+        WriteMissingBefore(series.Count);
     }
 
     /// <summary>The JSON report: input, period, our model's fine-tuning, metrics per model and horizon, and whether the goals are met.</summary>

@@ -12,6 +12,13 @@ public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] V
     /// <summary>Key of each row when the file interleaves several series (null: one series).</summary>
     public string[]? Keys { get; init; }
 
+    /// <summary>
+    /// Rows of the series whose value was empty or not a number, kept apart so the predictions file still has one row per input
+    /// row: each with the index of the kept row it came before (<see cref="Count"/> when after the last) and its time cell.
+    /// Rows left out by a filter are not part of the series and are not listed.
+    /// </summary>
+    public IReadOnlyList<(int Before, string Timestamp)> Missing { get; init; } = [];
+
     /// <summary>Rows.</summary>
     public int Count => Values.Length;
 
@@ -58,6 +65,7 @@ public static class SeriesCsv
         var times = new List<long>();
         bool? dated = null;
         var skipped = 0;
+        var missing = new List<(int, string)>();
         var lineNo = 1;
         for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
         {
@@ -68,6 +76,7 @@ public static class SeriesCsv
             if (vi >= cells.Length || !double.TryParse(cells[vi], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
             {
                 skipped++;
+                missing.Add((values.Count, ti < cells.Length ? cells[ti] : ""));
                 continue;
             }
 
@@ -93,7 +102,7 @@ public static class SeriesCsv
         }
 
         if (values.Count == 0) throw new FormatException($"{path}: no row has a numeric '{valueColumn}'.");
-        return new SeriesData(stamps.ToArray(), dated == true ? times.ToArray() : null, values.ToArray(), skipped) { Keys = ki >= 0 ? keys.ToArray() : null };
+        return new SeriesData(stamps.ToArray(), dated == true ? times.ToArray() : null, values.ToArray(), skipped) { Keys = ki >= 0 ? keys.ToArray() : null, Missing = missing };
     }
 
     /// <summary>Parses <c>column=value</c>.</summary>

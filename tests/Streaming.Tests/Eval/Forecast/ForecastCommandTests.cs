@@ -74,4 +74,50 @@ public class ForecastCommandTests
             dir.Delete(true);
         }
     }
+
+    [Fact]
+    public void EvalForecast_RowsWithMissingValues_KeepTheirLine_WithEmptyCells()
+    {
+        var dir = Directory.CreateTempSubdirectory("evalfc-");
+        try
+        {
+            var csv = Path.Combine(dir.FullName, "series.csv");
+            var rows = new List<string> { "timestamp,value" };
+            for (var i = 0; i < 120; i++)
+            {
+                var v = i % 17 == 5 ? "" : i % 29 == 3 ? "n/a" : (100 + Math.Sin(i / 5.0)).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                rows.Add($"{1_700_000_000 + (i * 60)},{v}");
+            }
+
+            File.WriteAllLines(csv, rows);
+            var pred = Path.Combine(dir.FullName, "p.csv");
+            string[] args = ["eval", "forecast", "--csv", csv, "--time-column", "timestamp", "--value-column", "value", "--horizons", "2", "--predictions", pred, "--json", Path.Combine(dir.FullName, "e.json"), "--hidden", "4"];
+            var error = new StringWriter();
+            var code = CommandLineApp.Build().Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = error });
+            Assert.True(code == 0, $"exit {code}: {error}");
+
+            // One output row per input row, in input order; a row whose value was missing has its time and nothing else.
+            var lines = File.ReadAllLines(pred);
+            Assert.Equal(rows.Count, lines.Length);
+            for (var i = 1; i < rows.Count; i++)
+            {
+                var input = rows[i].Split(',');
+                var output = lines[i].Split(',');
+                Assert.Equal(input[0], output[0]);
+                Assert.Equal(6, output.Length);
+                if (!double.TryParse(input[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
+                {
+                    Assert.All(output.Skip(1), c => Assert.Equal("", c));
+                }
+                else
+                {
+                    Assert.Equal(double.Parse(input[1], System.Globalization.CultureInfo.InvariantCulture), double.Parse(output[1], System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
 }
