@@ -42,9 +42,17 @@ public static partial class SoakCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(double seconds, double multiplier, int partitions, double catchUpLimit, string[] extraArgs, CancellationToken ct)
+    private static async Task<int> RunAsync(double seconds, double multiplier, int partitions, double catchUpLimit, string[] extraArgs, CancellationToken cancel)
     {
         KafkaNative.EnsureLoaded();
+        // SIGTERM (not only Ctrl+C) ends the run early but still through the finally blocks, so no child process outlives it.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Cancel();
+        });
+        var ct = stop.Token;
         var sinkDir = Directory.CreateTempSubdirectory("streamlstm-soak-");
         using var broker = Child.Start(["broker", "--partitions", partitions.ToString(CultureInfo.InvariantCulture)]);
         try
@@ -82,7 +90,7 @@ public static partial class SoakCommand
             // Catch-up: from the generators' stop until the group has committed every produced message.
             var catchUpClock = Stopwatch.StartNew();
             var last = await lag.ReadAsync().ConfigureAwait(false);
-            while (last.Lag > 0 && catchUpClock.Elapsed.TotalSeconds < catchUpLimit && !service.HasExited)
+            while (last.Lag > 0 && catchUpClock.Elapsed.TotalSeconds < catchUpLimit && !service.HasExited && !ct.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
                 peakRss = Math.Max(peakRss, Memory(service.Id).Hwm);
@@ -129,6 +137,12 @@ public static partial class SoakCommand
             }
 
             return lost == 0 && last.Lag == 0 && exit == 0 ? 0 : 1;
+        }
+        catch (KafkaException ex)
+        {
+            // The broker child is gone (or unreachable): nothing more can be measured.
+            await Console.Error.WriteLineAsync($"soak: lost the broker ({ex.Message}); broker exited: {broker.HasExited}").ConfigureAwait(false);
+            return 1;
         }
         finally
         {
