@@ -101,6 +101,7 @@ public static class PipelineBench
         }
 
         var kafka = kafkaEvents > 0 ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, ct).ConfigureAwait(false) : null;
+        var kafkaPaced = kafkaEvents > 0 ? await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], TimeSpan.FromSeconds(10), ct).ConfigureAwait(false) : null;
         return new JsonObject
         {
             ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString(), ["note"] = "shared CPU; other jobs may run at the same time" },
@@ -108,6 +109,7 @@ public static class PipelineBench
             ["core"] = core,
             ["core_paced"] = paced,
             ["kafka"] = kafka,
+            ["kafka_paced"] = kafkaPaced,
         };
     }
 
