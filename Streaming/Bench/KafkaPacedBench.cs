@@ -26,7 +26,7 @@ internal static class KafkaPacedBench
     {
         var rows = new JsonArray();
         Console.WriteLine();
-        Console.WriteLine($"kafka paced (mock cluster, {workers} workers, {duration.TotalSeconds:0} s per rate; latency from produce to hand-off and to readable on the topic)");
+        Console.WriteLine($"kafka paced (mock cluster, {workers} workers, {duration.TotalSeconds:0} s measured per rate after 2 s of warm-up; latency from produce to hand-off and to readable on the topic)");
         Console.WriteLine("{0,10} {1,12} {2,10} {3,10} {4,10} {5,12}", "target/s", "events/s", "p50 µs", "p99 µs", "p999 µs", "topic p99 µs");
         foreach (var rate in rates)
         {
@@ -66,7 +66,8 @@ internal static class KafkaPacedBench
         var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true };
         thread.Start();
         var topicLatencies = new List<double>();
-        var reader = Task.Run(() => ReadTopic(cluster.BootstrapServers, sent, topicLatencies, stop.Token), CancellationToken.None);
+        var measureFromTs = long.MaxValue;
+        var reader = Task.Run(() => ReadTopic(cluster.BootstrapServers, sent, topicLatencies, () => Volatile.Read(ref measureFromTs), stop.Token), CancellationToken.None);
 
         // Wait for the assignment with one warm-up event, then pace.
         using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 1, Acks = Acks.Leader }).Build();
@@ -75,7 +76,11 @@ internal static class KafkaPacedBench
         var wait = Stopwatch.StartNew();
         while (!handoff.WarmSeen && wait.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(5, ct).ConfigureAwait(false);
 
-        var total = (long)(rate * duration.TotalSeconds);
+        // The first two seconds at the rate warm the JIT and the clients; only events after them are measured.
+        var warm = (long)(rate * 2);
+        var total = warm + (long)(rate * duration.TotalSeconds);
+        handoff.MeasureFromTs = t0 + 1 + warm;
+        Volatile.Write(ref measureFromTs, t0 + 1 + warm);
         var start = Stopwatch.GetTimestamp();
         long i = 0;
         while (i < total)
@@ -87,13 +92,14 @@ internal static class KafkaPacedBench
         }
 
         var produceSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var measured = total - warm;
         producer.Flush(TimeSpan.FromSeconds(30));
         wait.Restart();
         while (wait.Elapsed < TimeSpan.FromSeconds(60))
         {
             int onTopic;
             lock (topicLatencies) onTopic = topicLatencies.Count;
-            if (handoff.Count >= total && onTopic >= total) break;
+            if (handoff.Count >= measured && onTopic >= measured) break;
             await Task.Delay(10, ct).ConfigureAwait(false);
         }
 
@@ -114,7 +120,7 @@ internal static class KafkaPacedBench
         producer.Produce("ticks", new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(key), Value = Encoding.UTF8.GetBytes(json) });
     }
 
-    private static void ReadTopic(string bootstrap, ConcurrentDictionary<(string, long), long> sent, List<double> latencies, CancellationToken stop)
+    private static void ReadTopic(string bootstrap, ConcurrentDictionary<(string, long), long> sent, List<double> latencies, Func<long> measureFromTs, CancellationToken stop)
     {
         using var c = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
@@ -129,7 +135,7 @@ internal static class KafkaPacedBench
             using var doc = JsonDocument.Parse(r.Message.Value);
             var key = doc.RootElement.GetProperty("key").GetString()!;
             var ts = doc.RootElement.GetProperty("ts").GetInt64();
-            if (key != "WARM" && sent.TryGetValue((key, ts), out var at))
+            if (ts >= measureFromTs() && sent.TryGetValue((key, ts), out var at))
             {
                 lock (latencies) latencies.Add(Stopwatch.GetElapsedTime(at, now).TotalMicroseconds);
             }
@@ -146,6 +152,9 @@ internal static class KafkaPacedBench
         private readonly List<double> _micros = [];
 
         private volatile bool _warmSeen;
+
+        /// <summary>Rows with an earlier event time are warm-up, not measured.</summary>
+        public long MeasureFromTs { get; set; } = long.MaxValue;
 
         public bool WarmSeen => _warmSeen;
 
@@ -170,7 +179,7 @@ internal static class KafkaPacedBench
                 for (var r = 0; r < batch.Count; r++)
                 {
                     if (batch.Keys[r] == "WARM") _warmSeen = true;
-                    else if (sent.TryGetValue((batch.Keys[r], batch.TimestampsMs[r]), out var at)) _micros.Add(Stopwatch.GetElapsedTime(at, now).TotalMicroseconds);
+                    else if (batch.TimestampsMs[r] >= MeasureFromTs && sent.TryGetValue((batch.Keys[r], batch.TimestampsMs[r]), out var at)) _micros.Add(Stopwatch.GetElapsedTime(at, now).TotalMicroseconds);
                 }
             }
 
