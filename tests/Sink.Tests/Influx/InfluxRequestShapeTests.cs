@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
 using StreamLstm.Sink.Influx;
@@ -21,14 +20,7 @@ public sealed class InfluxRequestShapeTests : IDisposable
 
     public InfluxRequestShapeTests()
     {
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        Port = RecordingServer.StartOnFreePort(_listener);
         _serve = Task.Run(ServeAsync);
     }
 

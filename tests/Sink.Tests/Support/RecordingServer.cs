@@ -24,15 +24,23 @@ internal sealed class RecordingServer : IDisposable
 
     public RecordingServer()
     {
+        Port = StartOnFreePort(_listener);
+        _serve = Task.Run(ServeAsync);
+    }
+
+    /// <summary>Starts <paramref name="listener"/> on a free loopback port and returns the port.</summary>
+    public static int StartOnFreePort(HttpListener listener)
+    {
+        int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
             probe.Start();
-            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _serve = Task.Run(ServeAsync);
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        return port;
     }
 
     public int Port { get; }
