@@ -25,6 +25,7 @@ public static class NabEvalCommand
         var command = new Command("eval", "Evaluate the anomaly scoring on real labelled data.");
         command.Subcommands.Add(CreateNab());
         command.Subcommands.Add(Forecast.ForecastEvalCommand.Create());
+        command.Subcommands.Add(Alerts.AlertEvalCommand.Create());
         return command;
     }
 
