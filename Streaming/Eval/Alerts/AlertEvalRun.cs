@@ -17,7 +17,7 @@ using StreamLstm.Streaming.Pipeline;
 namespace StreamLstm.Streaming.Eval.Alerts;
 
 /// <summary>Settings of one <c>eval alerts</c> run.</summary>
-public sealed class AlertEvalSettings
+public sealed record AlertEvalSettings
 {
     /// <summary>Events generated per source kind.</summary>
     public int Events { get; init; } = 100_000;
