@@ -50,11 +50,18 @@ public static class ForecastEvaluation
         if (series.TimesMs is null) calendar = CalendarFeatures.None;
         var sw = Stopwatch.StartNew();
         using var learner = new OnlineLstmLearner(horizons, settings, calendar, series.Count);
-        var (mu, sigma, names, histories) = Pass(series, horizons, h => [learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)]);
+        var tails = new List<TailCalibration>();
+        var combination = new CombinationWeights(horizons, 4);
+        var (mu, sigma, names, histories) = Pass(series, horizons, h =>
+        {
+            OnlineForecaster[] parts = [learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)];
+            return WithTails([.. parts, new ForecastCombiner(horizons, parts, combination)], tails, horizons);
+        });
         sw.Stop();
         var std = ForecastMetrics.StandardDeviation(series.Values);
         var metrics = Score(series.Values, horizons, mu, sigma, std);
-        var result = names.Select((m, i) => new ModelForecasts(m, mu[i], sigma[i], metrics[i])).ToArray();
+        // Ours (the combination, stepped last) first, then the LSTM alone and the baselines.
+        var result = names.Select((m, i) => new ModelForecasts(m, mu[i], sigma[i], metrics[i])).OrderBy(m => m.Name == ForecastOutputs.Ours ? 0 : 1).ToArray();
         var longest = histories.MaxBy(h => h.Count)!;
         return new ForecastEvalResult(series, horizons, std, result, longest.Periods.ToArray(), histories.Count, learner, sw.Elapsed);
     }
@@ -135,6 +142,24 @@ public static class ForecastEvaluation
         }
 
         return acc.Select(a => a.Select(x => x.Result(seriesStd)).ToArray()).ToArray();
+    }
+
+    /// <summary>Gives model i of every key the same <see cref="TailCalibration"/> (created for the first key).</summary>
+    /// <param name="models">One key's models.</param>
+    /// <param name="tails">Shared calibrations, one per model, filled on first use.</param>
+    /// <param name="horizons">K.</param>
+    /// <returns><paramref name="models"/>.</returns>
+    public static OnlineForecaster[] WithTails(OnlineForecaster[] models, List<TailCalibration> tails, int horizons)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(tails);
+        for (var i = 0; i < models.Length; i++)
+        {
+            if (tails.Count <= i) tails.Add(new TailCalibration(horizons, models[i].TailMinFactor));
+            models[i].Tail = tails[i];
+        }
+
+        return models;
     }
 
     private sealed class KeyState(SeriesHistory history, OnlineForecaster[] models, int horizons)

@@ -10,6 +10,9 @@ public static class ForecastOutputs
     /// <summary>Name of the model whose forecasts go to the predictions CSV and the plot.</summary>
     public const string Ours = "lstm-online";
 
+    /// <summary>Name of the online LSTM on its own (a component of <see cref="Ours"/>, reported, not a baseline).</summary>
+    public const string LstmAlone = "lstm-alone";
+
     /// <summary>
     /// <c>timestamp,value,mu_h1..mu_hK,sigma_h1..sigma_hK</c>, one row per input row: <c>mu_hk</c> on row t is the forecast of
     /// row t's value made k rows earlier (empty where none exists).
@@ -114,7 +117,7 @@ public static class ForecastOutputs
     {
         ArgumentNullException.ThrowIfNull(r);
         var ours = r.Models.Single(m => m.Name == Ours);
-        var baselines = r.Models.Where(m => m.Name != Ours).ToArray();
+        var baselines = r.Models.Where(m => m.Name is not (Ours or LstmAlone)).ToArray();
         bool Beats(int k) => baselines.All(b => ours.Metrics[k].Nrmse < b.Metrics[k].Nrmse);
         return (Beats(0), Beats(r.Horizons - 1), ours.Metrics.All(h => h.Coverage95 is >= 0.92 and <= 0.98));
     }

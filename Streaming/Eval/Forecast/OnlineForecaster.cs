@@ -4,12 +4,16 @@ namespace StreamLstm.Streaming.Eval.Forecast;
 /// A forecaster fed one row at a time, in time order. <see cref="Step"/> takes row t's value, forecasts rows t+1..t+K
 /// (means and standard deviations), then learns. Standard deviations are calibrated online: each horizon's raw σ is
 /// multiplied by the root-mean-square of its recent realised errors in units of raw σ (a forecaster without its own σ
-/// reports raw σ = 1, so its σ is simply the RMS of its recent errors).
+/// reports raw σ = 1, so its σ is simply the RMS of its recent errors). With a <see cref="Tail"/>, σ is further multiplied by
+/// the tail factor: the recent 95 % quantile of the errors in units of that RMS-calibrated σ over 1.96, so heavy-tailed
+/// errors (whose RMS understates the 95 % quantile) still get a 95 % interval that covers 95 %.
 /// </summary>
 public abstract class OnlineForecaster
 {
     private readonly ErrorScale _scale;
     private readonly double[] _raw;
+    private readonly double[] _lastMu;
+    private readonly double[] _lastSigma;
 
     /// <summary>Creates the shared part.</summary>
     /// <param name="horizons">K.</param>
@@ -19,7 +23,15 @@ public abstract class OnlineForecaster
         Horizons = horizons;
         _scale = new ErrorScale(horizons);
         _raw = new double[horizons];
+        _lastMu = new double[horizons];
+        _lastSigma = new double[horizons];
     }
+
+    /// <summary>The means of the latest <see cref="Step"/> (row t's forecasts of rows t+1..t+K).</summary>
+    public ReadOnlySpan<double> LastMu => _lastMu;
+
+    /// <summary>The calibrated standard deviations of the latest <see cref="Step"/>.</summary>
+    public ReadOnlySpan<double> LastSigma => _lastSigma;
 
     /// <summary>Name in reports.</summary>
     public abstract string Name { get; }
@@ -30,6 +42,13 @@ public abstract class OnlineForecaster
     /// <summary>Rows seen.</summary>
     public int Rows { get; private set; }
 
+    /// <summary>Tail calibration, shared by the same model of every key of a series (null: RMS calibration only).</summary>
+    public TailCalibration? Tail
+    {
+        get => _scale.Tail;
+        set => _scale.Tail = value;
+    }
+
     /// <summary>Takes row t's value, writes the forecasts of rows t+1..t+K (NaN where it has none), then learns.</summary>
     /// <param name="value">Row t's value.</param>
     /// <param name="timeMs">Row t's Unix time in milliseconds (null: the series has no dates).</param>
@@ -39,11 +58,26 @@ public abstract class OnlineForecaster
     {
         _scale.Observe(value);
         Predict(value, timeMs, mu, _raw);
-        _scale.Remember(mu, _raw);
-        for (var k = 0; k < Horizons; k++) sigma[k] = _raw[k] * _scale.Factor(k);
+        for (var k = 0; k < Horizons; k++) sigma[k] = CalibratesOwnErrors ? _raw[k] * _scale.Factor(k) : _raw[k];
+        _scale.Remember(mu, _raw, sigma);
+        if (Tail is { } tail)
+        {
+            for (var k = 0; k < Horizons; k++) sigma[k] *= tail.Factor(k);
+        }
+
+        mu.CopyTo(_lastMu);
+        sigma.CopyTo(_lastSigma);
+
         Rows++;
         Learn();
     }
+
+    /// <summary>Lowest <see cref="Tail"/> factor this model's σ takes (see <see cref="TailCalibration(int, double)"/>).</summary>
+    public virtual double TailMinFactor => 1.0;
+
+    /// <summary>Whether σ is scaled by the RMS of this forecaster's own recent errors (false: its raw σ is already calibrated,
+    /// e.g. built from calibrated components; the <see cref="Tail"/> factor still applies).</summary>
+    protected virtual bool CalibratesOwnErrors => true;
 
     /// <summary>Forecasts rows t+1..t+K from everything up to row t.</summary>
     /// <param name="value">Row t's value.</param>
@@ -69,16 +103,20 @@ internal sealed class ErrorScale
     private readonly int _k;
     private readonly double[] _mu;
     private readonly double[] _raw;
+    private readonly double[] _cal;
     private readonly double[] _sum;
     private readonly double[] _weight;
     private readonly int[] _count;
     private int _row;
+
+    public TailCalibration? Tail { get; set; }
 
     public ErrorScale(int horizons)
     {
         _k = horizons;
         _mu = new double[horizons * horizons];
         _raw = new double[horizons * horizons];
+        _cal = new double[horizons * horizons];
         _mu.AsSpan().Fill(double.NaN);
         _sum = new double[horizons];
         _weight = new double[horizons];
@@ -94,6 +132,8 @@ internal sealed class ErrorScale
             var mu = _mu[(slot * _k) + k - 1];
             var raw = _raw[(slot * _k) + k - 1];
             if (!double.IsFinite(mu) || !(raw > 0)) continue;
+            var cal = _cal[(slot * _k) + k - 1];
+            if (Tail is not null && cal > 0 && double.IsFinite(cal) && double.IsFinite(value)) Tail.Add(k - 1, Math.Abs(value - mu) / cal);
             // Clipped at |z| = 5: one outlier should not inflate every σ after it.
             var z = Math.Clamp((value - mu) / raw, -MaxZ, MaxZ);
             // Bias-corrected exponential average: the plain mean until 1/α errors are in.
@@ -103,9 +143,10 @@ internal sealed class ErrorScale
         }
     }
 
-    public void Remember(ReadOnlySpan<double> mu, ReadOnlySpan<double> raw)
+    public void Remember(ReadOnlySpan<double> mu, ReadOnlySpan<double> raw, ReadOnlySpan<double> calibrated)
     {
         var slot = _row % _k;
+        calibrated.CopyTo(_cal.AsSpan(slot * _k, _k));
         mu.CopyTo(_mu.AsSpan(slot * _k, _k));
         raw.CopyTo(_raw.AsSpan(slot * _k, _k));
         _row++;

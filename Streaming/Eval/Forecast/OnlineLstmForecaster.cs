@@ -49,7 +49,7 @@ public sealed class OnlineLstmForecaster : OnlineForecaster
     }
 
     /// <inheritdoc/>
-    public override string Name => ForecastOutputs.Ours;
+    public override string Name => ForecastOutputs.LstmAlone;
 
     /// <summary>The key's state slot.</summary>
     public int Slot { get; }
