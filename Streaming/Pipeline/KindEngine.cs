@@ -63,6 +63,7 @@ internal sealed partial class KindEngine
         _versionBytes = KeyStateRecord.VersionBytes(model.Metadata.Version);
         _row = new float[Slab.RowFloats];
         _featureState = new byte[Features.StateBytes];
+        InitScoring(options, time);
         GrowSlotArrays();
     }
 
@@ -106,7 +107,12 @@ internal sealed partial class KindEngine
         slot = Slab.Allocate();
         if (slot >= _slotStamp.Length) GrowSlotArrays();
         // A key not in memory may be stored: restored from there (a restart, a moved partition, a hibernated key).
-        if (!TryRestore(partition, utf8Key, slot)) Features.Reset(slot);
+        if (!TryRestore(partition, utf8Key, slot))
+        {
+            Features.Reset(slot);
+            _scoring.Reset(slot);
+        }
+
         _slotKeys[slot] = key;
         _slotPartition[slot] = partition;
         partition.KeySlots[key] = slot;
@@ -199,6 +205,7 @@ internal sealed partial class KindEngine
             Features.Denormalise(slot, _mu.AsSpan(r * k, k), _logSigma.AsSpan(r * k, k), Batch.Mu.AsSpan(r * k, k), Batch.Sigma.AsSpan(r * k, k));
         }
 
+        ScoreRows(n);
         Batch.Count = n;
     }
 }
