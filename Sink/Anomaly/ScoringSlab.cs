@@ -121,6 +121,17 @@ public sealed class ScoringSlab
         _ringNext[slot] = _ringFilled[slot] = 0;
     }
 
+    /// <summary>Event time of the key's last row; null for a key with no row yet.</summary>
+    /// <param name="slot">Slot.</param>
+    /// <returns>Unix ms, or null.</returns>
+    public long? LastEventMs(int slot) => _hasPrevious[slot] ? _previousTs[slot] : null;
+
+    /// <summary>Event time of the key's last row, read from exported state; null when unknown (empty, another format, no row yet).</summary>
+    /// <param name="state">Exported bytes.</param>
+    /// <returns>Unix ms, or null.</returns>
+    public static long? LastEventMs(ReadOnlySpan<byte> state) =>
+        state.Length >= FixedBytes && state[0] == FormatVersion && state[1] != 0 ? BinaryPrimitives.ReadInt64LittleEndian(state[14..]) : null;
+
     /// <summary>Whether the key in <paramref name="slot"/> has an open alert.</summary>
     /// <param name="slot">Slot.</param>
     /// <returns>True when open.</returns>

@@ -89,7 +89,7 @@ public sealed partial class PipelineHostedService : BackgroundService
         var models = modelSet.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
         var stateOptions = _services.GetService<IOptions<StateOptions>>()?.Value ?? new StateOptions();
         var store = OpenStore(stateOptions, options);
-        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase));
+        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase), stateOptions.KeyTtl);
         var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {

@@ -37,6 +37,7 @@ internal sealed partial class KindEngine
     /// </summary>
     public void Capture(long sequence, CheckpointBatch batch, IReadOnlyList<(PartitionState Partition, long PreviousCapture)> previous, HashSet<PartitionState> written)
     {
+        ExpireKeys(sequence, batch, previous, written);
         _dirty.Clear();
         Slab.TakeDirty(_dirty);
         foreach (var slot in _dirty)

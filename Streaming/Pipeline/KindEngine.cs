@@ -33,7 +33,7 @@ internal sealed partial class KindEngine
     private int _stamp = 1;
 
     public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null,
-        IStateStore? store = null, WorkerMetrics? metrics = null)
+        IStateStore? store = null, WorkerMetrics? metrics = null, TimeSpan? keyTtl = null)
     {
         Kind = kind;
         Decoder = decoder ?? EventDecoder.For(kind, options.AudioCoefficients, options.EventTimeWindow(), time);
@@ -64,6 +64,7 @@ internal sealed partial class KindEngine
         _row = new float[Slab.RowFloats];
         _featureState = new byte[Features.StateBytes];
         InitScoring(options, time);
+        InitTtl(keyTtl);
         GrowSlotArrays();
     }
 
@@ -98,6 +99,7 @@ internal sealed partial class KindEngine
         if (lookup.TryGetValue(chars[..n], out var slot))
         {
             Touch(slot);
+            if (_ttlMs >= 0) ResetIfExpired(slot, partition);
             return slot;
         }
 
@@ -111,6 +113,10 @@ internal sealed partial class KindEngine
         {
             Features.Reset(slot);
             _scoring.Reset(slot);
+        }
+        else if (_ttlMs >= 0)
+        {
+            ResetIfExpired(slot, partition);
         }
 
         _slotKeys[slot] = key;
@@ -135,6 +141,8 @@ internal sealed partial class KindEngine
         }
 
         partition.KeySlots.Clear();
+        _newest.Remove(partition);
+        _sweptAt.Remove(partition);
     }
 
     /// <summary>True when <paramref name="slot"/> already has a row in the batch being filled (a batch needs distinct slots).</summary>
@@ -156,6 +164,7 @@ internal sealed partial class KindEngine
         _rowPartitions[r] = partition;
         _rowTicks[r] = receivedTicks;
         partition.PendingRows++;
+        NoteEventTime(partition, timestampMs);
     }
 
     /// <summary>Steps every pending row, fills <see cref="Batch"/> and hands it to the outputs; then publishes offsets.</summary>
