@@ -79,6 +79,8 @@ public sealed partial class PipelineHostedService : BackgroundService
     {
         var kafka = _services.GetRequiredService<IOptions<KafkaSettings>>().Value;
         var options = _services.GetRequiredService<IOptions<PipelineOptions>>().Value;
+        // Rows are scored once, on the workers, with the sink's (already validated) thresholds: one scoring state per key.
+        if (_services.GetService<IOptions<Sink.Hosting.SinkOptions>>() is { } sink) options.Anomaly = sink.Value.Anomaly;
         var modelSet = _services.GetRequiredService<PipelineModels>();
         IReadOnlyList<IForecastOutput> outputs = [.. _services.GetServices<IForecastOutput>()];
         var deadLetters = _services.GetRequiredService<IDeadLetterSink>();

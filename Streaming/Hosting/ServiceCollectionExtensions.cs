@@ -28,8 +28,6 @@ public static partial class ServiceCollectionExtensions
     {
         services.AddOptions<KafkaSettings>().Bind(configuration.GetSection(KafkaSettings.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        // Rows are scored once, on the workers, with the sink's thresholds (one scoring state per key, not one per output).
-        services.AddOptions<PipelineOptions>().PostConfigure<IOptions<Sink.Hosting.SinkOptions>>((p, sink) => p.Anomaly = sink.Value.Anomaly);
         services.AddOptions<ModelSettings>().Bind(configuration.GetSection(ModelSettings.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StateOptions>().Bind(configuration.GetSection(StateOptions.Section));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaSettings>, KafkaSettingsValidator>());

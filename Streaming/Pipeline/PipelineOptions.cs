@@ -10,7 +10,7 @@ public sealed class PipelineOptions
     /// <summary>Configuration section name.</summary>
     public const string Section = "Pipeline";
 
-    /// <summary>Anomaly scoring and alert thresholds the workers score each row with; the host sets it from <c>Sink:Anomaly</c>.</summary>
+    /// <summary>Anomaly scoring and alert thresholds the workers score each row with; the host sets it from <c>Sink:Anomaly</c> when the pipeline starts.</summary>
     public AnomalyOptions Anomaly { get; set; } = new();
 
     /// <summary>Partition-affine workers (lanes); 0 = one per core.</summary>
