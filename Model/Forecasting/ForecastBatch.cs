@@ -2,10 +2,11 @@ namespace StreamLstm.Model.Forecasting;
 
 /// <summary>
 /// A reusable, struct-of-arrays batch of forecasts: one row per event, all rows of one <see cref="SourceKind"/>.
-/// The pipeline fills it without allocating per event and hands it to an <see cref="IForecastOutput"/>.
+/// The pipeline fills it without allocating per event, scores each row once (<see cref="Scores"/>, <see cref="Alerts"/>)
+/// and hands it to every <see cref="IForecastOutput"/>.
 /// Row <c>r</c>'s means are <c>Mu[r*Horizons .. (r+1)*Horizons)</c>, likewise <see cref="Sigma"/>.
 /// </summary>
-public sealed class ForecastBatch
+public sealed partial class ForecastBatch
 {
     /// <summary>Creates a batch that holds up to <paramref name="capacity"/> rows of <paramref name="horizons"/> horizons.</summary>
     /// <param name="source">Source kind of every row.</param>
@@ -73,5 +74,9 @@ public sealed class ForecastBatch
     public ReadOnlySpan<float> SigmaOf(int row) => Sigma.AsSpan(row * Horizons, Horizons);
 
     /// <summary>Empties the batch for reuse.</summary>
-    public void Clear() => Count = 0;
+    public void Clear()
+    {
+        Count = 0;
+        Alerts.Clear();
+    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using StreamLstm.Model.Forecasting;
 
 namespace StreamLstm.Sink.Alerts;
 

@@ -1,14 +1,12 @@
-using System.Buffers;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Sink.Anomaly;
 
 namespace StreamLstm.Sink.Alerts;
 
 /// <summary>
-/// Scores forecasts with its own <see cref="AnomalyDetector"/> (deterministic, so it raises exactly the alerts the InfluxDB
-/// output records, with the same ids) and produces each alert event as JSON to the <c>alerts</c> topic, keyed by
+/// Produces each alert event the pipeline's scoring put in a batch (<see cref="ForecastBatch.Alerts"/>, the same events the
+/// InfluxDB output records, with the same ids) as JSON to the <c>alerts</c> topic, keyed by
 /// <c>source/key</c> so one key's events stay ordered in one partition. The producer is idempotent (acks=all, no duplicates
 /// from internal retries). A delivery error is reported (log + <see cref="DeliveryErrors"/>) and the event is produced again
 /// after <see cref="KafkaAlertOptions.RedeliveryDelay"/>, until delivered: never dropped. <see cref="FlushAsync"/> waits for
@@ -17,7 +15,6 @@ namespace StreamLstm.Sink.Alerts;
 public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
 {
     private readonly KafkaAlertOptions _options;
-    private readonly AnomalyDetector _detector;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IProducer<string, string> _producer;
@@ -28,13 +25,11 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
 
     /// <summary>Creates the output and its producer. Call <c>KafkaNative.EnsureLoaded()</c> (Ingest) first in this environment.</summary>
     /// <param name="options">Validated options with bootstrap servers.</param>
-    /// <param name="detector">This output's detector.</param>
     /// <param name="time">Clock for redelivery delays.</param>
     /// <param name="logger">Logger.</param>
-    public KafkaAlertOutput(KafkaAlertOptions options, AnomalyDetector detector, TimeProvider time, ILogger<KafkaAlertOutput> logger)
+    public KafkaAlertOutput(KafkaAlertOptions options, TimeProvider time, ILogger<KafkaAlertOutput> logger)
     {
         _options = options;
-        _detector = detector;
         _time = time;
         _logger = logger;
         var config = new ProducerConfig
@@ -64,24 +59,13 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
     {
-        if (batch.Count == 0)
+        if (batch.Count == 0 || batch.Alerts.Count == 0)
         {
             return;
         }
 
-        // Scores themselves are not needed here, only the alerts; the detector is safe for concurrent callers with distinct keys.
-        var scores = ArrayPool<RowScore>.Shared.Rent(batch.Count);
-        var alerts = new List<AlertEvent>(0);
-        try
-        {
-            _detector.Process(batch, scores.AsSpan(0, batch.Count), alerts);
-        }
-        finally
-        {
-            ArrayPool<RowScore>.Shared.Return(scores);
-        }
-
-        foreach (var alert in alerts)
+        // Copied: the batch (and its list) is reused as soon as this call returns, and producing may wait.
+        foreach (var alert in batch.Alerts.ToArray())
         {
             await ProduceAsync(alert, AlertJson.Serialize(alert), cancellationToken).ConfigureAwait(false);
         }

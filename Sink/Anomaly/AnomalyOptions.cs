@@ -13,7 +13,7 @@ public sealed class SourceCalibration
     /// <summary>Smoothed score below which an open alert resolves (lower than <see cref="EnterThreshold"/>: hysteresis).</summary>
     public double ExitThreshold { get; set; } = 1.5;
 
-    /// <summary>Peak score from which an alert is <see cref="Alerts.AlertSeverity.Critical"/>.</summary>
+    /// <summary>Peak score from which an alert is <see cref="Model.Forecasting.AlertSeverity.Critical"/>.</summary>
     public double CriticalThreshold { get; set; } = 6.0;
 
     /// <summary>Event time the score must stay at or above <see cref="EnterThreshold"/> before the alert is raised.</summary>

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Sink.Alerts;
-using StreamLstm.Sink.Anomaly;
 using StreamLstm.Sink.Influx;
 using StreamLstm.Sink.Outputs;
 
@@ -64,9 +63,8 @@ public static class SinkServiceCollectionExtensions
         });
         services.TryAddSingleton(sp =>
         {
-            var o = sp.GetRequiredService<IOptions<SinkOptions>>().Value;
             var time = sp.GetRequiredService<TimeProvider>();
-            return new InfluxForecastOutput(sp.GetRequiredService<IPointSink>(), new AnomalyDetector(o.Anomaly, time), sp.GetRequiredService<DeadLetterFile>(), time, sp.GetRequiredService<ILogger<InfluxForecastOutput>>());
+            return new InfluxForecastOutput(sp.GetRequiredService<IPointSink>(), sp.GetRequiredService<DeadLetterFile>(), time, sp.GetRequiredService<ILogger<InfluxForecastOutput>>());
         });
         services.TryAddSingleton<IPipelineStatsSink>(sp => sp.GetRequiredService<InfluxForecastOutput>());
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<InfluxForecastOutput>());
@@ -79,7 +77,7 @@ public static class SinkServiceCollectionExtensions
             }
 
             var time = sp.GetRequiredService<TimeProvider>();
-            return new KafkaAlertOutput(o.Alerts, new AnomalyDetector(o.Anomaly, time), time, sp.GetRequiredService<ILogger<KafkaAlertOutput>>());
+            return new KafkaAlertOutput(o.Alerts, time, sp.GetRequiredService<ILogger<KafkaAlertOutput>>());
         });
         return services;
     }

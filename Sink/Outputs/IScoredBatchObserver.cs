@@ -1,6 +1,4 @@
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Sink.Alerts;
-using StreamLstm.Sink.Anomaly;
 
 namespace StreamLstm.Sink.Outputs;
 

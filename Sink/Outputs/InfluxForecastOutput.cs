@@ -1,9 +1,6 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Sink.Alerts;
-using StreamLstm.Sink.Anomaly;
 using StreamLstm.Sink.Influx;
 using StreamLstm.Sink.LineProtocol;
 
@@ -20,14 +17,14 @@ public interface IPipelineStatsSink
 }
 
 /// <summary>
-/// Scores each forecast (<see cref="AnomalyDetector"/>) and writes <c>forecast</c> and <c>alert</c> points to an
+/// Writes each forecast row with the score the pipeline gave it (<see cref="ForecastBatch.Scores"/>) as a <c>forecast</c>
+/// point, and the batch's alert events (<see cref="ForecastBatch.Alerts"/>) as <c>alert</c> points, to an
 /// <see cref="IPointSink"/> (InfluxDB, or a line-protocol file). Forecast and alert rows that line protocol cannot carry
 /// (a key with a newline) go to the dead-letter file with the reason. No allocation per row: buffers are pooled per concurrent caller.
 /// </summary>
 public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineStatsSink, IAsyncDisposable
 {
     private readonly IPointSink _sink;
-    private readonly AnomalyDetector _detector;
     private readonly DeadLetterFile _deadLetters;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -36,14 +33,12 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
 
     /// <summary>Creates the output.</summary>
     /// <param name="sink">Where points go.</param>
-    /// <param name="detector">This output's detector.</param>
     /// <param name="deadLetters">Dead-letter file for rows that cannot be encoded.</param>
     /// <param name="time">Clock for <c>pipeline</c> points.</param>
     /// <param name="logger">Logger.</param>
-    public InfluxForecastOutput(IPointSink sink, AnomalyDetector detector, DeadLetterFile deadLetters, TimeProvider time, ILogger<InfluxForecastOutput> logger)
+    public InfluxForecastOutput(IPointSink sink, DeadLetterFile deadLetters, TimeProvider time, ILogger<InfluxForecastOutput> logger)
     {
         _sink = sink;
-        _detector = detector;
         _deadLetters = deadLetters;
         _time = time;
         _logger = logger;
@@ -51,9 +46,6 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
 
     /// <summary>The point sink.</summary>
     public IPointSink Sink => _sink;
-
-    /// <summary>Rows written without a score because their forecast or value was not finite (counted by the detector).</summary>
-    public long UnscoredRows => _detector.NonFiniteRows;
 
     /// <summary>Sees every scored batch (live views); null for none.</summary>
     public IScoredBatchObserver? Observer { get; set; }
@@ -71,16 +63,16 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
             return;
         }
 
-        var s = Rent(batch.Count);
+        var s = Rent();
         try
         {
-            _detector.Process(batch, s.Scores.AsSpan(0, batch.Count), s.Alerts);
-            Observer?.OnScored(batch, s.Scores.AsSpan(0, batch.Count), s.Alerts);
+            var scores = batch.Scores;
+            Observer?.OnScored(batch, scores.AsSpan(0, batch.Count), batch.Alerts);
             for (var r = 0; r < batch.Count; r++)
             {
                 try
                 {
-                    SinkSchema.WriteForecast(s.Buffer, batch, r, s.Scores[r]);
+                    SinkSchema.WriteForecast(s.Buffer, batch, r, scores[r]);
                 }
                 catch (ArgumentException e)
                 {
@@ -90,7 +82,7 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
                 }
             }
 
-            foreach (var alert in s.Alerts)
+            foreach (var alert in batch.Alerts)
             {
                 LogAlert(_logger, alert.KindName, alert.SeverityName, alert.Source.ToWireName(), alert.Key, alert.PeakScore);
                 try
@@ -106,7 +98,7 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
                 }
             }
 
-            Interlocked.Add(ref _alertEvents, s.Alerts.Count);
+            Interlocked.Add(ref _alertEvents, batch.Alerts.Count);
             await _sink.WriteAsync(s.Buffer, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -121,7 +113,7 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     /// <inheritdoc />
     public async ValueTask WritePipelineStatsAsync(PipelineStats stats, CancellationToken cancellationToken)
     {
-        var s = Rent(1);
+        var s = Rent();
         try
         {
             SinkSchema.WritePipeline(s.Buffer, stats, _sink.Counters, _instance, _time.GetUtcNow().ToUnixTimeMilliseconds());
@@ -136,17 +128,11 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _sink.DisposeAsync();
 
-    private Scratch Rent(int rows)
+    private Scratch Rent()
     {
         if (!_scratch.TryTake(out var s))
         {
             s = new Scratch(_sink.Precision);
-        }
-
-        if (s.Scores.Length < rows)
-        {
-            ArrayPool<RowScore>.Shared.Return(s.Scores);
-            s.Scores = ArrayPool<RowScore>.Shared.Rent(rows);
         }
 
         return s;
@@ -155,7 +141,6 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     private void Return(Scratch s)
     {
         s.Buffer.Clear();
-        s.Alerts.Clear();
         _scratch.Add(s);
     }
 
@@ -171,9 +156,5 @@ public sealed partial class InfluxForecastOutput : IForecastOutput, IPipelineSta
     private sealed class Scratch(WritePrecision precision)
     {
         public LineProtocolBuffer Buffer { get; } = new(precision);
-
-        public RowScore[] Scores { get; set; } = ArrayPool<RowScore>.Shared.Rent(1024);
-
-        public List<AlertEvent> Alerts { get; } = [];
     }
 }

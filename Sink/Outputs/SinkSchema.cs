@@ -1,7 +1,5 @@
 using System.Globalization;
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Sink.Alerts;
-using StreamLstm.Sink.Anomaly;
 using StreamLstm.Sink.LineProtocol;
 
 namespace StreamLstm.Sink.Outputs;

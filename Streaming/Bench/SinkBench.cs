@@ -145,7 +145,7 @@ public static class SinkBench
         _ = horizons;
         var detector = new AnomalyDetector(new AnomalyOptions(), TimeProvider.System);
         var scores = new RowScore[1000];
-        var alerts = new List<Sink.Alerts.AlertEvent>();
+        var alerts = new List<AlertEvent>();
         using var buffer = new LineProtocolBuffer();
         using var gz = new MemoryStream();
         long bytes = 0, gzBytes = 0;
@@ -200,7 +200,10 @@ public static class SinkBench
             RequestTimeout = TimeSpan.FromSeconds(60),
         };
         var writer = new InfluxWriter(http, options, new SpoolOptions { Directory = Path.Combine(dir, "spool") }, Path.Combine(dir, "dlq"), TimeProvider.System, NullLogger.Instance);
-        var output = new InfluxForecastOutput(writer, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), new DeadLetterFile(Path.Combine(dir, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance);
+        // The pipeline scores rows before the outputs see them; score once here so the points carry their score fields.
+        var scorer = new AnomalyDetector(new AnomalyOptions(), TimeProvider.System);
+        foreach (var b in batches) scorer.Process(b);
+        var output = new InfluxForecastOutput(writer, new DeadLetterFile(Path.Combine(dir, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance);
         await using (output.ConfigureAwait(false))
         {
             var me = Process.GetCurrentProcess();

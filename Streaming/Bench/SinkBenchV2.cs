@@ -107,7 +107,10 @@ internal static class SinkBenchV2
             RequestTimeout = TimeSpan.FromSeconds(60),
         };
         var writer = new InfluxWriter(http, options, new SpoolOptions { Directory = Path.Combine(dir, "spool") }, Path.Combine(dir, "dlq"), TimeProvider.System, NullLogger.Instance);
-        var output = new InfluxForecastOutput(writer, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), new DeadLetterFile(Path.Combine(dir, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance);
+        // The pipeline scores rows before the outputs see them; score once here so the points carry their score fields.
+        var scorer = new AnomalyDetector(new AnomalyOptions(), TimeProvider.System);
+        foreach (var b in batches) scorer.Process(b);
+        var output = new InfluxForecastOutput(writer, new DeadLetterFile(Path.Combine(dir, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance);
         await using (output.ConfigureAwait(false))
         {
             var requests0 = listener.Requests;

@@ -79,6 +79,8 @@ public sealed partial class PipelineHostedService : BackgroundService
     {
         var kafka = _services.GetRequiredService<IOptions<KafkaSettings>>().Value;
         var options = _services.GetRequiredService<IOptions<PipelineOptions>>().Value;
+        // Rows are scored once, on the workers, with the sink's (already validated) thresholds: one scoring state per key.
+        if (_services.GetService<IOptions<Sink.Hosting.SinkOptions>>() is { } sink) options.Anomaly = sink.Value.Anomaly;
         var modelSet = _services.GetRequiredService<PipelineModels>();
         IReadOnlyList<IForecastOutput> outputs = [.. _services.GetServices<IForecastOutput>()];
         var deadLetters = _services.GetRequiredService<IDeadLetterSink>();
@@ -89,7 +91,7 @@ public sealed partial class PipelineHostedService : BackgroundService
         var models = modelSet.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
         var stateOptions = _services.GetService<IOptions<StateOptions>>()?.Value ?? new StateOptions();
         var store = OpenStore(stateOptions, options);
-        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase));
+        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase), stateOptions.KeyTtl);
         var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {

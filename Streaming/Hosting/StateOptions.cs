@@ -15,6 +15,12 @@ public sealed class StateOptions
     /// </summary>
     public string Restore { get; set; } = "lazy";
 
+    /// <summary>
+    /// Keys whose last event is older than this, in the event time of their partition's newest event, are deleted from
+    /// memory and the store at a checkpoint (and start fresh if they come back). Null (the default): never.
+    /// </summary>
+    public TimeSpan? KeyTtl { get; set; }
+
     /// <summary>Fsync each checkpoint (survives power loss, not only a process kill; slower).</summary>
     public bool Sync { get; set; }
 }

@@ -25,7 +25,7 @@ internal sealed partial class KindEngine
     private byte[] _recordBuffer = new byte[1024];
 
     /// <summary>Bytes of one key's record.</summary>
-    public int RecordBytes => KeyStateRecord.Size(Slab.RowFloats, Features.StateBytes, _versionBytes);
+    public int RecordBytes => KeyStateRecord.Size(Slab.RowFloats, Features.StateBytes, _versionBytes, _scoring.StateBytes);
 
     /// <summary>
     /// Adds the changed state of the partitions in <paramref name="previous"/> (each with
@@ -37,6 +37,7 @@ internal sealed partial class KindEngine
     /// </summary>
     public void Capture(long sequence, CheckpointBatch batch, IReadOnlyList<(PartitionState Partition, long PreviousCapture)> previous, HashSet<PartitionState> written)
     {
+        ExpireKeys(sequence, batch, previous, written);
         _dirty.Clear();
         Slab.TakeDirty(_dirty);
         foreach (var slot in _dirty)
@@ -109,7 +110,7 @@ internal sealed partial class KindEngine
         var dest = batch.Add(Kind, ps.Partition, _slotKeys[slot]!, size);
         Slab.Export(slot, _row);
         Features.ExportState(slot, _featureState);
-        KeyStateRecord.Write(dest, Kind, Slab.Layers, Slab.Hidden, _versionBytes, _row, _featureState);
+        KeyStateRecord.Write(dest, Kind, Slab.Layers, Slab.Hidden, _versionBytes, _row, _featureState, ExportScoring(slot));
         _captured[slot] = sequence;
         _metrics.CheckpointRecords++;
         _metrics.CheckpointBytes += size;
@@ -135,6 +136,8 @@ internal sealed partial class KindEngine
         }
 
         Features.ImportState(slot, view.Features);
+        // A record from before scoring state was stored (or with another window) starts the key's scoring fresh.
+        _scoring.TryImport(slot, view.Scoring);
         if (view.Layers == Slab.Layers && view.Hidden == Slab.Hidden && view.ModelVersion.SequenceEqual(_versionBytes))
         {
             Slab.Import(slot, view.Row);
@@ -192,6 +195,7 @@ internal sealed partial class KindEngine
         Array.Resize(ref _lruPrev, cap);
         Array.Resize(ref _lruNext, cap);
         Features.EnsureCapacity(cap);
+        _scoring.EnsureCapacity(cap);
     }
 
     private void Touch(int slot)

@@ -33,7 +33,7 @@ internal sealed partial class KindEngine
     private int _stamp = 1;
 
     public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null,
-        IStateStore? store = null, WorkerMetrics? metrics = null)
+        IStateStore? store = null, WorkerMetrics? metrics = null, TimeSpan? keyTtl = null)
     {
         Kind = kind;
         Decoder = decoder ?? EventDecoder.For(kind, options.AudioCoefficients, options.EventTimeWindow(), time);
@@ -63,6 +63,8 @@ internal sealed partial class KindEngine
         _versionBytes = KeyStateRecord.VersionBytes(model.Metadata.Version);
         _row = new float[Slab.RowFloats];
         _featureState = new byte[Features.StateBytes];
+        InitScoring(options, time);
+        InitTtl(keyTtl);
         GrowSlotArrays();
     }
 
@@ -97,6 +99,7 @@ internal sealed partial class KindEngine
         if (lookup.TryGetValue(chars[..n], out var slot))
         {
             Touch(slot);
+            if (_ttlMs >= 0) ResetIfExpired(slot, partition);
             return slot;
         }
 
@@ -106,7 +109,16 @@ internal sealed partial class KindEngine
         slot = Slab.Allocate();
         if (slot >= _slotStamp.Length) GrowSlotArrays();
         // A key not in memory may be stored: restored from there (a restart, a moved partition, a hibernated key).
-        if (!TryRestore(partition, utf8Key, slot)) Features.Reset(slot);
+        if (!TryRestore(partition, utf8Key, slot))
+        {
+            Features.Reset(slot);
+            _scoring.Reset(slot);
+        }
+        else if (_ttlMs >= 0)
+        {
+            ResetIfExpired(slot, partition);
+        }
+
         _slotKeys[slot] = key;
         _slotPartition[slot] = partition;
         partition.KeySlots[key] = slot;
@@ -129,6 +141,8 @@ internal sealed partial class KindEngine
         }
 
         partition.KeySlots.Clear();
+        _newest.Remove(partition);
+        _sweptAt.Remove(partition);
     }
 
     /// <summary>True when <paramref name="slot"/> already has a row in the batch being filled (a batch needs distinct slots).</summary>
@@ -150,6 +164,7 @@ internal sealed partial class KindEngine
         _rowPartitions[r] = partition;
         _rowTicks[r] = receivedTicks;
         partition.PendingRows++;
+        NoteEventTime(partition, timestampMs);
     }
 
     /// <summary>Steps every pending row, fills <see cref="Batch"/> and hands it to the outputs; then publishes offsets.</summary>
@@ -199,6 +214,7 @@ internal sealed partial class KindEngine
             Features.Denormalise(slot, _mu.AsSpan(r * k, k), _logSigma.AsSpan(r * k, k), Batch.Mu.AsSpan(r * k, k), Batch.Sigma.AsSpan(r * k, k));
         }
 
+        ScoreRows(n);
         Batch.Count = n;
     }
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using StreamLstm.Ingest.Decoding;
+using StreamLstm.Sink.Anomaly;
 
 namespace StreamLstm.Streaming.Pipeline;
 
@@ -8,6 +9,9 @@ public sealed class PipelineOptions
 {
     /// <summary>Configuration section name.</summary>
     public const string Section = "Pipeline";
+
+    /// <summary>Anomaly scoring and alert thresholds the workers score each row with; the host sets it from <c>Sink:Anomaly</c> when the pipeline starts.</summary>
+    public AnomalyOptions Anomaly { get; set; } = new();
 
     /// <summary>Partition-affine workers (lanes); 0 = one per core.</summary>
     [Range(0, 256, ErrorMessage = "Pipeline:Workers must be {1} (one per core) to {2}.")]

@@ -75,4 +75,5 @@ internal sealed class WorkerCheckpoint(ConcurrentQueue<WorkerCheckpoint> pool) :
 /// <summary>Durable state for the pipeline: the store and how partitions are restored.</summary>
 /// <param name="Store">The state store.</param>
 /// <param name="EagerRestore">Load a partition's keys when it is assigned (else on each key's first event).</param>
-public sealed record DurableState(IStateStore Store, bool EagerRestore = false);
+/// <param name="KeyTtl">State:KeyTtl: keys idle longer than this in their partition's event time are deleted at a checkpoint (null: never).</param>
+public sealed record DurableState(IStateStore Store, bool EagerRestore = false, TimeSpan? KeyTtl = null);

@@ -43,7 +43,7 @@ internal sealed partial class PipelineWorker
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
         foreach (var (kind, model) in models)
         {
-            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind), state?.Store, Metrics);
+            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind), state?.Store, Metrics, state?.KeyTtl);
         }
     }
 

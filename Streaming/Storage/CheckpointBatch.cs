@@ -52,6 +52,12 @@ public sealed class CheckpointBatch
     /// <returns>The record.</returns>
     public ReadOnlySpan<byte> Value(in Entry e) => _arena.AsSpan(e.ValueStart, e.ValueLength);
 
+    /// <summary>Adds a key's deletion (a record of zero bytes: stores delete the key, a changelog writes a tombstone).</summary>
+    /// <param name="kind">Source kind.</param>
+    /// <param name="partition">Input partition.</param>
+    /// <param name="key">The key.</param>
+    public void Delete(SourceKind kind, int partition, string key) => Add(kind, partition, key, 0);
+
     /// <summary>Adds a key's record; returns the span to write the record's <paramref name="valueLength"/> bytes into.</summary>
     /// <param name="kind">Source kind.</param>
     /// <param name="partition">Input partition.</param>

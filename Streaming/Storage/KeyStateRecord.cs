@@ -8,18 +8,22 @@ namespace StreamLstm.Streaming.Storage;
 /// <summary>
 /// The stored form of one key's state, a compact little-endian binary record that starts with its format version:
 /// <code>
-/// u8  format (1)          u8  kind            u16 layers          u16 hidden
+/// u8  format (2)          u8  kind            u16 layers          u16 hidden
 /// u16 feature bytes       u16 scoring bytes   u8  model-version length, then its UTF-8 bytes
 /// f32 × 2·layers·hidden   (the slab row: h₀, c₀, h₁, c₁, …)
 /// feature state           (FeatureExtractor.ExportState: last timestamp, last observed, per statistic mean/var/count)
-/// scoring state           (reserved for the anomaly/alert state; 0 bytes in format 1)
+/// scoring state           (ScoringSlab.Export: previous h1 forecast, smoothing window, alert phase; its own format byte first)
 /// </code>
-/// A reader rejects a record whose format it does not know or whose sizes do not add up, rather than guess.
+/// Format 1 (before scoring state was stored) has the same layout with an empty scoring section; it still loads, and its
+/// key's scoring starts fresh. A reader rejects a record whose format it does not know or whose sizes do not add up, rather than guess.
 /// </summary>
 public static class KeyStateRecord
 {
     /// <summary>The format this code writes.</summary>
-    public const byte FormatVersion = 1;
+    public const byte FormatVersion = 2;
+
+    /// <summary>The oldest format this code reads (format 1: no scoring state).</summary>
+    public const byte OldestReadable = 1;
 
     private const int Header = 11;
 
@@ -80,12 +84,13 @@ public static class KeyStateRecord
     {
         view = default;
         if (record.Length < Header) return Fail(out error, $"record of {record.Length} bytes is shorter than its header");
-        if (record[0] != FormatVersion) return Fail(out error, $"record format {record[0]} is not supported (this build reads {FormatVersion})");
+        if (record[0] is < OldestReadable or > FormatVersion) return Fail(out error, $"record format {record[0]} is not supported (this build reads {OldestReadable} to {FormatVersion})");
         var layers = BinaryPrimitives.ReadUInt16LittleEndian(record[2..]);
         var hidden = BinaryPrimitives.ReadUInt16LittleEndian(record[4..]);
         var featureBytes = BinaryPrimitives.ReadUInt16LittleEndian(record[6..]);
         var scoringBytes = BinaryPrimitives.ReadUInt16LittleEndian(record[8..]);
         var versionLength = record[10];
+        if (record[0] == 1 && scoringBytes != 0) return Fail(out error, $"format 1 record has {scoringBytes} scoring bytes (format 1 has none)");
         var rowBytes = 2 * layers * hidden * sizeof(float);
         var expected = Header + versionLength + rowBytes + featureBytes + scoringBytes;
         if (record.Length != expected) return Fail(out error, $"record is {record.Length} bytes but its header describes {expected}");

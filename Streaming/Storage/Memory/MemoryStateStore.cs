@@ -77,7 +77,8 @@ public sealed class MemoryStateStore : IStateStore
             foreach (var e in batch.Entries)
             {
                 if (!_records.TryGetValue((e.Kind, e.Partition), out var d)) _records[(e.Kind, e.Partition)] = d = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-                d[Encoding.UTF8.GetString(batch.Key(e))] = batch.Value(e).ToArray();
+                if (e.ValueLength == 0) d.Remove(Encoding.UTF8.GetString(batch.Key(e)));
+                else d[Encoding.UTF8.GetString(batch.Key(e))] = batch.Value(e).ToArray();
             }
 
             foreach (var (kind, partition, offset) in batch.Offsets) _offsets[(kind, partition)] = offset;

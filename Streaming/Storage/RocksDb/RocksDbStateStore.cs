@@ -138,7 +138,12 @@ public sealed class RocksDbStateStore : IStateStore
         long bytes = 0;
         foreach (var batch in batches)
         {
-            foreach (var e in batch.Entries) wb.Put(batch.Key(e), batch.Value(e), Family(e.Kind, e.Partition));
+            foreach (var e in batch.Entries)
+            {
+                // A zero-byte record is a deletion (State:KeyTtl).
+                if (e.ValueLength == 0) wb.Delete(batch.Key(e).ToArray(), Family(e.Kind, e.Partition));
+                else wb.Put(batch.Key(e), batch.Value(e), Family(e.Kind, e.Partition));
+            }
             foreach (var (kind, partition, next) in batch.Offsets)
             {
                 BinaryPrimitives.WriteInt64LittleEndian(offset, next);

@@ -1,5 +1,6 @@
 using System.Reactive.Concurrency;
 using System.Reactive.Linq;
+using StreamLstm.Model.Forecasting;
 using StreamLstm.Sink.Alerts;
 
 namespace StreamLstm.Streaming.Web.Live;

@@ -25,7 +25,8 @@ public class KafkaAlertOutputTests
             WarmupEvents = 0,
             Default = new SourceCalibration { EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(1), Cooldown = TimeSpan.Zero },
         };
-        var output = new KafkaAlertOutput(new KafkaAlertOptions { BootstrapServers = kafka.BootstrapServers, Topic = "alerts" }, new AnomalyDetector(anomaly, clock), clock, new TestLogger<KafkaAlertOutput>(new TestLogger()));
+        var detector = new AnomalyDetector(anomaly, clock);
+        var output = new KafkaAlertOutput(new KafkaAlertOptions { BootstrapServers = kafka.BootstrapServers, Topic = "alerts" }, clock, new TestLogger<KafkaAlertOutput>(new TestLogger()));
         await using (output)
         {
             // Per key: z = 0, 4, 4, 7, 0 at 1 s steps → raised at t=2 s (start 1 s), updated (critical) at 3 s, resolved at 4 s.
@@ -44,7 +45,7 @@ public class KafkaAlertOutputTests
                 }
 
                 batch.Count = keys.Length;
-                await output.WriteAsync(batch, ct);
+                await output.WriteAsync(batch.ScoredBy(detector), ct);
             }
 
             await Wait.ForAsync(output.FlushAsync(ct).AsTask(), TimeSpan.FromSeconds(60), "alerts acknowledged by Kafka");

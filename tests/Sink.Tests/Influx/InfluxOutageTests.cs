@@ -21,7 +21,7 @@ public sealed class InfluxOutageTests : IDisposable
     private string Dlq => Path.Combine(_dir, "dlq");
 
     private static InfluxForecastOutput Output(IPointSink sink, string dlq) =>
-        new(sink, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), new DeadLetterFile(dlq, TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance);
+        new(sink, new DeadLetterFile(dlq, TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance);
 
     [Fact]
     public async Task InfluxdStoppedMidStreamAndRestarted_EndsWithExactlyNPoints()

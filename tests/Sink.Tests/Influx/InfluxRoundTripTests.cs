@@ -40,11 +40,12 @@ public sealed class InfluxRoundTripTests(InfluxdFixture influx) : IClassFixture<
         options.Gzip = gzip;
         var writer = new InfluxWriter(http, options, new SpoolOptions { Directory = Path.Combine(_dir, db, "spool"), Fsync = false }, Path.Combine(_dir, db, "dlq"), TimeProvider.System, NullLogger.Instance);
         var dlq = new DeadLetterFile(Path.Combine(_dir, db, "dlq-rows"), TimeProvider.System);
-        await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), dlq, TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
+        var detector = new AnomalyDetector(new AnomalyOptions(), TimeProvider.System);
+        await using (var output = new InfluxForecastOutput(writer, dlq, TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
         {
             for (var start = 0; start < n; start += 250)
             {
-                await output.WriteAsync(Batches.Make(SourceKind.Vitals, Keys, 250, start, 1_700_000_000_000), TestContext.Current.CancellationToken);
+                await output.WriteAsync(Batches.Make(SourceKind.Vitals, Keys, 250, start, 1_700_000_000_000).ScoredBy(detector), TestContext.Current.CancellationToken);
             }
 
             await output.FlushAsync(TestContext.Current.CancellationToken);
@@ -83,9 +84,10 @@ public sealed class InfluxRoundTripTests(InfluxdFixture influx) : IClassFixture<
         using var http = new HttpClient();
         var writer = new InfluxWriter(http, Options(influx.Server.Url, db), new SpoolOptions { Directory = Path.Combine(_dir, db, "spool"), Fsync = false }, Path.Combine(_dir, db, "dlq"), TimeProvider.System, NullLogger.Instance);
         var dlq = new DeadLetterFile(Path.Combine(_dir, db, "dlq"), TimeProvider.System);
-        await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), dlq, TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
+        var detector = new AnomalyDetector(new AnomalyOptions(), TimeProvider.System);
+        await using (var output = new InfluxForecastOutput(writer, dlq, TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
         {
-            await output.WriteAsync(Batches.Make(SourceKind.Tick, ["ok", "new\nline", "trailing\\"], 9, 0, 1000), TestContext.Current.CancellationToken);
+            await output.WriteAsync(Batches.Make(SourceKind.Tick, ["ok", "new\nline", "trailing\\"], 9, 0, 1000).ScoredBy(detector), TestContext.Current.CancellationToken);
             await output.FlushAsync(TestContext.Current.CancellationToken);
         }
 
@@ -110,12 +112,13 @@ public sealed class InfluxRoundTripTests(InfluxdFixture influx) : IClassFixture<
             WarmupEvents = 0,
             Default = new SourceCalibration { EnterThreshold = 3, ExitThreshold = 1.5, CriticalThreshold = 6, MinDuration = TimeSpan.FromSeconds(1), Cooldown = TimeSpan.Zero },
         };
-        await using (var output = new InfluxForecastOutput(writer, new AnomalyDetector(anomaly, TimeProvider.System), new DeadLetterFile(Path.Combine(_dir, db, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
+        var detector = new AnomalyDetector(anomaly, TimeProvider.System);
+        await using (var output = new InfluxForecastOutput(writer, new DeadLetterFile(Path.Combine(_dir, db, "dlq"), TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance))
         {
             double[] zs = [0, 4, 4, 0];
             for (var i = 0; i < zs.Length; i++)
             {
-                await output.WriteAsync(Batches.Row(SourceKind.Vitals, "bed 7", 5000 + (i * 1000), zs[i], 0f, 1f), TestContext.Current.CancellationToken);
+                await output.WriteAsync(Batches.Row(SourceKind.Vitals, "bed 7", 5000 + (i * 1000), zs[i], 0f, 1f).ScoredBy(detector), TestContext.Current.CancellationToken);
             }
 
             await output.FlushAsync(TestContext.Current.CancellationToken);

@@ -124,7 +124,7 @@ public sealed class SecretsAndFileModeTests : IDisposable
         var lp = Path.Combine(_dir, "artifacts", "sink", "forecasts.lp");
         await using (var file = new LineProtocolFileSink(lp, WritePrecision.Milliseconds, new TestLogger()))
         {
-            await using var output = new InfluxForecastOutput(file, new AnomalyDetector(new AnomalyOptions(), TimeProvider.System), new DeadLetterFile(dlq, TimeProvider.System), TimeProvider.System, new TestLogger<InfluxForecastOutput>(new TestLogger()));
+            await using var output = new InfluxForecastOutput(file, new DeadLetterFile(dlq, TimeProvider.System), TimeProvider.System, new TestLogger<InfluxForecastOutput>(new TestLogger()));
             await output.WriteAsync(Batches.Make(SourceKind.Vitals, ["patient-1"], 3, 0, 1_700_000_000_000), ct);
         }
 

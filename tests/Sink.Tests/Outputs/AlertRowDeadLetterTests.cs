@@ -26,12 +26,13 @@ public sealed class AlertRowDeadLetterTests : IDisposable
         };
         var lp = Path.Combine(_dir, "out.lp");
         var dlq = new DeadLetterFile(Path.Combine(_dir, "dlq"), clock);
-        await using (var output = new InfluxForecastOutput(new LineProtocolFileSink(lp, WritePrecision.Milliseconds, new TestLogger()), new AnomalyDetector(options, clock), dlq, clock, new TestLogger<InfluxForecastOutput>(new TestLogger())))
+        var detector = new AnomalyDetector(options, clock);
+        await using (var output = new InfluxForecastOutput(new LineProtocolFileSink(lp, WritePrecision.Milliseconds, new TestLogger()), dlq, clock, new TestLogger<InfluxForecastOutput>(new TestLogger())))
         {
             foreach (var key in new[] { "bad\nkey", "good" })
             {
-                await output.WriteAsync(Batches.Row(SourceKind.Tick, key, 1000, 0, 0f, 1f), ct);
-                await output.WriteAsync(Batches.Row(SourceKind.Tick, key, 2000, 8, 0f, 1f), ct);
+                await output.WriteAsync(Batches.Row(SourceKind.Tick, key, 1000, 0, 0f, 1f).ScoredBy(detector), ct);
+                await output.WriteAsync(Batches.Row(SourceKind.Tick, key, 2000, 8, 0f, 1f).ScoredBy(detector), ct);
             }
 
             Assert.Equal(2, output.AlertEvents);

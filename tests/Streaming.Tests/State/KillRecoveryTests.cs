@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Sink.Influx;
 using StreamLstm.Streaming.Tests.TestSupport;
 
 namespace StreamLstm.Streaming.Tests.State;
@@ -12,7 +13,9 @@ namespace StreamLstm.Streaming.Tests.State;
 /// kill -9 recovery, end to end: the pipeline runs as a child process (<c>streamlstm run --State:Directory=…</c>) against
 /// an embedded Kafka cluster hosted here, is SIGKILLed at random moments and restarted each time; the forecasts topic,
 /// deduplicated by (source, key, input partition, offset), must equal an uninterrupted run's: nothing missing, nothing
-/// different (bit for bit: the JSON carries every float in round-trip form).
+/// different (bit for bit: the JSON carries every float in round-trip form). The killed lives also write to a real
+/// influxd (sharing one spool directory, as one service's restarts do), which must end up holding exactly one forecast
+/// point per event: the same barrier that orders the Kafka output before the checkpoint orders InfluxDB's.
 /// <para>
 /// Each life joins a fresh consumer group: the state store, not the group's committed offset, says where each partition
 /// resumes (and a fresh group avoids waiting for the killed member's session to expire).
@@ -52,6 +55,9 @@ public class KillRecoveryTests
         Assert.Equal(EventCount, expected.Count);
 
         var state = Directory.CreateTempSubdirectory("streamlstm-kill-");
+        await using var influx = await LocalInfluxd.StartNewAsync(TimeSpan.FromSeconds(60));
+        await influx.CreateDatabaseAsync("kill");
+        var sink = new SinkTarget(influx.Url, "kill", Path.Combine(state.FullName, "sink"));
         try
         {
             using var killed = new TopicReader(kafka.BootstrapServers, "forecasts-kill");
@@ -62,25 +68,36 @@ public class KillRecoveryTests
             {
                 // The previous life's last forecasts are read first, so that this life's own output times its kill.
                 await killed.WaitCaughtUp(kafka.BootstrapServers, TimeSpan.FromMinutes(1), $"before life {life}");
-                using var run = Child.Start(kafka.BootstrapServers, $"kill-{life}", "forecasts-kill", state.FullName);
+                using var run = Child.Start(kafka.BootstrapServers, $"kill-{life}", "forecasts-kill", Path.Combine(state.FullName, "state"), sink, untilCaughtUp: life == Kills);
                 if (life == Kills)
                 {
                     var before = killed.Count;
                     await killed.WaitForUnique(EventCount, TimeSpan.FromMinutes(4), "final life", run);
-                    run.Kill();
+                    // The last life ends gracefully (--until-caught-up): its InfluxDB points are flushed, as a stopped service's are.
+                    await run.WaitForExit(TimeSpan.FromMinutes(1), "final life: --until-caught-up exit");
                     // From scratch it would forecast every event again: resuming at the stored offsets forecasts fewer.
                     finalLife = killed.Count - before;
-                    kills.Add($"last life: {finalLife} forecasts; stored offsets {StoredOffsets(state.FullName)}");
+                    kills.Add($"last life: {finalLife} forecasts; stored offsets {StoredOffsets(Path.Combine(state.FullName, "state"))}");
                     break;
                 }
 
                 // A random moment: right at start-up once (nothing checkpointed yet), otherwise after a random amount of new output.
                 var target = life == 1 ? killed.Count + 1 : killed.Count + rng.Next(1, EventCount / (Kills + 1));
                 await killed.WaitFor(target, TimeSpan.FromMinutes(3), $"life {life}", run);
+                if (life > 1)
+                {
+                    // With InfluxDB in the barrier a checkpoint takes longer than a short life: make sure this life wrote
+                    // one (the group commits its offsets right after the checkpoint), so the lives make progress.
+                    using var offsets = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = kafka.BootstrapServers, GroupId = $"kill-{life}" }).Build();
+                    await killed.WaitUntil(() => Committed(offsets) > 0, TimeSpan.FromMinutes(2), $"life {life}: a checkpoint", run);
+                }
+
                 run.Kill();
-                kills.Add($"life {life}: killed at {killed.Count} forecasts ({killed.UniqueCount} unique); stored offsets {StoredOffsets(state.FullName)}");
+                kills.Add($"life {life}: killed at {killed.Count} forecasts ({killed.UniqueCount} unique); stored offsets {StoredOffsets(Path.Combine(state.FullName, "state"))}");
             }
 
+            var points = await InfluxQuery.CountForecastsAsync(influx, "kill");
+            kills.Add($"InfluxDB: {points} forecast points for {EventCount} events");
             var got = Dedup(killed.Messages, out var duplicates);
             var missing = expected.Keys.Count(k => !got.ContainsKey(k));
             var divergent = expected.Count(e => got.TryGetValue(e.Key, out var v) && v != e.Value);
@@ -89,12 +106,23 @@ public class KillRecoveryTests
             Console.WriteLine(report);
             Assert.True(missing == 0 && divergent == 0 && got.Count == expected.Count, report);
             Assert.True(finalLife < EventCount, "the last life did not resume from the stored state: " + report);
+            Assert.True(points == EventCount, "InfluxDB must hold exactly one forecast point per event: " + report);
         }
         finally
         {
             state.Delete(true);
         }
     }
+
+    private static readonly TopicPartition[] Inputs =
+    [
+        .. Enumerable.Range(0, 4).Select(p => new TopicPartition("ticks", p)),
+        .. Enumerable.Range(0, 3).Select(p => new TopicPartition("vitals", p)),
+        .. Enumerable.Range(0, 3).Select(p => new TopicPartition("audio-features", p)),
+    ];
+
+    /// <summary>Input partitions with an offset committed by the consumer's group.</summary>
+    private static int Committed(IConsumer<byte[], byte[]> group) => group.Committed(Inputs, TimeSpan.FromSeconds(10)).Count(o => o.Offset.Value >= 0);
 
     private static string StoredOffsets(string dir)
     {
@@ -203,6 +231,8 @@ public class KillRecoveryTests
 
         public Task WaitFor(int count, TimeSpan timeout, string phase, Child run) => Until(() => Count >= count, timeout, $"{phase}: {Count} of {count} forecasts", run);
 
+        public Task WaitUntil(Func<bool> done, TimeSpan timeout, string what, Child run) => Until(done, timeout, what, run);
+
         public Task WaitForUnique(int count, TimeSpan timeout, string phase, Child run) => Until(() => UniqueCount >= count, timeout, $"{phase}: {UniqueCount} of {count} unique forecasts", run);
 
         private async Task Until(Func<bool> done, TimeSpan timeout, string what, Child run)
@@ -246,7 +276,23 @@ public class KillRecoveryTests
             }
         }
 
-        public static Child Start(string bootstrap, string group, string topic, string? stateDir)
+        /// <summary>Waits for a graceful exit with code 0.</summary>
+        public async Task WaitForExit(TimeSpan timeout, string phase)
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"{phase}: still running after {timeout.TotalSeconds:0}s\n{Log}");
+            }
+
+            Assert.True(_process.ExitCode == 0, $"{phase}: exit code {_process.ExitCode}\n{Log}");
+        }
+
+        public static Child Start(string bootstrap, string group, string topic, string? stateDir, SinkTarget? sink = null, bool untilCaughtUp = false)
         {
             var dll = Path.Combine(RepoRoot(), "Streaming", "bin", "Release", "net10.0", "streamlstm.dll");
             Assert.True(File.Exists(dll), $"build the service first: {dll} is missing");
@@ -254,11 +300,29 @@ public class KillRecoveryTests
             foreach (var a in new[]
             {
                 dll, "run", "--bootstrap-servers", bootstrap, $"--Kafka:GroupId={group}", $"--Kafka:ForecastsTopic={topic}",
-                "--Kafka:CommitInterval=00:00:00.300", "--Pipeline:Workers=2", "--Web:Enabled=false", "--Sink:Enabled=false",
+                "--Kafka:CommitInterval=00:00:00.300", "--Pipeline:Workers=2", "--Web:Enabled=false",
                 "--Logging:LogLevel:Default=Warning",
             })
             {
                 psi.ArgumentList.Add(a);
+            }
+
+            foreach (var a in sink is null
+                ? ["--Sink:Enabled=false"]
+                : new[]
+                {
+                    "--Sink:Enabled=true", $"--Sink:Influx:Url={sink.Url}", $"--Sink:Influx:Database={sink.Database}", "--Sink:Influx:FlushInterval=00:00:00.200",
+                    $"--Sink:Spool:Directory={Path.Combine(sink.Directory, "spool")}", $"--Sink:DeadLetterDirectory={Path.Combine(sink.Directory, "dlq")}",
+                })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            if (untilCaughtUp)
+            {
+                psi.ArgumentList.Add("--until-caught-up");
+                psi.ArgumentList.Add("--caught-up-for");
+                psi.ArgumentList.Add("2s");
             }
 
             if (stateDir is not null) psi.ArgumentList.Add($"--State:Directory={stateDir}");
@@ -301,6 +365,20 @@ public class KillRecoveryTests
             var dir = new DirectoryInfo(AppContext.BaseDirectory);
             while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "StreamLstm.sln"))) dir = dir.Parent;
             return dir?.FullName ?? throw new InvalidOperationException("repository root (StreamLstm.sln) not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>Where the killed lives write InfluxDB points (one spool and dead-letter directory for all lives).</summary>
+    private sealed record SinkTarget(string Url, string Database, string Directory);
+
+    private static class InfluxQuery
+    {
+        /// <summary>Forecast points in <paramref name="db"/> (every forecast point has <c>mu_h1</c>).</summary>
+        public static async Task<long> CountForecastsAsync(LocalInfluxd server, string db)
+        {
+            using var doc = await server.QueryAsync("SELECT count(\"mu_h1\") FROM \"forecast\"", db);
+            var result = doc.RootElement.GetProperty("results")[0];
+            return result.TryGetProperty("series", out var series) ? series[0].GetProperty("values")[0][1].GetInt64() : 0;
         }
     }
 }

@@ -17,6 +17,12 @@ public sealed class CollectingOutput : IForecastOutput
 
     public int Count => Rows.Count;
 
+    /// <summary>Each row's score as the pipeline gave it, by (source, key, partition, offset).</summary>
+    public ConcurrentQueue<(SourceKind Source, string Key, int Partition, long Offset, RowScore Score)> Scores { get; } = new();
+
+    /// <summary>Every alert event the batches carried.</summary>
+    public ConcurrentQueue<AlertEvent> Alerts { get; } = new();
+
     private readonly List<(int Target, TaskCompletionSource Done)> _waiters = [];
 
     /// <summary>Completes when at least <paramref name="target"/> rows have arrived.</summary>
@@ -50,7 +56,10 @@ public sealed class CollectingOutput : IForecastOutput
         for (var r = 0; r < batch.Count; r++)
         {
             Rows.Enqueue(new ForecastRow(batch.Source, batch.Keys[r], batch.TimestampsMs[r], batch.Observed[r], batch.MuOf(r).ToArray(), batch.SigmaOf(r).ToArray(), batch.Partitions[r], batch.Offsets[r], batch.ModelVersion));
+            Scores.Enqueue((batch.Source, batch.Keys[r], batch.Partitions[r], batch.Offsets[r], batch.Scores[r]));
         }
+
+        foreach (var alert in batch.Alerts) Alerts.Enqueue(alert);
 
         lock (_waiters)
         {

@@ -1,6 +1,4 @@
-using StreamLstm.Model.Forecasting;
-
-namespace StreamLstm.Sink.Alerts;
+namespace StreamLstm.Model.Forecasting;
 
 /// <summary>What happened to an alert.</summary>
 public enum AlertEventKind
@@ -27,7 +25,7 @@ public enum AlertSeverity
 
 /// <summary>
 /// One alert event. <see cref="AlertId"/> (<c>source/key/startMs</c>) is the same for the raise, updates and resolve of one
-/// alert and is deterministic, so replays and a second detector give the same ids.
+/// alert and is deterministic, so replays give the same ids. The pipeline's scoring raises it; outputs only carry it.
 /// </summary>
 public sealed record AlertEvent
 {
