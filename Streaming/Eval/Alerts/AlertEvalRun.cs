@@ -131,12 +131,14 @@ public static class AlertEvalRun
         var problems = anomaly.Validate().ToList();
         if (problems.Count > 0) throw new ArgumentException("Invalid settings: " + string.Join("; ", problems));
         var options = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
+        // Scoring runs in the pipeline (one scoring state per key), so the anomaly settings go to the pipeline's options.
+        options.Anomaly = anomaly;
         var online = configuration.GetValue("Online:Enabled", false);
 
         var deadDir = Path.Combine(Path.GetTempPath(), "streamlstm-eval-alerts-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
         var recorder = new AlertRecorder();
         var sink = new DiscardPointSink();
-        var output = new InfluxForecastOutput(sink, new AnomalyDetector(anomaly, TimeProvider.System), new DeadLetterFile(deadDir, TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance)
+        var output = new InfluxForecastOutput(sink, new DeadLetterFile(deadDir, TimeProvider.System), TimeProvider.System, NullLogger<InfluxForecastOutput>.Instance)
         {
             Observer = recorder,
         };
