@@ -103,7 +103,7 @@ public sealed class OnlineOptions
     [Range(1, 65536, ErrorMessage = "Online:RewarmSteps must be {1}..{2}.")]
     public int RewarmSteps { get; set; } = 64;
 
-    /// <summary>Registry directory promoted models are registered in (empty: not registered).</summary>
+    /// <summary>Registry directory promoted models are registered in (empty: <c>Models:Registry</c> in the service; not registered when both are empty).</summary>
     public string RegistryDirectory { get; set; } = "";
 
     /// <summary>Seed of window sampling and dropout.</summary>

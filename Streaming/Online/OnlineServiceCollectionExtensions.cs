@@ -21,6 +21,11 @@ public static class OnlineServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<OnlineOptions>().Bind(configuration.GetSection(OnlineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnlineOptions>, OnlineOptionsValidator>());
+        // Promoted models go to the registry the pipeline loads its serving versions from, so a restart serves them.
+        services.AddOptions<OnlineOptions>().Configure<IOptions<ModelSettings>>((o, models) =>
+        {
+            if (string.IsNullOrWhiteSpace(o.RegistryDirectory)) o.RegistryDirectory = models.Value.Registry ?? "";
+        });
         if (!configuration.GetValue<bool>($"{OnlineOptions.Section}:{nameof(OnlineOptions.Enabled)}")) return services;
         services.TryAddSingleton(sp => new OnlineLearning(sp.GetRequiredService<PipelineModels>().Models, sp.GetRequiredService<IOptions<OnlineOptions>>().Value));
         services.TryAddSingleton<OnlineTrainerService>();
