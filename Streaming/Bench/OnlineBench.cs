@@ -14,8 +14,8 @@ namespace StreamLstm.Streaming.Bench;
 
 /// <summary>
 /// <c>online</c>: pipeline throughput (source unpaced) and event→forecast latency (source paced at the demo's rate) with
-/// online learning off, with only the replay buffer fed, and with the trainer fine-tuning back to back on its own
-/// below-normal thread (gate margin 0, so promotions and hot swaps happen during the run too).
+/// online learning off, with only the replay buffer fed, with the trainer fine-tuning back to back on its own below-normal
+/// thread and the gate rejecting every candidate, and the same with every candidate promoted (hot swaps during the run).
 /// </summary>
 public static class OnlineBench
 {
@@ -30,11 +30,12 @@ public static class OnlineBench
         var rate = new Option<double>("--rate") { Description = "Paced rate, events/s (the demo's default load is about 10 K/s)", DefaultValueFactory = _ => 10_000 };
         var seconds = new Option<double>("--seconds") { Description = "Seconds per paced run", DefaultValueFactory = _ => 8 };
         var workers = new Option<int>("--workers") { Description = "Pipeline workers", DefaultValueFactory = _ => 1 };
+        var duty = new Option<double>("--duty-cycle") { Description = "Online:DutyCycle of the trainer (1: no pause between steps)", DefaultValueFactory = _ => 0.25 };
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/online.json" };
-        foreach (var o in new Option[] { events, keys, hidden, rate, seconds, workers, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { events, keys, hidden, rate, seconds, workers, duty, output }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
-            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), parse.GetValue(rate), parse.GetValue(seconds), parse.GetValue(workers), ct).ConfigureAwait(false);
+            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), parse.GetValue(rate), parse.GetValue(seconds), parse.GetValue(workers), parse.GetValue(duty), ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             await File.WriteAllTextAsync(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
@@ -48,10 +49,11 @@ public static class OnlineBench
     {
         Off,
         ReplayOnly,
+        TrainerNoPromote,
         Trainer,
     }
 
-    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, double rate, double seconds, int workers, CancellationToken ct)
+    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, double rate, double seconds, int workers, double dutyCycle, CancellationToken ct)
     {
         var gen = new TickGenerator(new TickGeneratorOptions { Keys = keys, Seed = 3, EventsPerKeyPerSecond = 10 });
         var keyBytes = Enumerable.Range(0, keys).Select(k => gen.GetKeyUtf8(k).ToArray()).ToArray();
@@ -66,16 +68,24 @@ public static class OnlineBench
             keyIndex[i] = info.KeyIndex;
         }
 
-        Console.WriteLine($"online trainer off/on: {keys:N0} tick keys, H={hidden}, 2 layers, {workers} worker(s); unpaced {events:N0} events; paced {rate:N0}/s for {seconds} s");
-        Console.WriteLine("{0,-12} {1,-8} {2,14} {3,10} {4,10} {5,11} {6,9}", "mode", "source", "events/s", "p50 µs", "p99 µs", "fine-tunes", "swaps");
+        Console.WriteLine($"online trainer off/on: {keys:N0} tick keys, H={hidden}, 2 layers, {workers} worker(s), trainer duty cycle {dutyCycle}; unpaced {events:N0} events; paced {rate:N0}/s for {seconds} s");
+        Console.WriteLine("{0,-17} {1,-8} {2,14} {3,10} {4,10} {5,11} {6,9}", "mode", "source", "events/s", "p50 µs", "p99 µs", "fine-tunes", "swaps");
         var rows = new JsonArray();
-        await Run(Mode.Off, 0, Math.Min(events, 50_000)).ConfigureAwait(false); // warm-up: tiered JIT
+        var modes = new[] { Mode.Off, Mode.ReplayOnly, Mode.TrainerNoPromote, Mode.Trainer };
+        foreach (var mode in modes) await Run(mode, 0, Math.Min(events, 100_000)).ConfigureAwait(false); // warm-up: tiered JIT of every path
         foreach (var paced in new[] { false, true })
         {
-            foreach (var mode in new[] { Mode.Off, Mode.ReplayOnly, Mode.Trainer })
+            foreach (var mode in modes)
             {
+                // Unpaced: best of two interleaved runs (the CPU is shared with other jobs); paced: one run.
                 var r = await Run(mode, paced ? rate : 0, paced ? (int)(rate * seconds) : events).ConfigureAwait(false);
-                Console.WriteLine("{0,-12} {1,-8} {2,14:N0} {3,10:N0} {4,10:N0} {5,11} {6,9}", mode, paced ? "paced" : "unpaced", r.Rate, r.P50, r.P99, r.FineTunes, r.Swaps);
+                if (!paced)
+                {
+                    var again = await Run(mode, 0, events).ConfigureAwait(false);
+                    if (again.Rate > r.Rate) r = again;
+                }
+
+                Console.WriteLine("{0,-17} {1,-8} {2,14:N0} {3,10:N0} {4,10:N0} {5,11} {6,9}", mode, paced ? "paced" : "unpaced", r.Rate, r.P50, r.P99, r.FineTunes, r.Swaps);
                 rows.Add(new JsonObject
                 {
                     ["mode"] = mode.ToString().ToLowerInvariant(), ["source"] = paced ? "paced" : "unpaced", ["target_events_per_s"] = paced ? rate : null,
@@ -90,7 +100,7 @@ public static class OnlineBench
         return new JsonObject
         {
             ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["note"] = "shared CPU; other jobs may run at the same time" },
-            ["keys"] = keys, ["hidden"] = hidden, ["layers"] = 2, ["workers"] = workers, ["trainer_max_cores"] = 1,
+            ["keys"] = keys, ["hidden"] = hidden, ["layers"] = 2, ["workers"] = workers, ["trainer_max_cores"] = 1, ["trainer_duty_cycle"] = dutyCycle,
             ["rows"] = rows,
             ["throughput_ratio_trainer_on_vs_off"] = Math.Round(ratio, 3),
         };
@@ -106,7 +116,12 @@ public static class OnlineBench
                 MaxWait = pacedRate > 0 ? TimeSpan.FromMilliseconds(1) : TimeSpan.Zero,
             };
             var pipeline = new StreamPipeline(options, models, [new NullOutput()], new CountingDeadLetterSink());
-            var onlineOptions = new OnlineOptions { Enabled = mode != Mode.Off, GateMargin = 0, RmseTolerance = 1, MaxCores = 1, Window = 256, SnapshotEvery = 32, WindowLength = 32 };
+            // Trainer: every candidate is promoted (margin 0), so hot swaps happen too; TrainerNoPromote: the gate rejects all.
+            var onlineOptions = new OnlineOptions
+            {
+                Enabled = mode != Mode.Off, GateMargin = mode == Mode.Trainer ? 0 : 100, RmseTolerance = 1, MaxCores = 1, Window = 256, SnapshotEvery = 32, WindowLength = 32,
+                DutyCycle = dutyCycle,
+            };
             OnlineLearning? online = null;
             if (mode != Mode.Off)
             {
@@ -117,7 +132,7 @@ public static class OnlineBench
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             long fineTunes = 0;
             Thread? trainer = null;
-            if (mode == Mode.Trainer)
+            if (mode is Mode.Trainer or Mode.TrainerNoPromote)
             {
                 // Back-to-back fine-tunes for the whole run: the worst case for the serving path.
                 var service = new OnlineTrainerService(online!, TimeProvider.System, NullLogger<OnlineTrainerService>.Instance);

@@ -32,6 +32,14 @@ public sealed class OnlineOptions
     [Range(1, 256, ErrorMessage = "Online:MaxCores must be {1}..{2}.")]
     public int MaxCores { get; set; } = 1;
 
+    /// <summary>
+    /// Share of wall time the trainer may compute (0..1]: after each optimizer step it pauses so that steps take at most this
+    /// fraction of the time. A cap that holds whatever the OS does with thread priorities (Linux ignores them for
+    /// unprivileged processes). 1: no pause.
+    /// </summary>
+    [Range(0.01, 1.0, ErrorMessage = "Online:DutyCycle must be {1}..{2}.")]
+    public double DutyCycle { get; set; } = 0.25;
+
     /// <summary>Where fine-tuning runs (<c>cpu</c>, <c>gpu</c>, <c>auto</c>).</summary>
     public TrainingDevice Device { get; set; } = TrainingDevice.Cpu;
 

@@ -34,6 +34,7 @@ public sealed partial class OnlineTrainerService : BackgroundService
     private readonly ConcurrentDictionary<SourceKind, int> _waiting = new();
     private readonly ConcurrentDictionary<SourceKind, OnlineCounters> _counters = new();
     private readonly Dictionary<SourceKind, AdamState> _adam = [];
+    private readonly List<IDisposable> _subscriptions = [];
     private int _fits;
 
     /// <summary>Creates the service.</summary>
@@ -68,12 +69,19 @@ public sealed partial class OnlineTrainerService : BackgroundService
     }
 
     /// <inheritdoc />
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before the host goes on (ExecuteAsync runs in the background): the history is back and the triggers listen.
+        LoadReplay();
+        _subscriptions.AddRange(_online.Kinds.Select(k => RetrainTriggers
+            .Create(k.Kind, k.Replay.TakeStats, TimeSpan.FromSeconds(1), _o, _manual, _scheduler)
+            .Subscribe(Enqueue)));
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        LoadReplay();
-        var subscriptions = _online.Kinds.Select(k => RetrainTriggers
-            .Create(k.Kind, k.Replay.TakeStats, TimeSpan.FromSeconds(1), _o, _manual, _scheduler)
-            .Subscribe(Enqueue)).ToList();
         // Off the hot path: one below-normal thread runs the fine-tunes, one at a time.
         var thread = new Thread(() => Loop(stoppingToken)) { IsBackground = true, Priority = ThreadPriority.BelowNormal, Name = "online-trainer" };
         thread.Start();
@@ -87,7 +95,8 @@ public sealed partial class OnlineTrainerService : BackgroundService
         }
         finally
         {
-            foreach (var s in subscriptions) s.Dispose();
+            foreach (var s in _subscriptions) s.Dispose();
+            _subscriptions.Clear();
             _queue.CompleteAdding();
             thread.Join(TimeSpan.FromSeconds(30));
             SaveReplay();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Training;
 using StreamLstm.Streaming.Online.Gate;
@@ -61,9 +62,16 @@ public static class FineTuner
         {
             for (var s = 0; s < o.StepsPerEpoch && !ct.IsCancellationRequested; s++)
             {
+                var stepStart = Stopwatch.GetTimestamp();
                 for (var p = 0; p < picks.Length; p++) picks[p] = Draw(cumulative, rng);
                 trainer.TrainBatch(sample.Train.Batch(picks));
                 steps++;
+                if (o.DutyCycle < 1)
+                {
+                    // The CPU cap: pause so that computing takes at most DutyCycle of the wall time (serving keeps the rest).
+                    var busy = Stopwatch.GetElapsedTime(stepStart);
+                    ct.WaitHandle.WaitOne(busy * ((1 - o.DutyCycle) / o.DutyCycle));
+                }
             }
 
             epochs++;

@@ -23,7 +23,7 @@ public sealed class OnlineTrainerTests : IDisposable
     };
 
     // Serves a seasonal series (input 0 is the target; input 1 a phase clock) for a few keys, feeding the replay buffer as the pipeline does.
-    private static void Serve(OnlineKind state, int keys, int events)
+    internal static void Serve(OnlineKind state, int keys, int events)
     {
         var model = state.Serving;
         var cfg = model.Config;
