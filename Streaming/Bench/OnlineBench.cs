@@ -70,6 +70,8 @@ public static class OnlineBench
 
         Console.WriteLine($"online trainer off/on: {keys:N0} tick keys, H={hidden}, 2 layers, {workers} worker(s), trainer duty cycle {dutyCycle}; unpaced {events:N0} events; paced {rate:N0}/s for {seconds} s");
         Console.WriteLine("{0,-17} {1,-8} {2,14} {3,10} {4,10} {5,11} {6,9}", "mode", "source", "events/s", "p50 µs", "p99 µs", "fine-tunes", "swaps");
+        var feedNs = FeedCost(keys, hidden);
+        Console.WriteLine($"replay feed, single thread: {feedNs:N1} ns/event (lock per 512-event batch, inputs copy, surprise, snapshot every 32)");
         var rows = new JsonArray();
         var modes = new[] { Mode.Off, Mode.ReplayOnly, Mode.TrainerNoPromote, Mode.Trainer };
         foreach (var mode in modes) await Run(mode, 0, Math.Min(events, 100_000)).ConfigureAwait(false); // warm-up: tiered JIT of every path
@@ -101,6 +103,7 @@ public static class OnlineBench
         {
             ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["note"] = "shared CPU; other jobs may run at the same time" },
             ["keys"] = keys, ["hidden"] = hidden, ["layers"] = 2, ["workers"] = workers, ["trainer_max_cores"] = 1, ["trainer_duty_cycle"] = dutyCycle,
+            ["replay_feed_ns_per_event"] = Math.Round(feedNs, 1),
             ["rows"] = rows,
             ["throughput_ratio_trainer_on_vs_off"] = Math.Round(ratio, 3),
         };
@@ -172,6 +175,36 @@ public static class OnlineBench
             foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
             return (n / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), Interlocked.Read(ref fineTunes), online?.For(SourceKind.Tick)!.Swaps ?? 0);
         }
+    }
+
+    // The replay buffer's cost per event on its own (what a worker adds per event), free of the machine's load swings.
+    private static double FeedCost(int keys, int hidden)
+    {
+        var cfg = new LstmConfig(3, hidden, 2, 5);
+        var slab = new Model.State.StateSlab(cfg, keys);
+        for (var k = 0; k < keys; k++) slab.Allocate();
+        var online = new OnlineKind(SourceKind.Tick, LstmModel.CreateRandom(cfg, 1), new OnlineOptions { Window = 256, SnapshotEvery = 32 });
+        var replay = online.Replay;
+        replay.BeginFeed();
+        var rings = Enumerable.Range(0, keys).Select(k => replay.RingFor("k" + k)).ToArray();
+        replay.EndFeed();
+        var x = new float[3 * 512];
+        const int n = 2_000_000;
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < n; i += 512)
+        {
+            replay.BeginFeed();
+            for (var r = 0; r < 512; r++)
+            {
+                var k = (i + r) % keys;
+                replay.Record(rings[k], x.AsSpan(r * 3, 3), slab, k);
+                Online.Replay.ReplayBuffer.Forecast(rings[k], 0.1f, -0.5f);
+            }
+
+            replay.EndFeed();
+        }
+
+        return sw.Elapsed.TotalNanoseconds / n;
     }
 
     private sealed class NullOutput : IForecastOutput
