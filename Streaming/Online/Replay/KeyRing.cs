@@ -48,12 +48,25 @@ public sealed class KeyRing
 
     internal bool HasForecast { get; set; }
 
+    // Next write position (Count mod W) and events until the next snapshot, kept as ints: no division per event.
+    internal int Pos;
+    internal int UntilSnapshot;
+
+    /// <summary>Sets the positions that follow from <see cref="Count"/> (after a load).</summary>
+    internal void Derive(int window, int snapshotEvery)
+    {
+        Pos = (int)(Count % window);
+        UntilSnapshot = (int)((snapshotEvery - Count % snapshotEvery) % snapshotEvery);
+    }
+
     internal void Reset(string key)
     {
         Key = key;
         Count = 0;
         LastSeq = 0;
         HasForecast = false;
+        Pos = 0;
+        UntilSnapshot = 0;
         Array.Fill(SnapAt, -1L);
     }
 

@@ -80,6 +80,7 @@ public sealed partial class ReplayBuffer
             Read(r, MemoryMarshal.AsBytes(ring.SnapAt.AsSpan()));
             Read(r, MemoryMarshal.AsBytes(ring.SnapH.AsSpan()));
             Read(r, MemoryMarshal.AsBytes(ring.SnapC.AsSpan()));
+            ring.Derive(Window, SnapshotEvery);
             rings.Add(ring);
         }
 

@@ -141,8 +141,15 @@ public sealed partial class ReplayBuffer
     {
         ArgumentNullException.ThrowIfNull(ring);
         ArgumentNullException.ThrowIfNull(slab);
-        var pos = (int)(ring.Count % Window);
-        if (ring.Count % SnapshotEvery == 0) ring.CaptureSnapshot(slab, slot, StateFloats, SnapshotEvery);
+        var pos = ring.Pos;
+        if (ring.UntilSnapshot == 0)
+        {
+            ring.CaptureSnapshot(slab, slot, StateFloats, SnapshotEvery);
+            ring.UntilSnapshot = SnapshotEvery;
+        }
+
+        ring.UntilSnapshot--;
+        ring.Pos = pos + 1 == Window ? 0 : pos + 1;
         x[..Inputs].CopyTo(ring.X.AsSpan(pos * Inputs, Inputs));
         var surprise = 0f;
         if (ring.HasForecast)
