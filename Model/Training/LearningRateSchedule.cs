@@ -11,6 +11,8 @@ public static class LearningRateSchedule
     {
         ArgumentNullException.ThrowIfNull(o);
         var lr = o.LearningRate;
+        // A resumed fine-tune's schedule starts at its own first step.
+        step = Math.Max(0, step - o.LrScheduleOffset);
         if (step < o.LrWarmupSteps) return lr * (step + 1) / o.LrWarmupSteps;
         var after = step - o.LrWarmupSteps;
         switch (o.LrDecay)

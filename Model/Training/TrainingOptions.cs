@@ -69,6 +69,12 @@ public sealed class TrainingOptions
     /// <summary>Called after every epoch; return false to stop training (the validation/early-stopping hook).</summary>
     public Func<EpochReport, bool>? OnEpoch { get; set; }
 
+    /// <summary>
+    /// Optimizer step the learning-rate schedule counts from: a fine-tune that resumes Adam (its moments and step count carry
+    /// on) sets it to the resumed step count so that warm-up and decay start again (0: count from the first step).
+    /// </summary>
+    public int LrScheduleOffset { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
     public void Validate()
     {
@@ -82,6 +88,7 @@ public sealed class TrainingOptions
         if (Threads < 1) throw new ArgumentException($"Threads must be >= 1 (was {Threads}).");
         if (Patience < 0) throw new ArgumentException($"Patience must be >= 0 (was {Patience}).");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1) (was {Dropout}).");
+        if (LrScheduleOffset < 0) throw new ArgumentException($"LrScheduleOffset must be >= 0 (was {LrScheduleOffset}).");
         if (LrWarmupSteps < 0) throw new ArgumentException($"LrWarmupSteps must be >= 0 (was {LrWarmupSteps}).");
         if (LrDecaySteps < 0) throw new ArgumentException($"LrDecaySteps must be >= 0 (was {LrDecaySteps}).");
         if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentException($"MinLearningRate must be in [0, LearningRate] (was {MinLearningRate}).");

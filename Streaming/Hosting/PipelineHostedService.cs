@@ -105,6 +105,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             Extra = kafka.Client,
         }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
         Consumer = consumer;
+        if (_services.GetService<Online.OnlineLearning>() is { } online) pipeline.AttachOnline(online);
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);
         LogStarting(_logger, pipeline.Lanes.Count, string.Join(",", models.Select(m => $"{m.Key.ToWireName()}:{m.Value.Metadata.Version}")), outputs.Count);

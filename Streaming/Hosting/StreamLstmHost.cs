@@ -52,6 +52,7 @@ public static class StreamLstmHost
         configure?.Invoke(builder);
         AddSink(builder);
         builder.Services.AddStreamLstmPipeline(builder.Configuration);
+        Online.OnlineServiceCollectionExtensions.AddStreamLstmOnline(builder.Services, builder.Configuration);
         return builder;
     }
 

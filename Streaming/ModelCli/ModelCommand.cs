@@ -20,6 +20,7 @@ public static class ModelCommand
         command.Subcommands.Add(CreateVerify());
         command.Subcommands.Add(CreateTrain());
         foreach (var sub in RegistryCommands.Create()) command.Subcommands.Add(sub);
+        command.Subcommands.Add(RetrainCommand.Create());
         return command;
     }
 

@@ -10,7 +10,7 @@ internal sealed partial class KindEngine
     private readonly IStateStore? _store;
     private readonly WorkerMetrics _metrics;
     private readonly int _maxResident;
-    private readonly byte[] _versionBytes;
+    private byte[] _versionBytes;
     private readonly float[] _row;
     private readonly byte[] _featureState;
     private readonly List<int> _dirty = [];

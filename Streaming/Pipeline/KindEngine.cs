@@ -17,7 +17,7 @@ namespace StreamLstm.Streaming.Pipeline;
 /// </summary>
 internal sealed partial class KindEngine
 {
-    private readonly LstmStepper _stepper;
+    private LstmStepper _stepper;
     private readonly int _inputs;
     private readonly int _horizons;
     private readonly int _maxBatch;
@@ -74,7 +74,7 @@ internal sealed partial class KindEngine
 
     public FeatureExtractor Features { get; }
 
-    public LstmModel Model { get; }
+    public LstmModel Model { get; private set; }
 
     public StateSlab Slab { get; }
 
@@ -173,7 +173,9 @@ internal sealed partial class KindEngine
         var n = Pending;
         if (n == 0) return;
         var stepStart = Stopwatch.GetTimestamp();
+        BeforeStep(n);
         StepAndFill(n);
+        AfterStep(n);
         metrics.StepLatency.Record(stepStart, Stopwatch.GetTimestamp());
         for (var i = 0; i < outputs.Count; i++)
         {

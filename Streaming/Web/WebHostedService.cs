@@ -126,6 +126,7 @@ public sealed partial class WebHostedService(IServiceProvider services, IOptions
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains("ready"), ResponseWriter = HealthReportJson.WriteAsync });
         app.MapMetrics("/metrics", services.GetRequiredService<ServiceMetrics>().Registry);
         app.MapDashboard(o);
+        app.MapOnline();
         return app;
     }
 

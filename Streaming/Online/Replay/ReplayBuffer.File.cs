@@ -1,0 +1,112 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace StreamLstm.Streaming.Online.Replay;
+
+// Persistence in its own file (the state store holds per-key LSTM state; the replay history is larger and only needs
+// to survive restarts, not to be exact at a checkpoint): a header with the sizes, then every key's ring.
+public sealed partial class ReplayBuffer
+{
+    private const uint Magic = 0x31425253; // "SRB1"
+
+    /// <summary>Writes every key's ring to <paramref name="stream"/>.</summary>
+    /// <param name="stream">Destination.</param>
+    public void Save(Stream stream)
+    {
+        using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        lock (_gate)
+        {
+            w.Write(Magic);
+            foreach (var v in new[] { Inputs, Horizons, Layers, Hidden, Window, SnapshotEvery, TargetFeature }) w.Write(v);
+            w.Write(_seq);
+            w.Write(_keys.Count);
+            foreach (var ring in _keys.Values)
+            {
+                w.Write(ring.Key);
+                w.Write(ring.Count);
+                w.Write(ring.LastSeq);
+                w.Write(ring.HasForecast);
+                w.Write(ring.LastMu);
+                w.Write(ring.LastLogSigma);
+                w.Write(MemoryMarshal.AsBytes(ring.X.AsSpan()));
+                w.Write(MemoryMarshal.AsBytes(ring.Surprise.AsSpan()));
+                w.Write(MemoryMarshal.AsBytes(ring.SnapAt.AsSpan()));
+                w.Write(MemoryMarshal.AsBytes(ring.SnapH.AsSpan()));
+                w.Write(MemoryMarshal.AsBytes(ring.SnapC.AsSpan()));
+            }
+        }
+    }
+
+    /// <summary>Saves to <paramref name="path"/> atomically (a temporary file renamed over it).</summary>
+    /// <param name="path">File.</param>
+    public void SaveFile(string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        var tmp = path + ".tmp";
+        using (var f = File.Create(tmp)) Save(f);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Loads rings written by <see cref="Save"/> (replacing what is held). False, with nothing changed, when the stream was
+    /// written for other sizes (another model shape or window): the history then starts empty.
+    /// </summary>
+    /// <param name="stream">Source.</param>
+    /// <returns>Whether it was loaded.</returns>
+    public bool TryLoad(Stream stream)
+    {
+        using var r = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+        if (r.ReadUInt32() != Magic) return false;
+        foreach (var v in new[] { Inputs, Horizons, Layers, Hidden, Window, SnapshotEvery, TargetFeature })
+        {
+            if (r.ReadInt32() != v) return false;
+        }
+
+        var seq = r.ReadInt64();
+        var n = r.ReadInt32();
+        var rings = new List<KeyRing>(n);
+        for (var i = 0; i < n; i++)
+        {
+            var ring = new KeyRing(Inputs, Window, SnapshotEvery, StateFloats);
+            ring.Reset(r.ReadString());
+            ring.Count = r.ReadInt64();
+            ring.LastSeq = r.ReadInt64();
+            ring.HasForecast = r.ReadBoolean();
+            ring.LastMu = r.ReadSingle();
+            ring.LastLogSigma = r.ReadSingle();
+            Read(r, MemoryMarshal.AsBytes(ring.X.AsSpan()));
+            Read(r, MemoryMarshal.AsBytes(ring.Surprise.AsSpan()));
+            Read(r, MemoryMarshal.AsBytes(ring.SnapAt.AsSpan()));
+            Read(r, MemoryMarshal.AsBytes(ring.SnapH.AsSpan()));
+            Read(r, MemoryMarshal.AsBytes(ring.SnapC.AsSpan()));
+            ring.Derive(Window, SnapshotEvery);
+            rings.Add(ring);
+        }
+
+        lock (_gate)
+        {
+            _keys.Clear();
+            // Keep the most recent keys when the file holds more than the cap allows now.
+            foreach (var ring in rings.OrderByDescending(x => x.LastSeq).Take(MaxKeys)) _keys[ring.Key] = ring;
+            _seq = Math.Max(_seq, seq);
+        }
+
+        return true;
+    }
+
+    /// <summary>Loads <paramref name="path"/> when it exists (see <see cref="TryLoad"/>).</summary>
+    /// <param name="path">File.</param>
+    /// <returns>Whether anything was loaded.</returns>
+    public bool TryLoadFile(string path)
+    {
+        if (!File.Exists(path)) return false;
+        using var f = File.OpenRead(path);
+        return TryLoad(f);
+    }
+
+    private static void Read(BinaryReader r, Span<byte> into)
+    {
+        r.BaseStream.ReadExactly(into);
+    }
+}

@@ -1,0 +1,139 @@
+using StreamLstm.Model.Lstm;
+using StreamLstm.Model.State;
+using StreamLstm.Streaming.Online.Replay;
+
+namespace StreamLstm.Streaming.Tests.Online;
+
+public class ReplayBufferTests
+{
+    private const int I = 3, K = 2, L = 2, H = 4;
+
+    // Event e of a key: inputs (e, e + 0.5, -e) scaled, and the slab's state set to e before the event is recorded.
+    private static float In(int key, int e, int f) => (key * 1000 + e) * 0.01f * (f == 2 ? -1 : 1) + (f == 1 ? 0.5f : 0);
+
+    private static (ReplayBuffer Buffer, StateSlab Slab) Fill(int keys, int events, int window = 32, int snapshotEvery = 8, int maxKeys = 100)
+    {
+        var buffer = new ReplayBuffer(I, K, L, H, window, snapshotEvery, maxKeys);
+        var slab = new StateSlab(new LstmConfig(I, H, L, K), 16);
+        var slots = Enumerable.Range(0, keys).Select(_ => slab.Allocate()).ToArray();
+        var x = new float[I];
+        for (var e = 0; e < events; e++)
+        {
+            buffer.BeginFeed();
+            for (var k = 0; k < keys; k++)
+            {
+                for (var f = 0; f < I; f++) x[f] = In(k, e, f);
+                for (var l = 0; l < L; l++)
+                {
+                    slab.H(slots[k], l).Fill(k * 1000 + e);
+                    slab.C(slots[k], l).Fill(-(k * 1000 + e));
+                }
+
+                buffer.Record(buffer.RingFor("k" + k), x, slab, slots[k]);
+            }
+
+            buffer.EndFeed();
+        }
+
+        return (buffer, slab);
+    }
+
+    [Fact]
+    public void Ring_KeepsTheLastWindowOfInputs()
+    {
+        var (buffer, _) = Fill(keys: 2, events: 100);
+        var x = new float[32 * I];
+        buffer.BeginFeed();
+        var n = buffer.LastInputs(buffer.RingFor("k1"), 40, x);
+        buffer.EndFeed();
+        Assert.Equal(32, n);
+        for (var t = 0; t < 32; t++)
+        {
+            for (var f = 0; f < I; f++) Assert.Equal(In(1, 68 + t, f), x[t * I + f]);
+        }
+    }
+
+    [Fact]
+    public void Sample_WindowsStartAtSnapshots_WithThatStateAndKnownTargets_AndHoldoutIsTheLatestWindow()
+    {
+        var (buffer, _) = Fill(keys: 3, events: 100);
+        var sample = buffer.Sample(steps: 10, holdoutKeys: 1);
+        // The most recently fed key is k2: its latest window (starting at snapshot 88: 88 + 10 + 2 <= 100) is held out.
+        Assert.Equal(1, sample.Holdout.Count);
+        Assert.Equal(2000 + 88, sample.Holdout.H0[0]);
+        Assert.Equal(-(2000 + 88), sample.Holdout.C0[0]);
+        for (var t = 0; t < 10; t++)
+        {
+            Assert.Equal(In(2, 88 + t, 0), sample.Holdout.X[t * I]);
+            // Head k at step t is the target feature (input 0) of event t+k+1.
+            for (var k = 0; k < K; k++) Assert.Equal(In(2, 88 + t + k + 1, 0), sample.Holdout.Y[t * K + k]);
+        }
+
+        // Snapshots inside the ring (>= 100 - 32 = 68): 72, 80, 88 fit a 10-step window with targets; k2's training
+        // windows end before its held-out one (72 and 80 only partly: 80 + 10 > 88), the others give all three.
+        Assert.Equal(1 + 3 + 3, sample.Train.Count);
+        var starts = Enumerable.Range(0, sample.Train.Count).Select(w => (int)sample.Train.H0[w * L * H]).Order().ToArray();
+        Assert.Equal([72, 80, 88, 1072, 1080, 1088, 2072], starts);
+        // Recency: the older keys weigh less.
+        Assert.True(sample.Train.Weights.Max() > sample.Train.Weights.Min());
+    }
+
+    [Fact]
+    public void AtTheKeyCap_TheLeastRecentlyFedKeyGivesItsRingUp()
+    {
+        var (buffer, _) = Fill(keys: 3, events: 10, maxKeys: 3);
+        buffer.BeginFeed();
+        var ring = buffer.RingFor("new");
+        buffer.EndFeed();
+        Assert.Equal(3, buffer.KeyCount);
+        Assert.Equal(1, buffer.Evictions);
+        Assert.Equal(0, ring.Count);
+        // k0 was fed first in the last round: it went.
+        Assert.False(ReplayBuffer.Owns(ring, "k1"));
+        buffer.BeginFeed();
+        Assert.Equal(0, buffer.RingFor("k0").Count);
+        buffer.EndFeed();
+    }
+
+    [Fact]
+    public void SaveThenLoad_GivesTheSameSample()
+    {
+        var (buffer, _) = Fill(keys: 4, events: 77);
+        using var file = new MemoryStream();
+        buffer.Save(file);
+        file.Position = 0;
+        var loaded = new ReplayBuffer(I, K, L, H, 32, 8, 100);
+        Assert.True(loaded.TryLoad(file));
+        var a = buffer.Sample(10, 2);
+        var b = loaded.Sample(10, 2);
+        Assert.Equal(a.Train.X, b.Train.X);
+        Assert.Equal(a.Train.Y, b.Train.Y);
+        Assert.Equal(a.Train.H0, b.Train.H0);
+        Assert.Equal(a.Holdout.C0, b.Holdout.C0);
+        Assert.Equal(a.Train.Weights, b.Train.Weights);
+        // Another window size cannot use the file.
+        file.Position = 0;
+        Assert.False(new ReplayBuffer(I, K, L, H, 64, 8, 100).TryLoad(file));
+    }
+
+    [Fact]
+    public void Feeding_AnExistingKey_AllocatesNothing()
+    {
+        var (buffer, slab) = Fill(keys: 1, events: 5);
+        var x = new float[I];
+        buffer.BeginFeed();
+        var ring = buffer.RingFor("k0");
+        buffer.EndFeed();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var e = 0; e < 10_000; e++)
+        {
+            buffer.BeginFeed();
+            buffer.Record(ring, x, slab, 0);
+            ReplayBuffer.Forecast(ring, 0.1f, -0.2f);
+            buffer.EndFeed();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_005, ring.Count);
+    }
+}
