@@ -40,7 +40,7 @@ public static class PipelineBench
         command.Options.Add(hidden);
         command.Options.Add(workers);
         command.Options.Add(kafkaEvents);
-        var runs = new Option<string>("--runs") { Description = "Parts to run: core, kafka (throughput and the limit), paced (latency through Kafka)", DefaultValueFactory = _ => "core,kafka,paced" };
+        var runs = new Option<string>("--runs") { Description = "Parts to run: core, kafka (throughput and the limit), paced (latency through Kafka), transport (latency of the ticks alone: the client + broker floor)", DefaultValueFactory = _ => "core,kafka,paced,transport" };
         var latency = new Option<string>("--latency") { Description = "Latency profiles (Pipeline:Latency) the paced run is measured with, comma-separated", DefaultValueFactory = _ => "low,balanced" };
         var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
@@ -79,6 +79,14 @@ public static class PipelineBench
 
         var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, ct).ConfigureAwait(false) : null;
         JsonArray? kafkaPaced = null;
+        JsonArray? transport = null;
+        if (plan.Parts.Contains("transport"))
+        {
+            // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait and linger.
+            var low = KafkaPacedBench.Knobs.Of(LatencyProfile.Low) with { ChunkSize = 0 };
+            transport = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, low, "transport only ").ConfigureAwait(false);
+        }
+
         if (plan.Parts.Contains("paced"))
         {
             kafkaPaced = [];
@@ -102,6 +110,7 @@ public static class PipelineBench
             ["kafka"] = kafka,
             ["limit_ratio"] = kafka?["limit_ratio"]?.DeepClone(),
             ["kafka_paced"] = kafkaPaced,
+            ["kafka_transport_paced"] = transport,
         };
     }
 
