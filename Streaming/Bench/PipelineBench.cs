@@ -44,6 +44,8 @@ public static class PipelineBench
         var latency = new Option<string>("--latency") { Description = "Latency profiles (Pipeline:Latency) the paced run is measured with, comma-separated", DefaultValueFactory = _ => "low,balanced" };
         var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
+        var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
+        command.Options.Add(knobs);
         command.Options.Add(output);
         command.Options.Add(runs);
         command.Options.Add(latency);
@@ -54,7 +56,10 @@ public static class PipelineBench
             var workerCounts = parse.GetValue(workers)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             var parts = parse.GetValue(runs)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var profiles = parse.GetValue(latency)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(p => Enum.Parse<LatencyProfile>(p, ignoreCase: true)).ToArray();
-            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows));
+            var extra = parse.GetValue(knobs)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(k => k.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+                .Select(v => new KafkaPacedBench.Knobs(v[0], (int)v[1], v[2], v[3], 256)).ToArray();
+            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra);
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -65,7 +70,7 @@ public static class PipelineBench
         return command;
     }
 
-    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows);
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs);
 
     private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
     {
@@ -90,9 +95,11 @@ public static class PipelineBench
         if (plan.Parts.Contains("paced"))
         {
             kafkaPaced = [];
-            foreach (var profile in plan.Profiles)
+            var runsToDo = plan.Profiles.Select(p => (Knobs: KafkaPacedBench.Knobs.Of(p), Label: p.ToString().ToLowerInvariant() + " "))
+                .Concat(plan.ExtraKnobs.Select(k => (Knobs: k, Label: "custom ")));
+            foreach (var (k, label) in runsToDo)
             {
-                var rows = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, KafkaPacedBench.Knobs.Of(profile), profile.ToString().ToLowerInvariant() + " ").ConfigureAwait(false);
+                var rows = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, k, label).ConfigureAwait(false);
                 foreach (var row in rows.ToArray())
                 {
                     rows.Remove(row);
