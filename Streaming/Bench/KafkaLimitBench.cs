@@ -19,7 +19,7 @@ internal static class KafkaLimitBench
 {
     private const int Horizons = 5;
 
-    public sealed record ProduceCosts(double ClientJsonRate, double OutputJsonRate, double ClientBinaryRate, double OutputBinaryRate, int JsonBytes, int BinaryBytes, JsonArray Repeats);
+    public sealed record ProduceCosts(double ClientPlainRate, double ClientJsonRate, double OutputJsonRate, double ClientBinaryRate, double OutputBinaryRate, int JsonBytes, int BinaryBytes, JsonArray Repeats);
 
     public static async Task<ProduceCosts> MeasureAsync(EmbeddedKafka cluster, int rows, int keys, int repeats, CancellationToken ct)
     {
@@ -37,24 +37,26 @@ internal static class KafkaLimitBench
             return t;
         }
 
+        var cp = new List<double>();
         var cj = new List<double>();
         var oj = new List<double>();
         var cb = new List<double>();
         var ob = new List<double>();
         for (var i = 0; i < repeats; i++)
         {
+            cp.Add(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct, plain: true));
             cj.Add(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct));
             oj.Add(await OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct).ConfigureAwait(false));
             cb.Add(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, binary, ct));
             ob.Add(await OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct).ConfigureAwait(false));
             runs.Add(new JsonObject
             {
-                ["client_json_per_s"] = Math.Round(cj[^1]), ["output_json_per_s"] = Math.Round(oj[^1]),
+                ["client_plain_json_per_s"] = Math.Round(cp[^1]), ["client_json_per_s"] = Math.Round(cj[^1]), ["output_json_per_s"] = Math.Round(oj[^1]),
                 ["client_binary_per_s"] = Math.Round(cb[^1]), ["output_binary_per_s"] = Math.Round(ob[^1]),
             });
         }
 
-        return new ProduceCosts(cj.Max(), oj.Max(), cb.Max(), ob.Max(), (int)json.Average(v => v.Length), binary[0].Length, runs);
+        return new ProduceCosts(cp.Max(), cj.Max(), oj.Max(), cb.Max(), ob.Max(), (int)json.Average(v => v.Length), binary[0].Length, runs);
     }
 
     private static byte[] Binary(ForecastBatch b, int r)
@@ -94,15 +96,21 @@ internal static class KafkaLimitBench
         return list;
     }
 
-    /// <summary>The bare client with the forecasts producer's settings: pre-serialized values, one cached handler.</summary>
-    private static double ClientOnly(string bootstrap, string topic, byte[][] keys, byte[][] values, CancellationToken ct)
+    /// <summary>
+    /// The bare client with the forecasts producer's settings (idempotent, acks=all, lz4), or <paramref name="plain"/>: acks=1,
+    /// no idempotence, no compression (what the earlier "client alone" figure used). Pre-serialized values, one cached handler.
+    /// </summary>
+    private static double ClientOnly(string bootstrap, string topic, byte[][] keys, byte[][] values, CancellationToken ct, bool plain = false)
     {
         using var space = new QueueSpaceSignal();
-        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
-        {
-            BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4,
-            QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value",
-        }).Build();
+        var config = plain
+            ? new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.Leader, LingerMs = 5, QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value" }
+            : new ProducerConfig
+            {
+                BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4,
+                QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value",
+            };
+        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         long delivered = 0;
         Action<DeliveryReport<byte[], byte[]>> onDelivery = _ =>
         {

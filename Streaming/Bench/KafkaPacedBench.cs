@@ -53,7 +53,8 @@ internal static class KafkaPacedBench
         public static Knobs Of(LatencyProfile profile)
         {
             var t = LatencyTuning.For(profile);
-            return new Knobs(t.ProducerLinger.TotalMilliseconds, t.FetchWaitMaxMs, t.MaxWait.TotalMilliseconds, t.ProducerLinger.TotalMilliseconds, 256);
+            // The ticks producer stands for the upstream (not ours): 1 ms linger in every profile.
+            return new Knobs(1, t.FetchWaitMaxMs, t.MaxWait.TotalMilliseconds, t.ProducerLinger.TotalMilliseconds, 256);
         }
     }
 

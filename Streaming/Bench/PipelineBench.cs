@@ -348,8 +348,9 @@ public static class PipelineBench
         Console.WriteLine($"  consume only, drain loop (client+broker): {drainRate,12:N0} msg/s");
 
         // 1b) The produce side: forecast rows through the bare client and through our output, per format (item 2 and the limit).
-        var produce = await KafkaLimitBench.MeasureAsync(cluster, produceRows, keys, 2, ct).ConfigureAwait(false);
+        var produce = await KafkaLimitBench.MeasureAsync(cluster, produceRows, keys, 3, ct).ConfigureAwait(false);
         Console.WriteLine($"  produce only, forecast rows ({produceRows:N0}, best of {produce.Repeats.Count}; JSON {produce.JsonBytes} B, binary {produce.BinaryBytes} B):");
+        Console.WriteLine($"  plain client (acks=1, no idempotence, no lz4), JSON: {produce.ClientPlainRate:N0}/s ({1e6 / produce.ClientPlainRate:N2} µs); the rows below use the forecasts producer's settings");
         Console.WriteLine("  {0,-8} {1,14} {2,14} {3,12} {4,12}", "format", "client/s", "output/s", "client µs", "output +µs");
         Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "json", produce.ClientJsonRate, produce.OutputJsonRate, 1e6 / produce.ClientJsonRate, (1e6 / produce.OutputJsonRate) - (1e6 / produce.ClientJsonRate));
         Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "binary", produce.ClientBinaryRate, produce.OutputBinaryRate, 1e6 / produce.ClientBinaryRate, (1e6 / produce.OutputBinaryRate) - (1e6 / produce.ClientBinaryRate));
@@ -397,6 +398,7 @@ public static class PipelineBench
             ["produce_only"] = new JsonObject
             {
                 ["rows"] = produceRows, ["json_bytes"] = produce.JsonBytes, ["binary_bytes"] = produce.BinaryBytes,
+                ["client_plain_json_per_s"] = Math.Round(produce.ClientPlainRate),
                 ["client_json_per_s"] = Math.Round(produce.ClientJsonRate), ["output_json_per_s"] = Math.Round(produce.OutputJsonRate),
                 ["client_binary_per_s"] = Math.Round(produce.ClientBinaryRate), ["output_binary_per_s"] = Math.Round(produce.OutputBinaryRate),
                 ["output_json_extra_us_per_row"] = Math.Round((1e6 / produce.OutputJsonRate) - (1e6 / produce.ClientJsonRate), 3),

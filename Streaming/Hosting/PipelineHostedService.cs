@@ -79,6 +79,8 @@ public sealed partial class PipelineHostedService : BackgroundService
     {
         var kafka = _services.GetRequiredService<IOptions<KafkaSettings>>().Value;
         var options = _services.GetRequiredService<IOptions<PipelineOptions>>().Value;
+        var tuning = options.Latency is { } latency ? LatencyTuning.For(latency) : null;
+        tuning?.ApplyTo(options);
         var modelSet = _services.GetRequiredService<PipelineModels>();
         IReadOnlyList<IForecastOutput> outputs = [.. _services.GetServices<IForecastOutput>()];
         var deadLetters = _services.GetRequiredService<IDeadLetterSink>();
@@ -91,7 +93,7 @@ public sealed partial class PipelineHostedService : BackgroundService
         var store = OpenStore(stateOptions, options);
         var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase));
         var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
-        var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
+        var consumerOptions = new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,
             GroupId = kafka.GroupId,
@@ -101,7 +103,9 @@ public sealed partial class PipelineHostedService : BackgroundService
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
             Extra = kafka.Client,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
+        };
+        tuning?.ApplyTo(consumerOptions);
+        var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);

@@ -33,9 +33,11 @@ public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, Tim
     /// <returns>Its settings.</returns>
     public static LatencyTuning For(LatencyProfile profile) => profile switch
     {
-        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.Zero, TimeSpan.Zero),
-        LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1)),
-        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5)),
+        // Linger and micro-batch wait stay ≥ 1 ms even at Low: at 0 every row is its own produce request and every chunk its
+        // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md).
+        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1)),
+        LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2)),
+        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5)),
         _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, "Unknown latency profile."),
     };
 
