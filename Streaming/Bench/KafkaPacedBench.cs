@@ -48,13 +48,13 @@ internal static class KafkaPacedBench
     private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis);
 
     /// <summary>The knobs a paced run is measured with (the latency profile's settings, or overrides).</summary>
-    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize)
+    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16)
     {
         public static Knobs Of(LatencyProfile profile)
         {
             var t = LatencyTuning.For(profile);
             // The ticks producer stands for the upstream (not ours): 1 ms linger in every profile.
-            return new Knobs(1, t.FetchWaitMaxMs, t.MaxWait.TotalMilliseconds, t.ProducerLinger.TotalMilliseconds, 256);
+            return new Knobs(1, t.FetchWaitMaxMs, t.MaxWait.TotalMilliseconds, t.ProducerLinger.TotalMilliseconds, 256, t.ChannelCapacity);
         }
     }
 
@@ -72,7 +72,7 @@ internal static class KafkaPacedBench
         var log = new EventLog(total, warm);
         var transportOnly = knobs.ChunkSize == 0;
         using var topic = transportOnly ? null : new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = cluster.BootstrapServers, Topic = "forecasts", Linger = TimeSpan.FromMilliseconds(knobs.ForecastLingerMs) }, NullLogger.Instance);
-        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = Math.Max(1, knobs.ChunkSize), ChannelCapacity = 16, MaxWait = TimeSpan.FromMilliseconds(knobs.MaxWaitMs), InitialSlots = keys / workers + 1024 };
+        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = Math.Max(1, knobs.ChunkSize), ChannelCapacity = knobs.ChannelCapacity, MaxWait = TimeSpan.FromMilliseconds(knobs.MaxWaitMs), InitialSlots = keys / workers + 1024 };
         var handoff = new LatencyOutput(log);
         var pipeline = new StreamPipeline(options, models, topic is null ? [handoff] : [handoff, topic], new CountingDeadLetterSink());
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions

@@ -44,7 +44,7 @@ public static class PipelineBench
         var latency = new Option<string>("--latency") { Description = "Latency profiles (Pipeline:Latency) the paced run is measured with, comma-separated", DefaultValueFactory = _ => "low,balanced" };
         var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
-        var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
+        var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
         command.Options.Add(knobs);
         command.Options.Add(output);
         command.Options.Add(runs);
@@ -58,7 +58,7 @@ public static class PipelineBench
             var profiles = parse.GetValue(latency)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(p => Enum.Parse<LatencyProfile>(p, ignoreCase: true)).ToArray();
             var extra = parse.GetValue(knobs)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Select(k => k.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray())
-                .Select(v => new KafkaPacedBench.Knobs(v[0], (int)v[1], v[2], v[3], 256)).ToArray();
+                .Select(v => new KafkaPacedBench.Knobs(v[0], (int)v[1], v[2], v[3], 256, v.Length > 4 ? (int)v[4] : 16)).ToArray();
             var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra);
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;

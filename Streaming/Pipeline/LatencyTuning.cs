@@ -26,7 +26,11 @@ public enum LatencyProfile
 /// <param name="PollTimeout">How long one consumer poll round waits when nothing is ready.</param>
 /// <param name="ProducerLinger">Producer <c>linger.ms</c> of the forecasts topic.</param>
 /// <param name="MaxWait">How long an event waits for its micro-batch to fill (<see cref="PipelineOptions.MaxWait"/>).</param>
-public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, TimeSpan ProducerLinger, TimeSpan MaxWait)
+/// <param name="ChannelCapacity">
+/// Chunks a worker lane holds (<see cref="PipelineOptions.ChannelCapacity"/>, at least this). Short polls hand over small
+/// chunks, and a full lane pauses its partitions, whose resume cost seconds of latency in the paced bench.
+/// </param>
+public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, TimeSpan ProducerLinger, TimeSpan MaxWait, int ChannelCapacity)
 {
     /// <summary>The settings of <paramref name="profile"/> (measured with <c>bench pipeline</c>; see docs/benchmarks.md).</summary>
     /// <param name="profile">Profile.</param>
@@ -35,18 +39,19 @@ public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, Tim
     {
         // Linger and micro-batch wait stay ≥ 1 ms even at Low: at 0 every row is its own produce request and every chunk its
         // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md).
-        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1)),
-        LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2)),
-        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5)),
+        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 256),
+        LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2), 64),
+        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5), 16),
         _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, "Unknown latency profile."),
     };
 
-    /// <summary>Sets the workers' micro-batch wait.</summary>
+    /// <summary>Sets the workers' micro-batch wait and raises their lane capacity to the profile's.</summary>
     /// <param name="options">Pipeline options (changed in place).</param>
     public void ApplyTo(PipelineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.MaxWait = MaxWait;
+        options.ChannelCapacity = Math.Max(options.ChannelCapacity, ChannelCapacity);
     }
 
     /// <summary>Sets the consumer's fetch wait (unless <c>fetch.wait.max.ms</c> is set explicitly) and poll timeout.</summary>
