@@ -39,7 +39,7 @@ public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, Tim
     {
         // Linger and micro-batch wait stay ≥ 1 ms even at Low: at 0 every row is its own produce request and every chunk its
         // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md).
-        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 256),
+        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 64),
         LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2), 64),
         LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5), 16),
         _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, "Unknown latency profile."),
