@@ -15,7 +15,7 @@ public class LatencyTuningTests
     public void Settings_BindFromConfiguration_AndAreUnsetByDefault()
     {
         Assert.Null(Provider([]).GetRequiredService<IOptions<PipelineOptions>>().Value.Latency);
-        var sp = Provider(new() { ["Pipeline:Latency"] = "throughput", ["Kafka:ForecastFormat"] = "binary" });
+        var sp = Provider(new() { ["Kafka:BootstrapServers"] = "localhost:9092", ["Pipeline:Latency"] = "throughput", ["Kafka:ForecastFormat"] = "binary" });
         Assert.Equal(LatencyProfile.Throughput, sp.GetRequiredService<IOptions<PipelineOptions>>().Value.Latency);
         Assert.Equal(ForecastFormat.Binary, sp.GetRequiredService<IOptions<KafkaSettings>>().Value.ForecastFormat);
     }
