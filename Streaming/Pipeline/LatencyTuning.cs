@@ -41,7 +41,7 @@ public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, Tim
         // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md).
         LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 64),
         LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2), 64),
-        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5), 16),
+        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5), 256),
         _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, "Unknown latency profile."),
     };
 
