@@ -19,7 +19,25 @@ internal static class KafkaLimitBench
 {
     private const int Horizons = 5;
 
-    public sealed record ProduceCosts(double ClientPlainRate, double ClientJsonRate, double OutputJsonRate, double ClientBinaryRate, double OutputBinaryRate, int JsonBytes, int BinaryBytes, JsonArray Repeats);
+    public sealed record ProduceCosts(double ClientPlainRate, double ClientJsonRate, double OutputJsonRate, double ClientBinaryRate, double OutputBinaryRate, int JsonBytes, int BinaryBytes, JsonArray Repeats)
+    {
+        /// <summary>Process CPU µs per row (all threads, the client's included), least of the repeats: plain client, client JSON, output JSON, client binary, output binary.</summary>
+        public double[] CpuUs { get; init; } = [];
+    }
+
+    /// <summary>CPU time of the whole process: on a shared box it is far steadier than wall-clock rates.</summary>
+    private static double CpuUs()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime.TotalMicroseconds;
+    }
+
+    private static async Task<double> CpuPerRowAsync(Func<Task<double>> run, List<double> rates, int rows)
+    {
+        var before = CpuUs();
+        rates.Add(await run().ConfigureAwait(false));
+        return (CpuUs() - before) / rows;
+    }
 
     public static async Task<ProduceCosts> MeasureAsync(EmbeddedKafka cluster, int rows, int keys, int repeats, CancellationToken ct)
     {
@@ -37,6 +55,7 @@ internal static class KafkaLimitBench
             return t;
         }
 
+        var cpus = new List<double[]>();
         var cp = new List<double>();
         var cj = new List<double>();
         var oj = new List<double>();
@@ -44,19 +63,30 @@ internal static class KafkaLimitBench
         var ob = new List<double>();
         for (var i = 0; i < repeats; i++)
         {
-            cp.Add(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct, plain: true));
-            cj.Add(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct));
-            oj.Add(await OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct).ConfigureAwait(false));
-            cb.Add(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, binary, ct));
-            ob.Add(await OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct).ConfigureAwait(false));
+            var rowsN = json.Length;
+            var cpu = new[]
+            {
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct, plain: true)), cp, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct)), cj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct), oj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, binary, ct)), cb, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct), ob, rowsN).ConfigureAwait(false),
+            };
+            cpus.Add(cpu);
+            Console.WriteLine($"    repeat {i}: CPU µs/row client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2}, client binary {cpu[3]:N2}, output binary {cpu[4]:N2}");
+
             runs.Add(new JsonObject
             {
+                ["cpu_us_per_row"] = new JsonArray([.. cpus[^1].Select(c => JsonValue.Create(Math.Round(c, 2)))]),
                 ["client_plain_json_per_s"] = Math.Round(cp[^1]), ["client_json_per_s"] = Math.Round(cj[^1]), ["output_json_per_s"] = Math.Round(oj[^1]),
                 ["client_binary_per_s"] = Math.Round(cb[^1]), ["output_binary_per_s"] = Math.Round(ob[^1]),
             });
         }
 
-        return new ProduceCosts(cp.Max(), cj.Max(), oj.Max(), cb.Max(), ob.Max(), (int)json.Average(v => v.Length), binary[0].Length, runs);
+        return new ProduceCosts(cp.Max(), cj.Max(), oj.Max(), cb.Max(), ob.Max(), (int)json.Average(v => v.Length), binary[0].Length, runs)
+        {
+            CpuUs = [.. Enumerable.Range(0, 5).Select(k => cpus.Min(c => c[k]))],
+        };
     }
 
     private static byte[] Binary(ForecastBatch b, int r)

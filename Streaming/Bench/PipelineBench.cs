@@ -354,6 +354,8 @@ public static class PipelineBench
         Console.WriteLine("  {0,-8} {1,14} {2,14} {3,12} {4,12}", "format", "client/s", "output/s", "client µs", "output +µs");
         Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "json", produce.ClientJsonRate, produce.OutputJsonRate, 1e6 / produce.ClientJsonRate, (1e6 / produce.OutputJsonRate) - (1e6 / produce.ClientJsonRate));
         Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "binary", produce.ClientBinaryRate, produce.OutputBinaryRate, 1e6 / produce.ClientBinaryRate, (1e6 / produce.OutputBinaryRate) - (1e6 / produce.ClientBinaryRate));
+        var cpu = produce.CpuUs;
+        Console.WriteLine($"  process CPU µs per row (least of the repeats): plain client {cpu[0]:N2}; client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (+{cpu[2] - cpu[1]:N2}); client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (+{cpu[4] - cpu[3]:N2})");
 
         // 2) The whole pipeline from the topic, forecasts to a counting output.
         var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
@@ -399,6 +401,11 @@ public static class PipelineBench
             {
                 ["rows"] = produceRows, ["json_bytes"] = produce.JsonBytes, ["binary_bytes"] = produce.BinaryBytes,
                 ["client_plain_json_per_s"] = Math.Round(produce.ClientPlainRate),
+                ["cpu_us_per_row"] = new JsonObject
+                {
+                    ["plain_client_json"] = Math.Round(cpu[0], 3), ["client_json"] = Math.Round(cpu[1], 3), ["output_json"] = Math.Round(cpu[2], 3),
+                    ["client_binary"] = Math.Round(cpu[3], 3), ["output_binary"] = Math.Round(cpu[4], 3),
+                },
                 ["client_json_per_s"] = Math.Round(produce.ClientJsonRate), ["output_json_per_s"] = Math.Round(produce.OutputJsonRate),
                 ["client_binary_per_s"] = Math.Round(produce.ClientBinaryRate), ["output_binary_per_s"] = Math.Round(produce.OutputBinaryRate),
                 ["output_json_extra_us_per_row"] = Math.Round((1e6 / produce.OutputJsonRate) - (1e6 / produce.ClientJsonRate), 3),
