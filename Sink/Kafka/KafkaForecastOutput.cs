@@ -65,7 +65,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     private static byte[]? t_versionBytes;
 
     // Values stay referenced by the client until their delivery report; rows are a few hundred bytes.
-    private readonly ExactLengthPool _values = new(4096, 4096);
+    private readonly ExactLengthPool _values = new(4096, 1024);
 
     // Keys repeat (one per entity): cache their bytes instead of encoding each row. Workers call WriteAsync concurrently.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
@@ -269,7 +269,8 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             return;
         }
 
-        if (attempt < _options.DeliveryRetries && !report.Error.IsFatal)
+        // A report without its value (report fields narrowed in the extra properties) cannot be produced again: given up.
+        if (attempt < _options.DeliveryRetries && !report.Error.IsFatal && report.Message.Value is not null)
         {
             Interlocked.Increment(ref _retried);
             LogRetry(_logger, report.Error.Reason, attempt + 1);
