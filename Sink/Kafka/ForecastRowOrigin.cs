@@ -4,7 +4,7 @@ using StreamLstm.Model.Forecasting;
 namespace StreamLstm.Sink.Kafka;
 
 /// <summary>
-/// Reads back where a forecasts-topic message came from (<c>source</c>, <c>partition</c>, <c>offset</c>) — only on the rare
+/// Reads back (from its JSON or binary row) where a forecasts-topic message came from (<c>source</c>, <c>partition</c>, <c>offset</c>) — only on the rare
 /// path where its delivery was given up, so the hot path carries no per-message origin besides the JSON it writes anyway.
 /// </summary>
 internal static class ForecastRowOrigin
@@ -16,6 +16,13 @@ internal static class ForecastRowOrigin
         offset = -1;
         string? source = null;
         if (json is null) return false;
+        if (json.Length > 0 && json[0] == ForecastBinary.Magic)
+        {
+            if (!ForecastBinary.TryRead(json, out var row)) return false;
+            (kind, partition, offset) = (row.Source, row.Partition, row.Offset);
+            return partition >= 0 && offset >= 0;
+        }
+
         try
         {
             using var doc = JsonDocument.Parse(json);

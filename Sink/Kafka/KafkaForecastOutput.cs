@@ -22,13 +22,20 @@ public sealed class KafkaForecastOutputOptions
     /// <summary>How many times a message whose delivery failed is produced again before it is reported as lost.</summary>
     public int DeliveryRetries { get; set; } = 3;
 
+    /// <summary>How rows are encoded (<see cref="ForecastFormat.Json"/> by default).</summary>
+    public ForecastFormat Format { get; set; } = ForecastFormat.Json;
+
     /// <summary>Extra librdkafka producer properties.</summary>
     public Dictionary<string, string> Extra { get; set; } = [];
 }
 
 /// <summary>
 /// Writes each forecast row as one JSON message to the forecasts topic, keyed by the entity id, through an idempotent
-/// producer: <c>{"key","source","ts","observed","mu":[K],"sigma":[K],"model_version","partition","offset"}</c>.
+/// producer: <c>{"key","source","ts","observed","mu":[K],"sigma":[K],"model_version","partition","offset"}</c>
+/// (or the compact <see cref="ForecastBinary"/> row when <see cref="KafkaForecastOutputOptions.Format"/> says so).
+/// The hot path allocates nothing of its own per row: values are serialized into arrays pooled by length (returned when
+/// their delivery is final), one delivery delegate serves a whole flush epoch, and delivery reports carry only the key,
+/// the value and the error (no headers or timestamps marshalled per report).
 /// A row is handed over once the client has queued it (a full queue is waited out: backpressure). A delivery error
 /// after the client's own retries is produced again up to <see cref="KafkaForecastOutputOptions.DeliveryRetries"/>
 /// times, then given up: counted in <see cref="FailedDeliveries"/>, logged, and recorded in <see cref="DeliveryFailures"/>,
@@ -47,6 +54,18 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
+
+    [ThreadStatic]
+    private static Message<byte[], byte[]>? t_message;
+
+    [ThreadStatic]
+    private static string? t_version;
+
+    [ThreadStatic]
+    private static byte[]? t_versionBytes;
+
+    // Values stay referenced by the client until their delivery report; rows are a few hundred bytes.
+    private readonly ExactLengthPool _values = new(4096, 1024);
 
     // Keys repeat (one per entity): cache their bytes instead of encoding each row. Workers call WriteAsync concurrently.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
@@ -76,6 +95,8 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             CompressionType = CompressionType.Lz4,
             ClientId = "streamlstm-forecasts",
             QueueBufferingMaxMessages = 1_000_000,
+            // Reports need only the key and value (to produce again or to find the input row) and the error.
+            DeliveryReportFields = "key,value",
         };
         foreach (var (k, v) in options.Extra) config.Set(k, v);
         _producer = new ProducerBuilder<byte[], byte[]>(config)
@@ -104,18 +125,23 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         var onDelivery = Handler(epoch);
         epoch.Begin(batch.Count);
         var r = 0;
+        var message = t_message ??= new Message<byte[], byte[]>();
         try
         {
             for (; r < batch.Count; r++)
             {
-                var key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
-                var value = Serialize(batch, r, source);
-                Produce(new Message<byte[], byte[]> { Key = key, Value = value }, onDelivery, cancellationToken);
+                // The client copies the payload and keeps only references, so one Message instance serves every row.
+                message.Key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
+                message.Value = _options.Format == ForecastFormat.Binary ? SerializeBinary(batch, r) : Serialize(batch, r, source);
+                Produce(message, onDelivery, cancellationToken);
+                message.Value = null!;
             }
         }
         finally
         {
             // Rows never queued (cancelled, or a fatal producer error) will get no delivery report: they are not delivered.
+            if (message.Value is { } unsent) _values.Return(unsent);
+            message.Value = null!;
             for (var left = r; left < batch.Count; left++)
             {
                 _epochs.Complete(epoch);
@@ -155,7 +181,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static byte[] Serialize(ForecastBatch batch, int row, string source)
+    private byte[] Serialize(ForecastBatch batch, int row, string source)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(512);
         buffer.ResetWrittenCount();
@@ -163,7 +189,23 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         writer.Reset(buffer);
         Write(writer, batch, row, source);
         writer.Flush();
-        return buffer.WrittenSpan.ToArray();
+        var value = _values.Rent(buffer.WrittenCount);
+        buffer.WrittenSpan.CopyTo(value);
+        return value;
+    }
+
+    private byte[] SerializeBinary(ForecastBatch batch, int row)
+    {
+        if (!ReferenceEquals(t_version, batch.ModelVersion))
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(batch.ModelVersion);
+            t_versionBytes = bytes.Length <= byte.MaxValue ? bytes : bytes[..byte.MaxValue];
+            t_version = batch.ModelVersion;
+        }
+
+        var value = _values.Rent(ForecastBinary.Size(batch.Horizons, t_versionBytes!.Length));
+        ForecastBinary.Write(batch, row, t_versionBytes, value);
+        return value;
     }
 
     private static void Write(Utf8JsonWriter w, ForecastBatch batch, int row, string source)
@@ -217,25 +259,27 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     private Action<DeliveryReport<byte[], byte[]>> Handler(DeliveryEpochs.Epoch epoch) =>
         epoch.Handler(e => new EpochHandler(this, e)).OnDelivery;
 
-    private void OnDelivery(DeliveryReport<byte[], byte[]> report, DeliveryEpochs.Epoch epoch, Action<DeliveryReport<byte[], byte[]>> self)
+    private void OnDelivery(DeliveryReport<byte[], byte[]> report, DeliveryEpochs.Epoch epoch, int attempt)
     {
         if (!report.Error.IsError)
         {
             Interlocked.Increment(ref _delivered);
+            if (report.Message.Value is { } value) _values.Return(value);
             _epochs.Complete(epoch);
             return;
         }
 
-        var attempt = 0;
-        if (report.Message.Headers?.TryGetLastBytes(RetryHeader, out var b) == true && b.Length == 1) attempt = b[0];
-        if (attempt < _options.DeliveryRetries && !report.Error.IsFatal)
+        // A report without its value (report fields narrowed in the extra properties) cannot be produced again: given up.
+        if (attempt < _options.DeliveryRetries && !report.Error.IsFatal && report.Message.Value is not null)
         {
             Interlocked.Increment(ref _retried);
             LogRetry(_logger, report.Error.Reason, attempt + 1);
+            // Rare path: a handler per retried row carries its attempt count (reports carry no headers).
             var again = new Message<byte[], byte[]> { Key = report.Message.Key, Value = report.Message.Value, Headers = [new Header(RetryHeader, [(byte)(attempt + 1)])] };
+            var retry = new RetryHandler(this, epoch, attempt + 1);
             try
             {
-                _producer.Produce(_options.Topic, again, self);
+                _producer.Produce(_options.Topic, again, retry.OnDelivery);
                 return;
             }
             catch (KafkaException ex)
@@ -249,7 +293,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     }
 
     /// <summary>A row that will not be delivered: counted, logged, and its input offset held back from commit.</summary>
-    private void GiveUp(byte[] value, string reason)
+    private void GiveUp(byte[]? value, string reason)
     {
         Interlocked.Increment(ref _failed);
         if (ForecastRowOrigin.TryRead(value, out var kind, out var partition, out var offset))
@@ -278,7 +322,13 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
         public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
 
-        private void Deliver(DeliveryReport<byte[], byte[]> report) => _owner.OnDelivery(report, _epoch, OnDelivery);
+        private void Deliver(DeliveryReport<byte[], byte[]> report) => _owner.OnDelivery(report, _epoch, 0);
+    }
+
+    /// <summary>The delivery delegate of one row produced again (its attempt number).</summary>
+    private sealed class RetryHandler(KafkaForecastOutput owner, DeliveryEpochs.Epoch epoch, int attempt)
+    {
+        public void OnDelivery(DeliveryReport<byte[], byte[]> report) => owner.OnDelivery(report, epoch, attempt);
     }
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Forecasts producer failed fatally: {Reason}; the service stops (offsets stay at what was delivered)")]

@@ -40,11 +40,27 @@ public static class PipelineBench
         command.Options.Add(hidden);
         command.Options.Add(workers);
         command.Options.Add(kafkaEvents);
+        var runs = new Option<string>("--runs") { Description = "Parts to run: core, kafka (throughput and the limit), paced (latency through Kafka), transport (latency of the ticks alone: the client + broker floor)", DefaultValueFactory = _ => "core,kafka,paced,transport" };
+        var latency = new Option<string>("--latency") { Description = "Latency profiles (Pipeline:Latency) the paced run is measured with, comma-separated", DefaultValueFactory = _ => "low,balanced" };
+        var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
+        var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
+        var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
+        command.Options.Add(knobs);
         command.Options.Add(output);
+        command.Options.Add(runs);
+        command.Options.Add(latency);
+        command.Options.Add(pacedSeconds);
+        command.Options.Add(produceRows);
         command.SetAction(async (parse, ct) =>
         {
             var workerCounts = parse.GetValue(workers)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), ct).ConfigureAwait(false);
+            var parts = parse.GetValue(runs)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var profiles = parse.GetValue(latency)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(p => Enum.Parse<LatencyProfile>(p, ignoreCase: true)).ToArray();
+            var extra = parse.GetValue(knobs)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(k => k.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+                .Select(v => new KafkaPacedBench.Knobs(v[0], (int)v[1], v[2], v[3], 256, v.Length > 4 ? (int)v[4] : 16)).ToArray();
+            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra);
+            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             await File.WriteAllTextAsync(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
@@ -54,11 +70,60 @@ public static class PipelineBench
         return command;
     }
 
-    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, CancellationToken ct)
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs);
+
+    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
     {
         var model = LstmModel.CreateRandom(new LstmConfig(3, hidden, 1, 5), 7);
         model.Metadata = model.Metadata with { Version = "bench" };
         var models = new Dictionary<SourceKind, LstmModel> { [SourceKind.Tick] = model };
+        var core = new JsonArray();
+        var paced = new JsonArray();
+        JsonObject? phases = null;
+        if (plan.Parts.Contains("core")) (phases, core, paced) = await CoreAsync(models, events, keys, hidden, workerCounts, ct).ConfigureAwait(false);
+
+        var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, ct).ConfigureAwait(false) : null;
+        JsonArray? kafkaPaced = null;
+        JsonArray? transport = null;
+        if (plan.Parts.Contains("transport"))
+        {
+            // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait and linger.
+            var low = KafkaPacedBench.Knobs.Of(LatencyProfile.Low) with { ChunkSize = 0 };
+            transport = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, low, "transport only ").ConfigureAwait(false);
+        }
+
+        if (plan.Parts.Contains("paced"))
+        {
+            kafkaPaced = [];
+            var runsToDo = plan.Profiles.Select(p => (Knobs: KafkaPacedBench.Knobs.Of(p), Label: p.ToString().ToLowerInvariant() + " "))
+                .Concat(plan.ExtraKnobs.Select(k => (Knobs: k, Label: "custom ")));
+            foreach (var (k, label) in runsToDo)
+            {
+                var rows = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, k, label).ConfigureAwait(false);
+                foreach (var row in rows.ToArray())
+                {
+                    rows.Remove(row);
+                    kafkaPaced.Add(row);
+                }
+            }
+        }
+
+        return new JsonObject
+        {
+            ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString(), ["note"] = "shared CPU; other jobs may run at the same time" },
+            ["core_phase_ns_per_event_single_thread"] = phases,
+            ["core"] = core,
+            ["core_paced"] = paced,
+            ["kafka"] = kafka,
+            ["limit_ratio"] = kafka?["limit_ratio"]?.DeepClone(),
+            ["kafka_paced"] = kafkaPaced,
+            ["kafka_transport_paced"] = transport,
+        };
+    }
+
+    private static async Task<(JsonObject Phases, JsonArray Core, JsonArray Paced)> CoreAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int hidden, int[] workerCounts, CancellationToken ct)
+    {
+        var model = models[SourceKind.Tick];
         Console.WriteLine($"generating {events:N0} tick events for {keys:N0} symbols...");
         var messages = Generate(events, keys, out var keyBytes, out var keyIndex);
 
@@ -100,17 +165,7 @@ public static class PipelineBench
             });
         }
 
-        var kafka = kafkaEvents > 0 ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, ct).ConfigureAwait(false) : null;
-        var kafkaPaced = kafkaEvents > 0 ? await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], TimeSpan.FromSeconds(10), ct).ConfigureAwait(false) : null;
-        return new JsonObject
-        {
-            ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString(), ["note"] = "shared CPU; other jobs may run at the same time" },
-            ["core_phase_ns_per_event_single_thread"] = phases,
-            ["core"] = core,
-            ["core_paced"] = paced,
-            ["kafka"] = kafka,
-            ["kafka_paced"] = kafkaPaced,
-        };
+        return (phases, core, paced);
     }
 
     /// <summary>Single-thread cost of each stage of the hot path, measured apart.</summary>
@@ -246,7 +301,7 @@ public static class PipelineBench
         return new RunResult(sw.Elapsed.TotalSeconds, count / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)totals.Forecasts / totals.Batches);
     }
 
-    private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, CancellationToken ct)
+    private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, int produceRows, CancellationToken ct)
     {
         KafkaNative.EnsureLoaded();
         using var cluster = EmbeddedKafka.Start(1);
@@ -292,6 +347,16 @@ public static class PipelineBench
         var drainRate = Drain(cluster.BootstrapServers, events, batched: true);
         Console.WriteLine($"  consume only, drain loop (client+broker): {drainRate,12:N0} msg/s");
 
+        // 1b) The produce side: forecast rows through the bare client and through our output, per format (item 2 and the limit).
+        var produce = await KafkaLimitBench.MeasureAsync(cluster, produceRows, keys, 3, ct).ConfigureAwait(false);
+        Console.WriteLine($"  produce only, forecast rows ({produceRows:N0}, best of {produce.Repeats.Count}; JSON {produce.JsonBytes} B, binary {produce.BinaryBytes} B):");
+        Console.WriteLine($"  plain client (acks=1, no idempotence, no lz4), JSON: {produce.ClientPlainRate:N0}/s ({1e6 / produce.ClientPlainRate:N2} µs); the rows below use the forecasts producer's settings");
+        Console.WriteLine("  {0,-8} {1,14} {2,14} {3,12} {4,12}", "format", "client/s", "output/s", "client µs", "output +µs");
+        Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "json", produce.ClientJsonRate, produce.OutputJsonRate, 1e6 / produce.ClientJsonRate, (1e6 / produce.OutputJsonRate) - (1e6 / produce.ClientJsonRate));
+        Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "binary", produce.ClientBinaryRate, produce.OutputBinaryRate, 1e6 / produce.ClientBinaryRate, (1e6 / produce.OutputBinaryRate) - (1e6 / produce.ClientBinaryRate));
+        var cpu = produce.CpuUs;
+        Console.WriteLine($"  process CPU µs per row (least of the repeats): plain client {cpu[0]:N2}; client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (+{cpu[2] - cpu[1]:N2}); client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (+{cpu[4] - cpu[3]:N2})");
+
         // 2) The whole pipeline from the topic, forecasts to a counting output.
         var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline, forecasts counted:              {full.Rate,12:N0} events/s  p50 {full.P50:N0} µs  p99 {full.P99:N0} µs");
@@ -299,6 +364,17 @@ public static class PipelineBench
         // 3) The same with the forecasts topic (JSON through the idempotent producer).
         var withTopic = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic:               {withTopic.Rate,12:N0} events/s  p50 {withTopic.P50:N0} µs  p99 {withTopic.P99:N0} µs");
+
+        // The limit: what the client and broker alone need per event, consuming one tick and producing one forecast row.
+        var limit = 1 / ((1 / drainRate) + (1 / produce.ClientJsonRate));
+        var ratio = withTopic.Rate / limit;
+        Console.WriteLine();
+        Console.WriteLine("  {0,-40} {1,14}", "limit (consume-only + produce-only)", "events/s");
+        Console.WriteLine("  {0,-40} {1,14:N0}", "consume only (drain loop)", drainRate);
+        Console.WriteLine("  {0,-40} {1,14:N0}", "produce only (forecast rows, JSON)", produce.ClientJsonRate);
+        Console.WriteLine("  {0,-40} {1,14:N0}", "limit: 1 / (1/consume + 1/produce)", limit);
+        Console.WriteLine("  {0,-40} {1,14:N0}", "pipeline + forecasts topic", withTopic.Rate);
+        Console.WriteLine("  {0,-40} {1,14:P1}", "limit ratio", ratio);
 
         var coreRate = core.Count > 0 ? core[^1]!["events_per_s"]!.GetValue<double>() : double.NaN;
         var usClient = 1e6 / drainRate;
@@ -317,10 +393,27 @@ public static class PipelineBench
             ["us_per_event"] = new JsonObject
             {
                 ["client_and_broker"] = Math.Round(usClient, 3),
-                ["our_code_core"] = Math.Round(usOurs, 3),
+                ["our_code_core"] = double.IsFinite(usOurs) ? Math.Round(usOurs, 3) : null,
                 ["whole_pipeline"] = Math.Round(usTotal, 3),
                 ["forecasts_topic_extra"] = Math.Round(usTopic, 3),
             },
+            ["produce_only"] = new JsonObject
+            {
+                ["rows"] = produceRows, ["json_bytes"] = produce.JsonBytes, ["binary_bytes"] = produce.BinaryBytes,
+                ["client_plain_json_per_s"] = Math.Round(produce.ClientPlainRate),
+                ["cpu_us_per_row"] = new JsonObject
+                {
+                    ["plain_client_json"] = Math.Round(cpu[0], 3), ["client_json"] = Math.Round(cpu[1], 3), ["output_json"] = Math.Round(cpu[2], 3),
+                    ["client_binary"] = Math.Round(cpu[3], 3), ["output_binary"] = Math.Round(cpu[4], 3),
+                },
+                ["client_json_per_s"] = Math.Round(produce.ClientJsonRate), ["output_json_per_s"] = Math.Round(produce.OutputJsonRate),
+                ["client_binary_per_s"] = Math.Round(produce.ClientBinaryRate), ["output_binary_per_s"] = Math.Round(produce.OutputBinaryRate),
+                ["output_json_extra_us_per_row"] = Math.Round((1e6 / produce.OutputJsonRate) - (1e6 / produce.ClientJsonRate), 3),
+                ["output_binary_extra_us_per_row"] = Math.Round((1e6 / produce.OutputBinaryRate) - (1e6 / produce.ClientBinaryRate), 3),
+                ["repeats"] = produce.Repeats,
+            },
+            ["limit_events_per_s"] = Math.Round(limit),
+            ["limit_ratio"] = Math.Round(ratio, 3),
             ["latency_note"] = "latency is from the consumer taking the message off the client to the forecast batch being handed to the outputs",
         };
     }

@@ -27,6 +27,9 @@ public sealed class KafkaSettings
     /// <summary>Forecast output topic.</summary>
     public string ForecastsTopic { get; set; } = "forecasts";
 
+    /// <summary>Encoding of the forecasts topic: <c>json</c> (default) or the compact <c>binary</c> row (<see cref="Sink.Kafka.ForecastBinary"/>).</summary>
+    public Sink.Kafka.ForecastFormat ForecastFormat { get; set; } = Sink.Kafka.ForecastFormat.Json;
+
     /// <summary>Dead-letter topic.</summary>
     public string DeadLetterTopic { get; set; } = "streamlstm.dlq";
 

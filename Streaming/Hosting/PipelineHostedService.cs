@@ -81,6 +81,8 @@ public sealed partial class PipelineHostedService : BackgroundService
         var options = _services.GetRequiredService<IOptions<PipelineOptions>>().Value;
         // Rows are scored once, on the workers, with the sink's (already validated) thresholds: one scoring state per key.
         if (_services.GetService<IOptions<Sink.Hosting.SinkOptions>>() is { } sink) options.Anomaly = sink.Value.Anomaly;
+        var tuning = options.Latency is { } latency ? LatencyTuning.For(latency) : null;
+        tuning?.ApplyTo(options);
         var modelSet = _services.GetRequiredService<PipelineModels>();
         IReadOnlyList<IForecastOutput> outputs = [.. _services.GetServices<IForecastOutput>()];
         var deadLetters = _services.GetRequiredService<IDeadLetterSink>();
@@ -93,7 +95,7 @@ public sealed partial class PipelineHostedService : BackgroundService
         var store = OpenStore(stateOptions, options);
         var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase), stateOptions.KeyTtl);
         var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
-        var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
+        var consumerOptions = new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,
             GroupId = kafka.GroupId,
@@ -103,7 +105,9 @@ public sealed partial class PipelineHostedService : BackgroundService
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
             Extra = kafka.Client,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
+        };
+        tuning?.ApplyTo(consumerOptions);
+        var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
         Consumer = consumer;
         if (_services.GetService<Online.OnlineLearning>() is { } online) pipeline.AttachOnline(online);
         using var abort = new CancellationTokenSource();

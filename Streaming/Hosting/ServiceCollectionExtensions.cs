@@ -76,7 +76,9 @@ public static partial class ServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
-            return new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client },
+            var forecastOptions = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat };
+            if (sp.GetService<IOptions<PipelineOptions>>()?.Value.Latency is { } latency) LatencyTuning.For(latency).ApplyTo(forecastOptions);
+            return new KafkaForecastOutput(forecastOptions,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>(), sp.GetService<DeliveryFailures>());
         });
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<KafkaForecastOutput>());

@@ -74,6 +74,13 @@ public sealed class PipelineOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Pipeline:ShutdownTimeout must be {1}..{2}.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The latency/throughput trade-off (<c>low</c>, <c>balanced</c>, <c>throughput</c>; see <see cref="LatencyTuning"/>), applied at
+    /// start-up to the consumer's fetch wait and poll timeout, the forecasts producer's linger and <see cref="MaxWait"/>. Unset: those
+    /// settings keep their own values.
+    /// </summary>
+    public LatencyProfile? Latency { get; set; }
+
     /// <summary>Worker count after resolving 0 to the core count.</summary>
     public int ResolvedWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
 }

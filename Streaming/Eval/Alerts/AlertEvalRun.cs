@@ -61,7 +61,14 @@ public sealed record AlertEvalSettings
 /// <param name="Forecasts">Forecasts the pipeline produced.</param>
 /// <param name="DeadLetters">Dead letters and late events.</param>
 /// <param name="Elapsed">Wall time of the pipeline pass (without training).</param>
-public sealed record AlertEvalResult(bool OnlineRequested, bool OnlineActive, IReadOnlyList<KindQuality> Kinds, long Events, long Forecasts, long DeadLetters, TimeSpan Elapsed);
+public sealed record AlertEvalResult(bool OnlineRequested, bool OnlineActive, IReadOnlyList<KindQuality> Kinds, long Events, long Forecasts, long DeadLetters, TimeSpan Elapsed)
+{
+    /// <summary>Fine-tunes the online trainer ran (0 when off).</summary>
+    public long FineTunes { get; init; }
+
+    /// <summary>Fine-tuned models the gate promoted and the workers swapped to.</summary>
+    public long Promotions { get; init; }
+}
 
 /// <summary>
 /// Runs the generators, which label the anomalies they inject, through the real pipeline: an <see cref="InProcessSource"/>
@@ -147,9 +154,10 @@ public static class AlertEvalRun
         var source = new InProcessSource(pipeline);
         var trackers = new Dictionary<SourceKind, EpisodeTracker>();
         var sw = Stopwatch.StartNew();
-        pipeline.Start(ct);
-        await using (var trainer = OnlineTrainer.Attach(pipeline, configuration, online))
+        // Online learning attaches before the workers start (they feed its replay buffers from the first event).
+        await using (var trainer = await OnlineTrainer.AttachAsync(pipeline, models, configuration, online, ct).ConfigureAwait(false))
         {
+            pipeline.Start(ct);
             var buffer = new byte[EventJson.MaxEventBytes];
             foreach (var kind in s.Kinds)
             {
@@ -174,7 +182,8 @@ public static class AlertEvalRun
                 (long)(s.GraceEvents * 1000.0 / RateOf(kind)), trackers[kind].KeyHours)).ToArray();
             var totals = pipeline.Totals();
             TryDelete(deadDir);
-            return new AlertEvalResult(online, trainer.Active, kinds, (long)s.Events * s.Kinds.Count, totals.Forecasts, totals.DeadLetters + totals.Late, sw.Elapsed);
+            var (tried, promoted) = trainer.Totals;
+            return new AlertEvalResult(online, trainer.Active, kinds, (long)s.Events * s.Kinds.Count, totals.Forecasts, totals.DeadLetters + totals.Late, sw.Elapsed) { FineTunes = tried, Promotions = promoted };
         }
     }
 

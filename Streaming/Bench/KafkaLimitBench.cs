@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using StreamLstm.Ingest.Kafka;
+using StreamLstm.Model.Delivery;
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Sink.Kafka;
+
+namespace StreamLstm.Streaming.Bench;
+
+/// <summary>
+/// The produce side of the Kafka limit: forecast rows produced by the bare client (values serialized beforehand, one cached
+/// delivery handler, the forecasts producer's settings) against the same rows written through <see cref="KafkaForecastOutput"/>
+/// (serialization, pooled values, epochs), per format, alternating in one run so the difference is the output's own cost.
+/// </summary>
+internal static class KafkaLimitBench
+{
+    private const int Horizons = 5;
+
+    public sealed record ProduceCosts(double ClientPlainRate, double ClientJsonRate, double OutputJsonRate, double ClientBinaryRate, double OutputBinaryRate, int JsonBytes, int BinaryBytes, JsonArray Repeats)
+    {
+        /// <summary>Process CPU µs per row (all threads, the client's included), least of the repeats: plain client, client JSON, output JSON, client binary, output binary.</summary>
+        public double[] CpuUs { get; init; } = [];
+    }
+
+    /// <summary>CPU time of the whole process: on a shared box it is far steadier than wall-clock rates.</summary>
+    private static double CpuUs()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime.TotalMicroseconds;
+    }
+
+    private static async Task<double> CpuPerRowAsync(Func<Task<double>> run, List<double> rates, int rows)
+    {
+        var before = CpuUs();
+        rates.Add(await run().ConfigureAwait(false));
+        return (CpuUs() - before) / rows;
+    }
+
+    public static async Task<ProduceCosts> MeasureAsync(EmbeddedKafka cluster, int rows, int keys, int repeats, CancellationToken ct)
+    {
+        var batches = Batches(rows, keys);
+        var json = batches.SelectMany(b => Enumerable.Range(0, b.Count).Select(r => KafkaForecastOutput.ToJson(b, r))).ToArray();
+        var binary = batches.SelectMany(b => Enumerable.Range(0, b.Count).Select(r => Binary(b, r))).ToArray();
+        var keyBytes = batches.SelectMany(b => b.Keys.Take(b.Count)).Select(k => System.Text.Encoding.UTF8.GetBytes(k)).ToArray();
+        var runs = new JsonArray();
+        var n = 0;
+        string Topic()
+        {
+            // A fresh topic per run: the mock broker keeps every message in memory.
+            var t = "limit-" + (n++).ToString(CultureInfo.InvariantCulture);
+            cluster.CreateTopic(t, 8);
+            return t;
+        }
+
+        var cpus = new List<double[]>();
+        var cp = new List<double>();
+        var cj = new List<double>();
+        var oj = new List<double>();
+        var cb = new List<double>();
+        var ob = new List<double>();
+        for (var i = 0; i < repeats; i++)
+        {
+            var rowsN = json.Length;
+            var cpu = new[]
+            {
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct, plain: true)), cp, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct)), cj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct), oj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, binary, ct)), cb, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct), ob, rowsN).ConfigureAwait(false),
+            };
+            cpus.Add(cpu);
+            Console.WriteLine($"    repeat {i}: CPU µs/row client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2}, client binary {cpu[3]:N2}, output binary {cpu[4]:N2}");
+
+            runs.Add(new JsonObject
+            {
+                ["cpu_us_per_row"] = new JsonArray([.. cpus[^1].Select(c => JsonValue.Create(Math.Round(c, 2)))]),
+                ["client_plain_json_per_s"] = Math.Round(cp[^1]), ["client_json_per_s"] = Math.Round(cj[^1]), ["output_json_per_s"] = Math.Round(oj[^1]),
+                ["client_binary_per_s"] = Math.Round(cb[^1]), ["output_binary_per_s"] = Math.Round(ob[^1]),
+            });
+        }
+
+        return new ProduceCosts(cp.Max(), cj.Max(), oj.Max(), cb.Max(), ob.Max(), (int)json.Average(v => v.Length), binary[0].Length, runs)
+        {
+            CpuUs = [.. Enumerable.Range(0, 5).Select(k => cpus.Min(c => c[k]))],
+        };
+    }
+
+    private static byte[] Binary(ForecastBatch b, int r)
+    {
+        var version = System.Text.Encoding.UTF8.GetBytes(b.ModelVersion);
+        var value = new byte[ForecastBinary.Size(b.Horizons, version.Length)];
+        ForecastBinary.Write(b, r, version, value);
+        return value;
+    }
+
+    private static List<ForecastBatch> Batches(int rows, int keys)
+    {
+        var rng = new Random(5);
+        var list = new List<ForecastBatch>();
+        for (var done = 0; done < rows;)
+        {
+            var b = new ForecastBatch(SourceKind.Tick, Horizons, 512) { ModelVersion = "bench" };
+            for (var r = 0; r < b.Capacity && done < rows; r++, done++)
+            {
+                b.Keys[r] = "K" + (done % keys).ToString(CultureInfo.InvariantCulture);
+                b.TimestampsMs[r] = 1_700_000_000_000 + done;
+                b.Observed[r] = 100 + rng.NextDouble();
+                for (var h = 0; h < Horizons; h++)
+                {
+                    b.Mu[(r * Horizons) + h] = (float)(100 + rng.NextDouble());
+                    b.Sigma[(r * Horizons) + h] = (float)rng.NextDouble();
+                }
+
+                b.Partitions[r] = done % 8;
+                b.Offsets[r] = done;
+                b.Count = r + 1;
+            }
+
+            list.Add(b);
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// The bare client with the forecasts producer's settings (idempotent, acks=all, lz4), or <paramref name="plain"/>: acks=1,
+    /// no idempotence, no compression (what the earlier "client alone" figure used). Pre-serialized values, one cached handler.
+    /// </summary>
+    private static double ClientOnly(string bootstrap, string topic, byte[][] keys, byte[][] values, CancellationToken ct, bool plain = false)
+    {
+        using var space = new QueueSpaceSignal();
+        var config = plain
+            ? new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.Leader, LingerMs = 5, QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value" }
+            : new ProducerConfig
+            {
+                BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4,
+                QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value",
+            };
+        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        long delivered = 0;
+        Action<DeliveryReport<byte[], byte[]>> onDelivery = _ =>
+        {
+            Interlocked.Increment(ref delivered);
+            space.Signal();
+        };
+        var message = new Message<byte[], byte[]>();
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < values.Length; i++)
+        {
+            message.Key = keys[i];
+            message.Value = values[i];
+            while (true)
+            {
+                space.Arm();
+                try
+                {
+                    producer.Produce(topic, message, onDelivery);
+                    break;
+                }
+                catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    space.Wait(TimeSpan.FromMilliseconds(100), ct);
+                }
+            }
+        }
+
+        producer.Flush(ct);
+        sw.Stop();
+        if (Interlocked.Read(ref delivered) != values.Length) throw new InvalidOperationException($"client-only produce: {delivered} of {values.Length} delivered");
+        return values.Length / sw.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<double> OutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, CancellationToken ct)
+    {
+        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format }, NullLogger.Instance);
+        var rows = batches.Sum(b => b.Count);
+        var sw = Stopwatch.StartNew();
+        foreach (var b in batches) await output.WriteAsync(b, ct).ConfigureAwait(false);
+        await output.FlushAsync(ct).ConfigureAwait(false);
+        sw.Stop();
+        if (output.Delivered != rows) throw new InvalidOperationException($"output produce: {output.Delivered} of {rows} delivered");
+        return rows / sw.Elapsed.TotalSeconds;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using StreamLstm.Ingest.Consumer;
+using StreamLstm.Sink.Kafka;
+
+namespace StreamLstm.Streaming.Pipeline;
+
+/// <summary>The latency/throughput trade-off chosen with <c>Pipeline:Latency</c>.</summary>
+public enum LatencyProfile
+{
+    /// <summary>Lowest event→forecast latency: the broker answers a fetch at once, producers send at once, micro-batches do not wait.</summary>
+    Low,
+
+    /// <summary>A few milliseconds of batching on every hop: most of the throughput at a p99 of a few milliseconds.</summary>
+    Balanced,
+
+    /// <summary>Largest batches: fetches and produce requests wait to fill; latency in the tens of milliseconds.</summary>
+    Throughput,
+}
+
+/// <summary>
+/// The settings a <see cref="LatencyProfile"/> stands for, applied at start-up to the consumer (fetch wait, poll timeout),
+/// the forecasts producer (linger) and the workers (micro-batch wait). Explicit librdkafka properties (<c>Kafka:Client</c>)
+/// still win over the profile's.
+/// </summary>
+/// <param name="FetchWaitMaxMs">Consumer <c>fetch.wait.max.ms</c>: how long the broker holds a fetch that has no data.</param>
+/// <param name="PollTimeout">How long one consumer poll round waits when nothing is ready.</param>
+/// <param name="ProducerLinger">Producer <c>linger.ms</c> of the forecasts topic.</param>
+/// <param name="MaxWait">How long an event waits for its micro-batch to fill (<see cref="PipelineOptions.MaxWait"/>).</param>
+/// <param name="ChannelCapacity">
+/// Chunks a worker lane holds (<see cref="PipelineOptions.ChannelCapacity"/>, at least this). Short polls hand over small
+/// chunks, and a full lane pauses its partitions, whose resume cost seconds of latency in the paced bench.
+/// </param>
+public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, TimeSpan ProducerLinger, TimeSpan MaxWait, int ChannelCapacity)
+{
+    /// <summary>The settings of <paramref name="profile"/> (measured with <c>bench pipeline</c>; see docs/benchmarks.md).</summary>
+    /// <param name="profile">Profile.</param>
+    /// <returns>Its settings.</returns>
+    public static LatencyTuning For(LatencyProfile profile) => profile switch
+    {
+        // Linger and micro-batch wait stay ≥ 1 ms even at Low: at 0 every row is its own produce request and every chunk its
+        // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md).
+        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 64),
+        LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2), 64),
+        LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5), 256),
+        _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, "Unknown latency profile."),
+    };
+
+    /// <summary>Sets the workers' micro-batch wait and raises their lane capacity to the profile's.</summary>
+    /// <param name="options">Pipeline options (changed in place).</param>
+    public void ApplyTo(PipelineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.MaxWait = MaxWait;
+        options.ChannelCapacity = Math.Max(options.ChannelCapacity, ChannelCapacity);
+    }
+
+    /// <summary>Sets the consumer's fetch wait (unless <c>fetch.wait.max.ms</c> is set explicitly) and poll timeout.</summary>
+    /// <param name="options">Consumer options (changed in place).</param>
+    public void ApplyTo(KafkaConsumerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.PollTimeout = PollTimeout;
+        options.Extra = new Dictionary<string, string>(options.Extra);
+        options.Extra.TryAdd("fetch.wait.max.ms", FetchWaitMaxMs.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Sets the forecasts producer's linger (unless <c>linger.ms</c> is set explicitly in its extra properties).</summary>
+    /// <param name="options">Forecasts output options (changed in place).</param>
+    public void ApplyTo(KafkaForecastOutputOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Linger = ProducerLinger;
+    }
+}

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using StreamLstm.Ingest.Consumer;
+using StreamLstm.Sink.Kafka;
+using StreamLstm.Streaming.Hosting;
+using StreamLstm.Streaming.Pipeline;
+
+namespace StreamLstm.Streaming.Tests.Pipeline;
+
+/// <summary><c>Pipeline:Latency</c> and <c>Kafka:ForecastFormat</c>: bound from configuration and applied to each part.</summary>
+public class LatencyTuningTests
+{
+    [Fact]
+    public void Settings_BindFromConfiguration_AndAreUnsetByDefault()
+    {
+        Assert.Null(Provider([]).GetRequiredService<IOptions<PipelineOptions>>().Value.Latency);
+        var sp = Provider(new() { ["Kafka:BootstrapServers"] = "localhost:9092", ["Pipeline:Latency"] = "throughput", ["Kafka:ForecastFormat"] = "binary" });
+        Assert.Equal(LatencyProfile.Throughput, sp.GetRequiredService<IOptions<PipelineOptions>>().Value.Latency);
+        Assert.Equal(ForecastFormat.Binary, sp.GetRequiredService<IOptions<KafkaSettings>>().Value.ForecastFormat);
+    }
+
+    [Fact]
+    public void Profile_SetsConsumerProducerAndWorkers_ButAnExplicitClientPropertyWins()
+    {
+        var low = LatencyTuning.For(LatencyProfile.Low);
+        var pipeline = new PipelineOptions { MaxWait = TimeSpan.FromMilliseconds(50) };
+        var consumer = new KafkaConsumerOptions();
+        var pinned = new KafkaConsumerOptions { Extra = { ["fetch.wait.max.ms"] = "250" } };
+        var producer = new KafkaForecastOutputOptions();
+        low.ApplyTo(pipeline);
+        low.ApplyTo(consumer);
+        low.ApplyTo(pinned);
+        low.ApplyTo(producer);
+
+        Assert.Equal(low.MaxWait, pipeline.MaxWait);
+        Assert.Equal("1", consumer.Extra["fetch.wait.max.ms"]);
+        Assert.Equal(low.PollTimeout, consumer.PollTimeout);
+        Assert.Equal("250", pinned.Extra["fetch.wait.max.ms"]);
+        Assert.Equal(low.ProducerLinger, producer.Linger);
+    }
+
+    [Fact]
+    public void Profiles_TradeLatencyForBatching_InOrder()
+    {
+        var (low, balanced, throughput) = (LatencyTuning.For(LatencyProfile.Low), LatencyTuning.For(LatencyProfile.Balanced), LatencyTuning.For(LatencyProfile.Throughput));
+        Assert.True(low.FetchWaitMaxMs < balanced.FetchWaitMaxMs && balanced.FetchWaitMaxMs < throughput.FetchWaitMaxMs);
+        Assert.True(low.ProducerLinger < balanced.ProducerLinger && balanced.ProducerLinger < throughput.ProducerLinger);
+        Assert.True(low.MaxWait < balanced.MaxWait && balanced.MaxWait < throughput.MaxWait);
+    }
+
+    private static ServiceProvider Provider(Dictionary<string, string?> settings) =>
+        new ServiceCollection().AddStreamLstmPipeline(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()).BuildServiceProvider();
+}
