@@ -32,10 +32,12 @@ public class AlertEvalRunTests
     public async Task BothRuns_PassTheOnlineFlagAndSinkSettingsThrough()
     {
         // An enter threshold no smoothed score reaches: if the setting reaches the pipeline's alert scoring, nothing alerts.
-        string[] config = ["--Sink:Anomaly:Sources:tick:EnterThreshold=1000", "--Sink:Anomaly:Sources:tick:CriticalThreshold=2000"];
+        // Online:EveryEvents low enough that the trainer started for the "on" run fine-tunes within it.
+        string[] config = ["--Sink:Anomaly:Sources:tick:EnterThreshold=1000", "--Sink:Anomaly:Sources:tick:CriticalThreshold=2000", "--Online:EveryEvents=1000", "--Online:MinGap=00:00:00"];
         var results = await AlertEvalCommand.RunAsync(Small() with { Events = 5_000 }, OnlineRuns.Both, config, TextWriter.Null, TestContext.Current.CancellationToken);
 
         Assert.Equal([false, true], results.Select(r => r.OnlineRequested));
+        Assert.Equal([false, true], results.Select(r => r.OnlineActive));
         Assert.All(results, r => Assert.Equal(0, r.Kinds[0].Alerts));
         Assert.All(results, r => Assert.True(r.Kinds[0].Episodes > 0));
     }
