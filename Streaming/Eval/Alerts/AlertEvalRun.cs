@@ -159,6 +159,7 @@ public static class AlertEvalRun
         {
             pipeline.Start(ct);
             var buffer = new byte[EventJson.MaxEventBytes];
+            long sent = 0;
             foreach (var kind in s.Kinds)
             {
                 var generator = Generator(kind, KeysOf(s, kind), s.Seed, s.AnomalyRate);
@@ -169,9 +170,17 @@ public static class AlertEvalRun
                     var info = generator.Next(buffer, out var n);
                     tracker.Add(info);
                     await source.AddAsync(kind, info.KeyIndex % s.Partitions, keyBytes[info.KeyIndex], buffer.AsSpan(0, n).ToArray(), ct).ConfigureAwait(false);
+                    if (trainer.Active && trainer.EveryEvents > 0 && (i + 1) % trainer.EveryEvents == 0)
+                    {
+                        // Everything so far is stepped (and in the replay buffers) before the fine-tune samples them.
+                        await source.FlushAsync(ct).ConfigureAwait(false);
+                        await WaitStepped(pipeline, sent + i + 1, ct).ConfigureAwait(false);
+                        await trainer.RetrainAsync(kind, ct).ConfigureAwait(false);
+                    }
                 }
 
                 tracker.Close();
+                sent += s.Events;
             }
 
             await source.FlushAsync(ct).ConfigureAwait(false);
@@ -184,6 +193,18 @@ public static class AlertEvalRun
             TryDelete(deadDir);
             var (tried, promoted) = trainer.Totals;
             return new AlertEvalResult(online, trainer.Active, kinds, (long)s.Events * s.Kinds.Count, totals.Forecasts, totals.DeadLetters + totals.Late, sw.Elapsed) { FineTunes = tried, Promotions = promoted };
+        }
+    }
+
+    private static async Task WaitStepped(StreamPipeline pipeline, long events, CancellationToken ct)
+    {
+        var deadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (true)
+        {
+            var t = pipeline.Totals();
+            if (t.Forecasts + t.DeadLetters + t.Late + t.Duplicates >= events) return;
+            if (Stopwatch.GetTimestamp() > deadline) throw new TimeoutException($"eval alerts: the pipeline did not step {events:N0} events within 60 s before a fine-tune ({t.Forecasts:N0} forecasts, {t.DeadLetters + t.Late + t.Duplicates:N0} other).");
+            await Task.Delay(1, ct).ConfigureAwait(false);
         }
     }
 

@@ -9,9 +9,12 @@ using StreamLstm.Streaming.Pipeline;
 namespace StreamLstm.Streaming.Eval.Alerts;
 
 /// <summary>
-/// The one place where <c>eval alerts</c> starts the online trainer (<see cref="OnlineTrainerService"/>, the service's own)
-/// beside its pipeline when <c>Online:Enabled</c> is true: replay buffers fed by the workers, the <c>Online</c> triggers,
-/// the champion/challenger gate and hot swaps, exactly as in <c>run</c>/<c>demo</c>. Nothing is registered on disk.
+/// The one place where <c>eval alerts</c> attaches the service's online learning (<see cref="OnlineTrainerService"/>) to
+/// its pipeline when <c>Online:Enabled</c> is true: replay buffers fed by the workers, fine-tunes through the same gate,
+/// hot swaps between micro-batches, as in <c>run</c>/<c>demo</c>. The one difference: the schedule trigger fires by event
+/// count in the evaluation's own loop (<see cref="RetrainAsync"/>), with the input paused, instead of on the service's
+/// timer, because an evaluation replays hours of events in seconds and must give the same figures on every run.
+/// Nothing is registered on disk.
 /// </summary>
 public sealed class OnlineTrainer : IAsyncDisposable
 {
@@ -57,16 +60,25 @@ public sealed class OnlineTrainer : IAsyncDisposable
         options.RegistryDirectory = ""; // an evaluation promotes in memory only
         var online = new OnlineLearning(models, options);
         pipeline.AttachOnline(online);
-        var service = new OnlineTrainerService(online, TimeProvider.System, NullLogger<OnlineTrainerService>.Instance);
-        await service.StartAsync(ct).ConfigureAwait(false);
-        return new OnlineTrainer(service);
+        await Task.CompletedTask.ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+        return new OnlineTrainer(new OnlineTrainerService(online, TimeProvider.System, NullLogger<OnlineTrainerService>.Instance)) { EveryEvents = options.EveryEvents };
     }
 
+    /// <summary>The schedule trigger's period in events (<c>Online:EveryEvents</c>).</summary>
+    public long EveryEvents { get; private init; }
+
+    /// <summary>Fine-tunes <paramref name="kind"/> now (the schedule trigger), off the caller's thread; a promoted model is swapped in by the workers before their next micro-batch.</summary>
+    /// <param name="kind">Kind.</param>
+    /// <param name="ct">Cancels between optimizer steps.</param>
+    /// <returns>A task that completes when the fine-tune and gate are done.</returns>
+    public Task RetrainAsync(SourceKind kind, CancellationToken ct) =>
+        _service is null ? Task.CompletedTask : Task.Run(() => _service.RetrainNow(kind, Online.Triggers.TriggerReason.Events, ct), ct);
+
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (_service is null) return;
-        await _service.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _service.Dispose();
+        _service?.Dispose();
+        return ValueTask.CompletedTask;
     }
 }
