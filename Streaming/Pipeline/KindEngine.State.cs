@@ -93,6 +93,7 @@ internal sealed partial class KindEngine
             _slotKeys[slot] = name;
             _slotPartition[slot] = partition;
             partition.KeySlots[name] = slot;
+            _table.Add(partition, key.ToArray(), slot);
             LinkTail(slot);
             loaded++;
             return true;
@@ -161,9 +162,10 @@ internal sealed partial class KindEngine
         {
             var next = _lruNext[slot];
             var ps = _slotPartition[slot]!;
-            if (!Slab.IsDirty(slot) && _slotStamp[slot] != _stamp && ps.StateOffset >= 0 && _captured[slot] <= ps.StateSequence)
+            if (!Slab.IsDirty(slot) && _slotStamp[slot] != _stamp && _deferredCount[slot] == 0 && ps.StateOffset >= 0 && _captured[slot] <= ps.StateSequence)
             {
                 ps.KeySlots.Remove(_slotKeys[slot]!);
+                _table.Remove(slot);
                 Unlink(slot);
                 Slab.Free(slot);
                 _slotKeys[slot] = null;
@@ -191,6 +193,9 @@ internal sealed partial class KindEngine
         Array.Resize(ref _captured, cap);
         Array.Resize(ref _lruPrev, cap);
         Array.Resize(ref _lruNext, cap);
+        Array.Resize(ref _deferredCount, cap);
+        Array.Resize(ref _deferredTs, cap);
+        _table.EnsureCapacity(cap);
         Features.EnsureCapacity(cap);
     }
 
