@@ -5,17 +5,15 @@ namespace StreamLstm.Streaming.Pipeline;
 
 /// <summary>
 /// An engine's (partition, key) → slot map keyed by the key's UTF-8 bytes, so the per-event lookup neither transcodes
-/// to UTF-16 nor allocates. Chained hashing with the chains threaded through per-slot arrays (one entry per slot, so the
-/// slot index is the entry index and nothing is allocated per lookup or per insert beyond the key's own bytes).
+/// to UTF-16 nor allocates. Chained hashing with the chains threaded through one entry per slot (the slot index is the entry
+/// index); keys up to 16 bytes live inline in the entry, so a lookup touches a bucket and one entry, and allocates nothing.
 /// Single-threaded, like its engine.
 /// </summary>
 internal sealed class KeySlotTable
 {
+    private const int InlineBytes = 16;
     private int[] _buckets = new int[1024];
-    private int[] _next = [];
-    private ulong[] _hash = [];
-    private byte[]?[] _keys = [];
-    private PartitionState?[] _owners = [];
+    private Entry[] _entries = [];
 
     /// <summary>Keys held.</summary>
     public int Count { get; private set; }
@@ -23,37 +21,47 @@ internal sealed class KeySlotTable
     /// <summary>Makes room for slots 0..<paramref name="slots"/>-1.</summary>
     public void EnsureCapacity(int slots)
     {
-        if (slots <= _next.Length) return;
-        Array.Resize(ref _next, slots);
-        Array.Resize(ref _hash, slots);
-        Array.Resize(ref _keys, slots);
-        Array.Resize(ref _owners, slots);
+        if (slots > _entries.Length) Array.Resize(ref _entries, slots);
     }
 
     /// <summary>The slot of <paramref name="key"/> in <paramref name="owner"/>, or -1.</summary>
     public int Find(PartitionState owner, ReadOnlySpan<byte> key)
     {
-        var h = Hash(key, owner.Partition);
+        Pack(key, out var lo, out var hi);
+        var h = Hash(key.Length, lo, hi, key, owner.Partition);
         var s = _buckets[(int)h & (_buckets.Length - 1)] - 1;
+        var entries = _entries;
         while (s >= 0)
         {
-            if (_hash[s] == h && ReferenceEquals(_owners[s], owner) && key.SequenceEqual(_keys[s])) return s;
-            s = _next[s] - 1;
+            ref var e = ref entries[s];
+            // Hash, length and the first 16 bytes (inline) decide almost always; longer keys compare their array.
+            if (e.Hash == h && e.Length == key.Length && e.Lo == lo && e.Hi == hi && ReferenceEquals(e.Owner, owner)
+                && (key.Length <= InlineBytes || key.SequenceEqual(e.Key)))
+            {
+                return s;
+            }
+
+            s = e.Next - 1;
         }
 
         return -1;
     }
 
     /// <summary>Adds <paramref name="key"/> (not present) of <paramref name="owner"/> at <paramref name="slot"/> (free in the table).</summary>
-    public void Add(PartitionState owner, byte[] key, int slot)
+    public void Add(PartitionState owner, ReadOnlySpan<byte> key, int slot)
     {
+        if (key.IsEmpty) throw new ArgumentException("A key is never empty.", nameof(key));
         if (Count >= _buckets.Length) Rehash(_buckets.Length * 2);
-        var h = Hash(key, owner.Partition);
-        _hash[slot] = h;
-        _keys[slot] = key;
-        _owners[slot] = owner;
-        ref var head = ref _buckets[(int)h & (_buckets.Length - 1)];
-        _next[slot] = head;
+        Pack(key, out var lo, out var hi);
+        ref var e = ref _entries[slot];
+        e.Hash = Hash(key.Length, lo, hi, key, owner.Partition);
+        e.Length = key.Length;
+        e.Lo = lo;
+        e.Hi = hi;
+        e.Owner = owner;
+        e.Key = key.Length > InlineBytes ? key.ToArray() : null;
+        ref var head = ref _buckets[(int)e.Hash & (_buckets.Length - 1)];
+        e.Next = head;
         head = slot + 1;
         Count++;
     }
@@ -61,22 +69,20 @@ internal sealed class KeySlotTable
     /// <summary>Removes the key held at <paramref name="slot"/> (no-op when the slot holds none).</summary>
     public void Remove(int slot)
     {
-        if (slot >= _keys.Length || _keys[slot] is null) return;
-        ref var link = ref _buckets[(int)_hash[slot] & (_buckets.Length - 1)];
+        if (slot >= _entries.Length || _entries[slot].Length == 0) return;
+        ref var link = ref _buckets[(int)_entries[slot].Hash & (_buckets.Length - 1)];
         while (link != 0)
         {
             if (link - 1 == slot)
             {
-                link = _next[slot];
+                link = _entries[slot].Next;
                 break;
             }
 
-            link = ref _next[link - 1];
+            link = ref _entries[link - 1].Next;
         }
 
-        _keys[slot] = null;
-        _owners[slot] = null;
-        _next[slot] = 0;
+        _entries[slot] = default;
         Count--;
     }
 
@@ -84,29 +90,51 @@ internal sealed class KeySlotTable
     {
         _buckets = new int[buckets];
         var mask = buckets - 1;
-        for (var s = 0; s < _keys.Length; s++)
+        for (var s = 0; s < _entries.Length; s++)
         {
-            if (_keys[s] is null) continue;
-            ref var head = ref _buckets[(int)_hash[s] & mask];
-            _next[s] = head;
+            ref var e = ref _entries[s];
+            if (e.Length == 0) continue;
+            ref var head = ref _buckets[(int)e.Hash & mask];
+            e.Next = head;
             head = s + 1;
         }
     }
 
-    /// <summary>A 64-bit multiply-xorshift hash of the key's bytes and the partition number.</summary>
-    internal static ulong Hash(ReadOnlySpan<byte> key, int partition)
+    /// <summary>The key's first 16 bytes as two little-endian words (zero-padded).</summary>
+    private static void Pack(ReadOnlySpan<byte> key, out ulong lo, out ulong hi)
     {
-        var h = ((ulong)(uint)partition + 1) * 0x9E3779B97F4A7C15UL ^ (ulong)key.Length;
-        var i = 0;
-        for (; i + 8 <= key.Length; i += 8) h = Mix(h ^ BinaryPrimitives.ReadUInt64LittleEndian(key[i..]));
-        if (i < key.Length)
+        if (key.Length >= InlineBytes)
         {
-            ulong tail = 0;
-            for (var j = key.Length - 1; j >= i; j--) tail = (tail << 8) | key[j];
-            h = Mix(h ^ tail);
+            lo = BinaryPrimitives.ReadUInt64LittleEndian(key);
+            hi = BinaryPrimitives.ReadUInt64LittleEndian(key[8..]);
+            return;
+        }
+
+        Span<byte> pad = stackalloc byte[InlineBytes];
+        pad.Clear();
+        key.CopyTo(pad);
+        lo = BinaryPrimitives.ReadUInt64LittleEndian(pad);
+        hi = BinaryPrimitives.ReadUInt64LittleEndian(pad[8..]);
+    }
+
+    /// <summary>A 64-bit multiply-xorshift hash of the key (its packed head, then the rest) and the partition number.</summary>
+    private static ulong Hash(int length, ulong lo, ulong hi, ReadOnlySpan<byte> key, int partition)
+    {
+        var h = Mix((((ulong)(uint)partition + 1) * 0x9E3779B97F4A7C15UL) ^ (ulong)length ^ lo);
+        h = Mix(h ^ hi);
+        for (var i = InlineBytes; i < length; i += 8)
+        {
+            h = Mix(h ^ (i + 8 <= length ? BinaryPrimitives.ReadUInt64LittleEndian(key[i..]) : Tail(key[i..])));
         }
 
         return h ^ (h >> 29);
+    }
+
+    private static ulong Tail(ReadOnlySpan<byte> rest)
+    {
+        ulong t = 0;
+        for (var j = rest.Length - 1; j >= 0; j--) t = (t << 8) | rest[j];
+        return t;
     }
 
     private static ulong Mix(ulong x)
@@ -114,5 +142,17 @@ internal sealed class KeySlotTable
         x *= 0xBF58476D1CE4E5B9UL;
         x ^= x >> 31;
         return x * 0x94D049BB133111EBUL;
+    }
+
+    /// <summary>One slot's key: hash, chain link (slot + 1, 0 = end), length, first 16 bytes, owner and the whole key when longer.</summary>
+    private struct Entry
+    {
+        public ulong Hash;
+        public int Next;
+        public int Length;
+        public ulong Lo;
+        public ulong Hi;
+        public PartitionState? Owner;
+        public byte[]? Key;
     }
 }

@@ -93,7 +93,7 @@ internal sealed partial class KindEngine
             _slotKeys[slot] = name;
             _slotPartition[slot] = partition;
             partition.KeySlots[name] = slot;
-            _table.Add(partition, key.ToArray(), slot);
+            _table.Add(partition, key, slot);
             LinkTail(slot);
             loaded++;
             return true;

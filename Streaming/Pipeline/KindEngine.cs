@@ -124,7 +124,7 @@ internal sealed partial class KindEngine
         _slotKeys[slot] = key;
         _slotPartition[slot] = partition;
         partition.KeySlots[key] = slot;
-        _table.Add(partition, utf8Key.ToArray(), slot);
+        _table.Add(partition, utf8Key, slot);
         LinkTail(slot);
         return slot;
     }
