@@ -110,7 +110,8 @@ internal sealed partial class KindEngine
         var slot = _table.Find(partition, utf8Key);
         if (slot >= 0)
         {
-            Touch(slot);
+            // Recency matters only to hibernation: without a resident cap the list is never read, so not kept in order.
+            if (_maxResident > 0) Touch(slot);
             return slot;
         }
 
