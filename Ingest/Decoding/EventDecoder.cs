@@ -11,7 +11,7 @@ namespace StreamLstm.Ingest.Decoding;
 /// Raw values are the kind's measured quantities in original units, <see cref="double.NaN"/> where absent.
 /// One instance per worker thread: it owns a scratch buffer for escaped ids and a cached end of the window.
 /// </summary>
-public abstract class EventDecoder
+public abstract partial class EventDecoder
 {
     // An escape is at most 6 bytes per unescaped byte, so a longer escaped id cannot fit MaxKeyBytes once unescaped.
     private const int MaxEscapedIdBytes = 6 * DecodeLimits.MaxKeyBytes;
@@ -102,6 +102,20 @@ public abstract class EventDecoder
         id = default;
         values[..ValueCount].Fill(double.NaN);
         BeginEvent();
+        if (FastPath && HasFastPath)
+        {
+            if (TryDecodeFast(json, values, out timestampMs, out id, out var fast))
+            {
+                FastPathHits++;
+                return fast;
+            }
+
+            // Not the plain form: the general reader decides (same checks, same reasons), from a clean start.
+            timestampMs = long.MinValue;
+            id = default;
+            values[..ValueCount].Fill(double.NaN);
+        }
+
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 8 });
@@ -159,6 +173,23 @@ public abstract class EventDecoder
             return DeadLetterReason.MalformedJson;
         }
     }
+
+    /// <summary>
+    /// Whether the fast path for the plain form of the fixed schemas is tried first (default true). Turning it off
+    /// leaves every document to the general reader; results are the same either way (tests compare the two).
+    /// </summary>
+    public bool FastPath { get; set; } = true;
+
+    /// <summary>Documents decoded by the fast path (the rest went to the general reader).</summary>
+    public long FastPathHits { get; private set; }
+
+    /// <summary>Whether the kind's schema has a fast path (flat object of numbers, the id string and <c>ts</c>).</summary>
+    protected virtual bool HasFastPath => false;
+
+    /// <summary>The raw-value index of a numeric field for the fast path, -1 for a field the kind ignores.</summary>
+    /// <param name="name">The field name's UTF-8 bytes (no escapes).</param>
+    /// <returns>An index below <see cref="ValueCount"/>, or -1.</returns>
+    protected virtual int FastFieldIndex(ReadOnlySpan<byte> name) => -1;
 
     /// <summary>The id field name as UTF-8.</summary>
     protected abstract ReadOnlySpan<byte> IdFieldUtf8 { get; }

@@ -56,6 +56,13 @@ public sealed class TickDecoder : EventDecoder
     }
 
     /// <inheritdoc />
+    protected override bool HasFastPath => true;
+
+    /// <inheritdoc />
+    protected override int FastFieldIndex(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("price"u8) ? Price : name.SequenceEqual("size"u8) ? Size : name.SequenceEqual("bid"u8) ? Bid : name.SequenceEqual("ask"u8) ? Ask : -1;
+
+    /// <inheritdoc />
     protected override DeadLetterReason Validate(Span<double> values)
     {
         if (double.IsNaN(values[Price]) || double.IsNaN(values[Size])) return DeadLetterReason.MissingField;

@@ -59,6 +59,22 @@ public sealed class VitalsDecoder : EventDecoder
     }
 
     /// <inheritdoc />
+    protected override bool HasFastPath => true;
+
+    /// <inheritdoc />
+    protected override int FastFieldIndex(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        2 when name.SequenceEqual("hr"u8) => 0,
+        4 when name.SequenceEqual("spo2"u8) => 1,
+        9 when name.SequenceEqual("resp_rate"u8) => 2,
+        3 when name.SequenceEqual("sbp"u8) => 3,
+        3 when name.SequenceEqual("dbp"u8) => 4,
+        3 when name.SequenceEqual("map"u8) => 5,
+        4 when name.SequenceEqual("temp"u8) => 6,
+        _ => -1,
+    };
+
+    /// <inheritdoc />
     protected override DeadLetterReason Validate(Span<double> values)
     {
         var present = 0;

@@ -5,7 +5,7 @@ using StreamLstm.Model.Forecasting;
 namespace StreamLstm.Ingest.Features;
 
 /// <summary>
-/// Turns a key's raw event values into model inputs and keeps the key's feature state, struct-of-arrays by slot
+/// Turns a key's raw event values into model inputs and keeps the key's feature state, in chunks by slot
 /// (the same slot index as the key's LSTM state): last timestamp, and per feature a decayed mean, variance and count.
 /// Each feature is normalised with the statistics seen <em>before</em> the event (<c>z = (x − m) / s</c>, s from <see cref="Std"/>, clamped
 /// to ±<see cref="ZClamp"/>), then the statistics are updated with weight <c>max(α, 1/(n+1))</c> (a plain running mean
@@ -17,12 +17,18 @@ public abstract class FeatureExtractor
     /// <summary>Normalised features are clamped to ±this.</summary>
     public const float ZClamp = 8f;
 
+    /// <summary>Slots per chunk of feature state (a power of two).</summary>
+    public const int ChunkSlots = 512;
+
+    private const int ChunkShift = 9;
     private const double Epsilon = 1e-12;
-    private double[] _mean = [];
-    private double[] _var = [];
-    private double[] _n = [];
-    private long[] _lastTs = [];
-    private double[] _lastObs = [];
+
+    // Feature state in fixed chunks that never move (growth adds a chunk, never copies): per slot its last observed
+    // value, then mean, variance and count of each statistic side by side (one cache line per update).
+    private readonly int _width;
+    private double[][] _stats = [];
+    private long[][] _lastTs = [];
+    private int _capacity;
 
     /// <summary>Creates an extractor.</summary>
     /// <param name="alpha">Decay weight α of the mean/variance (0 &lt; α ≤ 1).</param>
@@ -32,6 +38,7 @@ public abstract class FeatureExtractor
         if (!(alpha > 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be in (0, 1]");
         Alpha = alpha;
         StatCount = statCount;
+        _width = 1 + 3 * statCount;
     }
 
     /// <summary>Source kind.</summary>
@@ -53,7 +60,7 @@ public abstract class FeatureExtractor
     public int StatCount { get; }
 
     /// <summary>Slots the arrays can hold.</summary>
-    public int Capacity => _lastTs.Length;
+    public int Capacity => _capacity;
 
     /// <summary>Creates the extractor for <paramref name="kind"/>.</summary>
     /// <param name="kind">Source kind.</param>
@@ -72,26 +79,30 @@ public abstract class FeatureExtractor
     /// <param name="slots">Slot count.</param>
     public void EnsureCapacity(int slots)
     {
-        if (slots <= Capacity) return;
-        var old = Capacity;
-        var cap = Math.Max(slots, Math.Max(16, old * 2));
-        Array.Resize(ref _mean, cap * StatCount);
-        Array.Resize(ref _var, cap * StatCount);
-        Array.Resize(ref _n, cap * StatCount);
-        Array.Resize(ref _lastTs, cap);
-        Array.Resize(ref _lastObs, cap);
-        for (var s = old; s < cap; s++) Reset(s);
+        if (slots <= _capacity) return;
+        var chunks = (slots + ChunkSlots - 1) >> ChunkShift;
+        var old = _stats.Length;
+        // Only the small arrays of chunk references are resized; the state itself stays where it is.
+        Array.Resize(ref _stats, chunks);
+        Array.Resize(ref _lastTs, chunks);
+        for (var c = old; c < chunks; c++)
+        {
+            _stats[c] = new double[ChunkSlots * _width];
+            _lastTs[c] = new long[ChunkSlots];
+        }
+
+        _capacity = chunks * ChunkSlots;
+        for (var s = old * ChunkSlots; s < _capacity; s++) Reset(s);
     }
 
     /// <summary>Forgets a slot's history (a new key).</summary>
     /// <param name="slot">Slot.</param>
     public void Reset(int slot)
     {
-        _mean.AsSpan(slot * StatCount, StatCount).Clear();
-        _var.AsSpan(slot * StatCount, StatCount).Clear();
-        _n.AsSpan(slot * StatCount, StatCount).Clear();
-        _lastTs[slot] = long.MinValue;
-        _lastObs[slot] = double.NaN;
+        var row = Row(slot);
+        row.Clear();
+        row[0] = double.NaN;
+        _lastTs[slot >> ChunkShift][slot & (ChunkSlots - 1)] = long.MinValue;
     }
 
     /// <summary>Bytes <see cref="ExportState"/> writes per slot: last timestamp, last observed value, and per statistic mean, variance and count.</summary>
@@ -106,16 +117,10 @@ public abstract class FeatureExtractor
     public void ExportState(int slot, Span<byte> destination)
     {
         if (destination.Length < StateBytes) throw new ArgumentException($"Feature state needs {StateBytes} bytes.", nameof(destination));
-        BinaryPrimitives.WriteInt64LittleEndian(destination, _lastTs[slot]);
-        BinaryPrimitives.WriteDoubleLittleEndian(destination[8..], _lastObs[slot]);
-        var at = 16;
-        for (var k = 0; k < StatCount; k++, at += 24)
-        {
-            var i = slot * StatCount + k;
-            BinaryPrimitives.WriteDoubleLittleEndian(destination[at..], _mean[i]);
-            BinaryPrimitives.WriteDoubleLittleEndian(destination[(at + 8)..], _var[i]);
-            BinaryPrimitives.WriteDoubleLittleEndian(destination[(at + 16)..], _n[i]);
-        }
+        BinaryPrimitives.WriteInt64LittleEndian(destination, LastTimestamp(slot));
+        // The row is laid out as the record: last observed, then mean, variance, count per statistic.
+        var row = Row(slot);
+        for (var j = 0; j < row.Length; j++) BinaryPrimitives.WriteDoubleLittleEndian(destination[(8 + 8 * j)..], row[j]);
     }
 
     /// <summary>Restores a slot's feature state written by <see cref="ExportState"/> (same kind and statistic count).</summary>
@@ -124,34 +129,27 @@ public abstract class FeatureExtractor
     public void ImportState(int slot, ReadOnlySpan<byte> source)
     {
         if (source.Length != StateBytes) throw new ArgumentException($"Feature state of {Kind} is {StateBytes} bytes; got {source.Length}.", nameof(source));
-        _lastTs[slot] = BinaryPrimitives.ReadInt64LittleEndian(source);
-        _lastObs[slot] = BinaryPrimitives.ReadDoubleLittleEndian(source[8..]);
-        var at = 16;
-        for (var k = 0; k < StatCount; k++, at += 24)
-        {
-            var i = slot * StatCount + k;
-            _mean[i] = BinaryPrimitives.ReadDoubleLittleEndian(source[at..]);
-            _var[i] = BinaryPrimitives.ReadDoubleLittleEndian(source[(at + 8)..]);
-            _n[i] = BinaryPrimitives.ReadDoubleLittleEndian(source[(at + 16)..]);
-        }
+        _lastTs[slot >> ChunkShift][slot & (ChunkSlots - 1)] = BinaryPrimitives.ReadInt64LittleEndian(source);
+        var row = Row(slot);
+        for (var j = 0; j < row.Length; j++) row[j] = BinaryPrimitives.ReadDoubleLittleEndian(source[(8 + 8 * j)..]);
     }
 
     /// <summary>The timestamp of the slot's last event (<see cref="long.MinValue"/> before the first).</summary>
     /// <param name="slot">Slot.</param>
     /// <returns>Epoch milliseconds.</returns>
-    public long LastTimestamp(int slot) => _lastTs[slot];
+    public long LastTimestamp(int slot) => _lastTs[slot >> ChunkShift][slot & (ChunkSlots - 1)];
 
     /// <summary>Statistic <paramref name="stat"/>'s decayed mean for <paramref name="slot"/>.</summary>
     /// <param name="slot">Slot.</param>
     /// <param name="stat">Statistic index.</param>
     /// <returns>The mean.</returns>
-    public double Mean(int slot, int stat) => _mean[slot * StatCount + stat];
+    public double Mean(int slot, int stat) => Row(slot)[1 + 3 * stat];
 
     /// <summary>Statistic <paramref name="stat"/>'s decayed variance for <paramref name="slot"/>.</summary>
     /// <param name="slot">Slot.</param>
     /// <param name="stat">Statistic index.</param>
     /// <returns>The variance.</returns>
-    public double Variance(int slot, int stat) => _var[slot * StatCount + stat];
+    public double Variance(int slot, int stat) => Row(slot)[2 + 3 * stat];
 
     /// <summary>
     /// Computes the event's features into <paramref name="features"/> and advances the slot's statistics.
@@ -164,11 +162,12 @@ public abstract class FeatureExtractor
     /// <returns>The observed value written with the forecast (price, heart rate, c0).</returns>
     public double Extract(int slot, ReadOnlySpan<double> raw, long timestampMs, Span<float> features)
     {
-        var last = _lastTs[slot];
+        ref var lastTs = ref _lastTs[slot >> ChunkShift][slot & (ChunkSlots - 1)];
+        var last = lastTs;
         var dtSeconds = last == long.MinValue ? 0.0 : (timestampMs - last) / 1000.0;
         var observed = ExtractCore(slot, raw, dtSeconds, features);
-        _lastTs[slot] = timestampMs;
-        if (!double.IsNaN(observed)) _lastObs[slot] = observed;
+        lastTs = timestampMs;
+        if (!double.IsNaN(observed)) Row(slot)[0] = observed;
         return observed;
     }
 
@@ -186,7 +185,7 @@ public abstract class FeatureExtractor
     /// <summary>The slot's last non-missing observed value.</summary>
     /// <param name="slot">Slot.</param>
     /// <returns>The value, NaN before any.</returns>
-    protected double LastObserved(int slot) => _lastObs[slot];
+    protected double LastObserved(int slot) => Row(slot)[0];
 
     /// <summary>Kind-specific feature computation.</summary>
     /// <param name="slot">Slot.</param>
@@ -203,28 +202,31 @@ public abstract class FeatureExtractor
     /// <returns>The clamped z-score (0 for the first value).</returns>
     protected float NormaliseAndUpdate(int slot, int stat, double x)
     {
-        var i = slot * StatCount + stat;
-        var n = _n[i];
+        var st = Row(slot).Slice(1 + 3 * stat, 3);
+        ref var meanRef = ref st[0];
+        ref var varRef = ref st[1];
+        ref var nRef = ref st[2];
+        var n = nRef;
         double z;
         if (n == 0)
         {
-            _mean[i] = x;
-            _var[i] = 0;
+            meanRef = x;
+            varRef = 0;
             z = 0;
         }
         else
         {
-            var mean = _mean[i];
+            var mean = meanRef;
             var diff = x - mean;
-            z = diff / StdOf(mean, _var[i]);
+            z = diff / StdOf(mean, varRef);
             // Exponentially weighted mean/variance (West's update); weight 1/(n+1) until it drops below α.
             var w = Math.Max(Alpha, 1.0 / (n + 1));
             var incr = w * diff;
-            _mean[i] = mean + incr;
-            _var[i] = (1 - w) * (_var[i] + diff * incr);
+            meanRef = mean + incr;
+            varRef = (1 - w) * (varRef + diff * incr);
         }
 
-        _n[i] = n + 1;
+        nRef = n + 1;
         return (float)Math.Clamp(z, -ZClamp, ZClamp);
     }
 
@@ -235,7 +237,14 @@ public abstract class FeatureExtractor
     /// <param name="slot">Slot.</param>
     /// <param name="stat">Statistic index.</param>
     /// <returns>The standard deviation.</returns>
-    public double Std(int slot, int stat) => StdOf(_mean[slot * StatCount + stat], _var[slot * StatCount + stat]);
+    public double Std(int slot, int stat)
+    {
+        var row = Row(slot);
+        return StdOf(row[1 + 3 * stat], row[2 + 3 * stat]);
+    }
+
+    /// <summary>A slot's row in its chunk: last observed value, then mean, variance, count per statistic.</summary>
+    private Span<double> Row(int slot) => _stats[slot >> ChunkShift].AsSpan((slot & (ChunkSlots - 1)) * _width, _width);
 
     private static double StdOf(double mean, double variance) => Math.Sqrt(variance + Epsilon + 1e-6 * mean * mean);
 }

@@ -41,11 +41,15 @@ internal static unsafe partial class StepKernel<TOps, TVec>
         var gates = scratch.Slice(TileSlots * zMax + tmpSize, TileSlots * 4 * lanes);
         // The tile's row pointers, looked up once per tile (slab chunks are pinned).
         var rows = stackalloc nint[TileSlots];
+        var rowBytes = slab.RowFloats * sizeof(float);
+        PrefetchRows(slab, slots[..Math.Min(TileSlots, slots.Length)], rowBytes);
         for (var t0 = 0; t0 < slots.Length; t0 += TileSlots)
         {
             var n = Math.Min(TileSlots, slots.Length - t0);
             var tile = slots.Slice(t0, n);
             for (var s = 0; s < n; s++) rows[s] = (nint)slab.RowPointer(tile[s]);
+            // Keys are scattered over the slab: start loading the next tile's state while this tile computes.
+            if (t0 + TileSlots < slots.Length) PrefetchRows(slab, slots.Slice(t0 + TileSlots, Math.Min(TileSlots, slots.Length - t0 - TileSlots)), rowBytes);
             for (var l = 0; l < cfg.Layers; l++)
             {
                 var inSize = cfg.LayerInputSize(l);
@@ -116,6 +120,17 @@ internal static unsafe partial class StepKernel<TOps, TVec>
             {
                 Head(p, new ReadOnlySpan<float>((float*)rows[s] + topOff, hid), mu.Slice((t0 + s) * k, k), logSigma.Slice((t0 + s) * k, k));
             }
+        }
+    }
+
+    /// <summary>Asks the cache for the state rows of <paramref name="slots"/> (no effect on results; a no-op without SSE).</summary>
+    private static void PrefetchRows(StateSlab slab, ReadOnlySpan<int> slots, int rowBytes)
+    {
+        if (!Sse.IsSupported) return;
+        foreach (var slot in slots)
+        {
+            var row = (byte*)slab.RowPointer(slot);
+            for (var o = 0; o < rowBytes; o += 64) Sse.Prefetch0(row + o);
         }
     }
 

@@ -90,7 +90,7 @@ public static class StateBench
             var scale = await Run(models, names, big, resident, Uniform(events, keys, 13), interval, warmKeys: keys, ct).ConfigureAwait(false);
             Console.WriteLine($"  events/s, {keys:N0} keys, cap {resident:N0}  {scale.EventsPerSecond,12:N0}  (restored {scale.Restored:N0}, hibernated {scale.Evicted:N0}, resident at most {scale.PeakResident:N0})");
             Console.WriteLine($"  checkpoint bytes per interval    {scale.CheckpointBytesPerInterval,12:N0}  ({scale.Checkpoints} checkpoints)");
-            Console.WriteLine($"  GC pause p99                    {scale.GcPauseP99Ms,12:N2} ms  ({scale.GcPauses} pauses)");
+            Console.WriteLine($"  GC pause p99                    {scale.GcPauseP99Ms,12:N2} ms  ({scale.GcPauses} pauses: {scale.GcKinds}; {System.Runtime.GCSettings.LatencyMode}, server {System.Runtime.GCSettings.IsServerGC})");
 
             // 4. Restart with every key stored: lazy (first event restores its key) and eager (the partition's keys first).
             var lazy = await Restart(models, names, big, resident, eager: false, ct).ConfigureAwait(false);
@@ -120,6 +120,7 @@ public static class StateBench
                 ["peak_resident"] = scale.PeakResident,
                 ["gc_pause_p99_ms"] = Math.Round(scale.GcPauseP99Ms, 3),
                 ["gc_pauses"] = scale.GcPauses,
+                ["gc_pause_kinds"] = scale.GcKinds,
                 ["peak_rss_bytes"] = rss,
                 ["processors"] = Environment.ProcessorCount,
             };
@@ -159,6 +160,8 @@ public static class StateBench
         // Every key durable before the steady phase: from here on idle keys can be hibernated.
         if (store is not null) await feeder.CheckpointAsync().ConfigureAwait(false);
         var pauses = new List<double>();
+        var byKind = new int[4];
+        var maxByKind = new double[4];
         var gcIndex = GC.GetGCMemoryInfo(GCKind.Any).Index;
         var bytesBefore = feeder.Checkpoints?.BytesWritten ?? 0;
         var countBefore = feeder.Checkpoints?.Writes ?? 0;
@@ -168,7 +171,12 @@ public static class StateBench
             var info = GC.GetGCMemoryInfo(GCKind.Any);
             if (info.Index == gcIndex) return;
             gcIndex = info.Index;
-            pauses.Add(info.PauseDurations.ToArray().Sum(d => d.TotalMilliseconds));
+            var ms = info.PauseDurations.ToArray().Sum(d => d.TotalMilliseconds);
+            pauses.Add(ms);
+            // Which collections pause: by generation, background (concurrent) ones apart.
+            var kind = info.Concurrent ? 3 : Math.Min(info.Generation, 2);
+            byKind[kind]++;
+            maxByKind[kind] = Math.Max(maxByKind[kind], ms);
         }).ConfigureAwait(false);
         await feeder.DrainAsync().ConfigureAwait(false);
         var seconds = sw.Elapsed.TotalSeconds;
@@ -181,7 +189,8 @@ public static class StateBench
         var totals = feeder.Pipeline.Totals();
         var result = new RunResult(steady.Length / seconds, writes == 0 ? 0 : bytes / (double)writes, writes,
             pauses.Count == 0 ? 0 : pauses[Math.Min(pauses.Count - 1, (int)Math.Ceiling(pauses.Count * 0.99) - 1)], pauses.Count,
-            totals.Restored, totals.Evicted, feeder.PeakResident);
+            totals.Restored, totals.Evicted, feeder.PeakResident,
+            string.Join(", ", Enumerable.Range(0, 4).Where(k => byKind[k] > 0).Select(k => $"{(k == 3 ? "background" : "gen" + k)} {byKind[k]} (max {maxByKind[k]:0.0} ms)")));
         await feeder.DisposeAsync().ConfigureAwait(false);
         return result;
     }
@@ -197,7 +206,7 @@ public static class StateBench
         return s;
     }
 
-    private sealed record RunResult(double EventsPerSecond, double CheckpointBytesPerInterval, long Checkpoints, double GcPauseP99Ms, int GcPauses, long Restored, long Evicted, long PeakResident);
+    private sealed record RunResult(double EventsPerSecond, double CheckpointBytesPerInterval, long Checkpoints, double GcPauseP99Ms, int GcPauses, long Restored, long Evicted, long PeakResident, string GcKinds = "");
 
     /// <summary>One pipeline with a single tick partition, fed at explicit offsets, checkpointed like the consumer's barrier does.</summary>
     private sealed class Feeder : IAsyncDisposable

@@ -94,6 +94,7 @@ internal sealed partial class KindEngine
             _slotKeys[slot] = name;
             _slotPartition[slot] = partition;
             partition.KeySlots[name] = slot;
+            _table.Add(partition, key, slot);
             LinkTail(slot);
             loaded++;
             return true;
@@ -164,9 +165,10 @@ internal sealed partial class KindEngine
         {
             var next = _lruNext[slot];
             var ps = _slotPartition[slot]!;
-            if (!Slab.IsDirty(slot) && _slotStamp[slot] != _stamp && ps.StateOffset >= 0 && _captured[slot] <= ps.StateSequence)
+            if (!Slab.IsDirty(slot) && _slotStamp[slot] != _stamp && _deferredCount[slot] == 0 && ps.StateOffset >= 0 && _captured[slot] <= ps.StateSequence)
             {
                 ps.KeySlots.Remove(_slotKeys[slot]!);
+                _table.Remove(slot);
                 Unlink(slot);
                 Slab.Free(slot);
                 _slotKeys[slot] = null;
@@ -194,6 +196,9 @@ internal sealed partial class KindEngine
         Array.Resize(ref _captured, cap);
         Array.Resize(ref _lruPrev, cap);
         Array.Resize(ref _lruNext, cap);
+        Array.Resize(ref _deferredCount, cap);
+        Array.Resize(ref _deferredTs, cap);
+        _table.EnsureCapacity(cap);
         Features.EnsureCapacity(cap);
         _scoring.EnsureCapacity(cap);
     }

@@ -37,7 +37,8 @@ internal sealed partial class KindEngine
     /// <summary>An expired key that comes back starts as a new key would.</summary>
     private void ResetIfExpired(int slot, PartitionState partition)
     {
-        if (!Expired(slot, partition)) return;
+        // A key with a row waiting (in the batch or deferred) arrived recently: its stored last time is just not updated yet.
+        if (_slotStamp[slot] == _stamp || _deferredCount[slot] > 0 || !Expired(slot, partition)) return;
         Features.Reset(slot);
         _scoring.Reset(slot);
         Slab.Zero(slot);

@@ -31,6 +31,17 @@ internal sealed partial class KindEngine
     private int[] _slotStamp = [];
     private string?[] _slotKeys = [];
     private int _stamp = 1;
+    private readonly KeySlotTable _table = new();
+    private readonly int[] _dSlots;
+    private readonly long[] _dTs;
+    private readonly long[] _dOffsets;
+    private readonly long[] _dTicks;
+    private readonly PartitionState[] _dPartitions;
+    private readonly double[] _dRaw;
+    private readonly List<PartitionState> _marked = [];
+    private int[] _deferredCount = [];
+    private long[] _deferredTs = [];
+    private int _deferred;
 
     public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null,
         IStateStore? store = null, WorkerMetrics? metrics = null, TimeSpan? keyTtl = null)
@@ -56,6 +67,12 @@ internal sealed partial class KindEngine
         _rowPartitions = new PartitionState[_maxBatch];
         _rowTicks = new long[_maxBatch];
         _raw = new double[Decoder.ValueCount];
+        _dSlots = new int[_maxBatch];
+        _dTs = new long[_maxBatch];
+        _dOffsets = new long[_maxBatch];
+        _dTicks = new long[_maxBatch];
+        _dPartitions = new PartitionState[_maxBatch];
+        _dRaw = new double[_maxBatch * _raw.Length];
         Batch = new ForecastBatch(kind, _horizons, _maxBatch) { ModelVersion = model.Metadata.Version };
         _store = store;
         _metrics = metrics ?? new WorkerMetrics();
@@ -91,19 +108,17 @@ internal sealed partial class KindEngine
     /// <summary>The key's slot in <paramref name="partition"/>, allocating a fresh one for a new key.</summary>
     public int SlotFor(PartitionState partition, ReadOnlySpan<byte> utf8Key)
     {
-        // Look the key up as chars without allocating; only a new key allocates its string.
-        var max = Encoding.UTF8.GetMaxCharCount(utf8Key.Length);
-        Span<char> chars = max <= 256 ? stackalloc char[max] : new char[max];
-        var n = Encoding.UTF8.GetChars(utf8Key, chars);
-        var lookup = partition.KeySlots.GetAlternateLookup<ReadOnlySpan<char>>();
-        if (lookup.TryGetValue(chars[..n], out var slot))
+        // Looked up by the key's bytes: no transcoding and no string per event; only a new key allocates.
+        var slot = _table.Find(partition, utf8Key);
+        if (slot >= 0)
         {
-            Touch(slot);
+            // Recency matters only to hibernation: without a resident cap the list is never read, so not kept in order.
+            if (_maxResident > 0) Touch(slot);
             if (_ttlMs >= 0) ResetIfExpired(slot, partition);
             return slot;
         }
 
-        var key = new string(chars[..n]);
+        var key = Encoding.UTF8.GetString(utf8Key);
         // Hibernation: at the cap, idle keys whose state is already durable make room first.
         if (_maxResident > 0 && Slab.Count >= _maxResident) Hibernate();
         slot = Slab.Allocate();
@@ -122,6 +137,7 @@ internal sealed partial class KindEngine
         _slotKeys[slot] = key;
         _slotPartition[slot] = partition;
         partition.KeySlots[key] = slot;
+        _table.Add(partition, utf8Key, slot);
         LinkTail(slot);
         return slot;
     }
@@ -135,6 +151,7 @@ internal sealed partial class KindEngine
         foreach (var slot in partition.KeySlots.Values)
         {
             Unlink(slot);
+            _table.Remove(slot);
             Slab.Free(slot);
             _slotKeys[slot] = null;
             _slotPartition[slot] = null;
@@ -145,29 +162,69 @@ internal sealed partial class KindEngine
         _sweptAt.Remove(partition);
     }
 
-    /// <summary>True when <paramref name="slot"/> already has a row in the batch being filled (a batch needs distinct slots).</summary>
-    public bool InBatch(int slot) => _slotStamp[slot] == _stamp;
-
     /// <summary>True when the batch being filled is full.</summary>
     public bool IsFull => Pending == _maxBatch;
+
+    /// <summary>
+    /// True when an event of <paramref name="slot"/> cannot join the batch being filled: the key already has a row in it,
+    /// or earlier events of the key wait deferred (they must be stepped first). Such an event is <see cref="Defer"/>red.
+    /// </summary>
+    public bool MustDefer(int slot) => _slotStamp[slot] == _stamp || _deferredCount[slot] > 0;
+
+    /// <summary>The time of the key's last accepted event, deferred ones included (an older event is late).</summary>
+    public long LastTimestamp(int slot) => _deferredCount[slot] > 0 ? _deferredTs[slot] : Features.LastTimestamp(slot);
+
+    /// <summary>True when the deferred queue is full: the batch must be flushed before more events are read.</summary>
+    public bool DeferredFull => _deferred == _maxBatch;
+
+    /// <summary>Events deferred to the next batch.</summary>
+    public int Deferred => _deferred;
 
     /// <summary>Adds an event (raw values already decoded into <see cref="Raw"/>) to the micro-batch.</summary>
     public void Add(int slot, long timestampMs, PartitionState partition, long offset, long receivedTicks)
     {
+        partition.PendingRows++;
+        NoteEventTime(partition, timestampMs);
+        AddRow(slot, _raw, timestampMs, partition, offset, receivedTicks);
+    }
+
+    /// <summary>
+    /// Keeps an event (raw values in <see cref="Raw"/>) of a key that already has a row in the batch for the next batch,
+    /// so a hot key does not cut the batch short. Its features are computed when it joins a batch, as they would be had
+    /// the batch been flushed first, so results are the same bits.
+    /// </summary>
+    public void Defer(int slot, long timestampMs, PartitionState partition, long offset, long receivedTicks)
+    {
+        var d = _deferred++;
+        _raw.AsSpan().CopyTo(_dRaw.AsSpan(d * _raw.Length, _raw.Length));
+        _dSlots[d] = slot;
+        _dTs[d] = timestampMs;
+        _dPartitions[d] = partition;
+        _dOffsets[d] = offset;
+        _dTicks[d] = receivedTicks;
+        _deferredCount[slot]++;
+        _deferredTs[slot] = timestampMs;
+        partition.PendingRows++;
+        NoteEventTime(partition, timestampMs); // on arrival, like Add: the TTL's clock must not depend on batch boundaries
+    }
+
+    private void AddRow(int slot, ReadOnlySpan<double> raw, long timestampMs, PartitionState partition, long offset, long receivedTicks)
+    {
         var r = Pending++;
         _slotStamp[slot] = _stamp;
         _slots[r] = slot;
-        Batch.Observed[r] = Features.Extract(slot, _raw, timestampMs, _x.AsSpan(r * _inputs, _inputs));
+        Batch.Observed[r] = Features.Extract(slot, raw, timestampMs, _x.AsSpan(r * _inputs, _inputs));
         Batch.TimestampsMs[r] = timestampMs;
         Batch.Partitions[r] = partition.Partition;
         Batch.Offsets[r] = offset;
         _rowPartitions[r] = partition;
         _rowTicks[r] = receivedTicks;
-        partition.PendingRows++;
-        NoteEventTime(partition, timestampMs);
     }
 
-    /// <summary>Steps every pending row, fills <see cref="Batch"/> and hands it to the outputs; then publishes offsets.</summary>
+    /// <summary>
+    /// Steps every pending row, fills <see cref="Batch"/> and hands it to the outputs; then publishes offsets and moves
+    /// deferred events into the fresh batch (so <see cref="Pending"/> may be non-zero afterwards, never more than before).
+    /// </summary>
     public async ValueTask FlushAsync(IReadOnlyList<IForecastOutput> outputs, WorkerMetrics metrics, CancellationToken ct)
     {
         var n = Pending;
@@ -188,14 +245,14 @@ internal sealed partial class KindEngine
         {
             metrics.Latency.Record(_rowTicks[r], now);
             kindLatency.Record(_rowTicks[r], now);
-            var ps = _rowPartitions[r];
-            if (ps.PendingRows != 0)
-            {
-                // Every row this partition had waiting is in this batch, so all it has read is now handed over.
-                ps.PendingRows = 0;
-                ps.MarkCommittable(ps.ReadOffset);
-            }
+            _rowPartitions[r].PendingRows--;
+        }
 
+        for (var r = 0; r < n; r++)
+        {
+            var ps = _rowPartitions[r];
+            // All this partition read is handed over once none of its rows waits (deferred rows are marked below).
+            if (ps.PendingRows == 0) ps.MarkCommittable(ps.ReadOffset);
             _rowPartitions[r] = null!;
         }
 
@@ -203,6 +260,50 @@ internal sealed partial class KindEngine
         metrics.Batches++;
         Pending = 0;
         _stamp++;
+        if (_deferred > 0) TakeDeferred();
+    }
+
+    /// <summary>Moves deferred events, in order, into the fresh batch; a key's second deferred event waits again.</summary>
+    private void TakeDeferred()
+    {
+        // A partition with deferred rows has handed over everything before its first deferred row.
+        _marked.Clear();
+        for (var d = 0; d < _deferred; d++)
+        {
+            var ps = _dPartitions[d];
+            if (_marked.Contains(ps)) continue;
+            _marked.Add(ps);
+            ps.MarkCommittable(_dOffsets[d]);
+        }
+
+        var kept = 0;
+        var width = _raw.Length;
+        for (var d = 0; d < _deferred; d++)
+        {
+            var slot = _dSlots[d];
+            if (_slotStamp[slot] == _stamp)
+            {
+                // Keep it (compacting in order) for the batch after.
+                if (kept != d)
+                {
+                    _dRaw.AsSpan(d * width, width).CopyTo(_dRaw.AsSpan(kept * width, width));
+                    _dSlots[kept] = slot;
+                    _dTs[kept] = _dTs[d];
+                    _dPartitions[kept] = _dPartitions[d];
+                    _dOffsets[kept] = _dOffsets[d];
+                    _dTicks[kept] = _dTicks[d];
+                }
+
+                kept++;
+                continue;
+            }
+
+            _deferredCount[slot]--;
+            AddRow(slot, _dRaw.AsSpan(d * width, width), _dTs[d], _dPartitions[d], _dOffsets[d], _dTicks[d]);
+        }
+
+        for (var d = kept; d < _deferred; d++) _dPartitions[d] = null!;
+        _deferred = kept;
     }
 
     private void StepAndFill(int n)

@@ -9,8 +9,8 @@ namespace StreamLstm.Streaming.Pipeline;
 
 /// <summary>
 /// A partition-affine worker: it reads chunks from its own bounded channel, owns every key of its partitions (so state
-/// needs no locks), forms micro-batches across keys per source kind (max size, max wait; a key already in the batch
-/// flushes it first), steps them and hands each <see cref="ForecastBatch"/> to every output. Bad messages go to the
+/// needs no locks), forms micro-batches across keys per source kind (max size, max wait; an event of a key already in the batch
+/// waits for the next one), steps them and hands each <see cref="ForecastBatch"/> to every output. Bad messages go to the
 /// DLQ, events older than their key's last go to the late topic, redeliveries are skipped by offset.
 /// Processing depends only on the messages' order per partition, so it is deterministic.
 /// </summary>
@@ -117,7 +117,8 @@ internal sealed partial class PipelineWorker
     {
         foreach (var e in _engines)
         {
-            if (e is { Pending: > 0 }) await e.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+            // Each flush moves deferred rows into the next batch: repeat until none is left.
+            while (e is { Pending: > 0 }) await e.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
         }
     }
 
@@ -141,14 +142,9 @@ internal sealed partial class PipelineWorker
                     NoModel(ps, chunk, i);
                     continue;
                 }
-                if (Handle(engine, ps, chunk, i))
-                {
-                    await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
-                    // The event that forced the flush (a repeated key) is added to the fresh batch.
-                    if (Handle(engine, ps, chunk, i)) throw new InvalidOperationException("an empty batch cannot hold the key already");
-                }
-
-                if (engine.IsFull)
+                Handle(engine, ps, chunk, i);
+                // A full batch, or a full queue of repeated keys waiting for the next one, is stepped now.
+                if (engine.IsFull || engine.DeferredFull)
                 {
                     await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
                 }
@@ -161,15 +157,15 @@ internal sealed partial class PipelineWorker
         }
     }
 
-    /// <summary>Handles message <paramref name="i"/>; returns true when the batch must be flushed before it can be added.</summary>
-    private bool Handle(KindEngine engine, PartitionState ps, MessageChunk chunk, int i)
+    /// <summary>Handles message <paramref name="i"/>: a row in the batch, a deferred row (its key is in the batch already), a dead letter or a late event.</summary>
+    private void Handle(KindEngine engine, PartitionState ps, MessageChunk chunk, int i)
     {
         var offset = chunk.Offsets[i];
-        if (ps.Released) return false;
+        if (ps.Released) return;
         if (offset < ps.ReadOffset)
         {
             Metrics.Duplicates++;
-            return false;
+            return;
         }
 
         var value = chunk.Values[i];
@@ -203,11 +199,7 @@ internal sealed partial class PipelineWorker
                 k = default;
             }
 
-            if (reason == DeadLetterReason.None)
-            {
-                slot = engine.SlotFor(ps, k);
-                if (engine.InBatch(slot)) return true;
-            }
+            if (reason == DeadLetterReason.None) slot = engine.SlotFor(ps, k);
         }
 
         Metrics.Events++;
@@ -219,7 +211,7 @@ internal sealed partial class PipelineWorker
         }
         else
         {
-            var last = engine.Features.LastTimestamp(slot);
+            var last = engine.LastTimestamp(slot);
             if (ts < last)
             {
                 Metrics.Late++;
@@ -227,14 +219,15 @@ internal sealed partial class PipelineWorker
             }
             else
             {
-                engine.Add(slot, ts, ps, offset, chunk.ReceivedTicks[i]);
-                return false;
+                // A repeated key waits for the next batch instead of cutting this one short.
+                if (engine.MustDefer(slot)) engine.Defer(slot, ts, ps, offset, chunk.ReceivedTicks[i]);
+                else engine.Add(slot, ts, ps, offset, chunk.ReceivedTicks[i]);
+                return;
             }
         }
 
         // Nothing of this message waits in a batch: if nothing else of its partition does, it is handed over.
         if (ps.PendingRows == 0) ps.MarkCommittable(ps.ReadOffset);
-        return false;
     }
 
     /// <summary>A message of a kind this worker has no model for: dead-lettered, never dropped silently.</summary>
