@@ -66,6 +66,7 @@ internal sealed partial class KindEngine
             {
                 batch.Delete(Kind, ps.Partition, key);
                 ps.KeySlots.Remove(key);
+                _table.Remove(slot);
                 Unlink(slot);
                 Slab.Free(slot);
                 _slotKeys[slot] = null;
