@@ -155,7 +155,7 @@ public static class AlertEvalRun
         var trackers = new Dictionary<SourceKind, EpisodeTracker>();
         var sw = Stopwatch.StartNew();
         // Online learning attaches before the workers start (they feed its replay buffers from the first event).
-        await using (var trainer = await OnlineTrainer.AttachAsync(pipeline, models, configuration, online, ct).ConfigureAwait(false))
+        await using (var trainer = await OnlineTrainer.AttachAsync(pipeline, models, configuration, online, s.Events, ct).ConfigureAwait(false))
         {
             pipeline.Start(ct);
             var buffer = new byte[EventJson.MaxEventBytes];

@@ -48,15 +48,18 @@ public sealed class OnlineTrainer : IAsyncDisposable
     /// <param name="models">The serving models.</param>
     /// <param name="configuration">Configuration (its <c>Online</c> section).</param>
     /// <param name="enabled"><c>Online:Enabled</c>.</param>
+    /// <param name="eventsPerKind">Events the evaluation sends per kind: without <c>Online:EveryEvents</c> set, a fine-tune every eighth of them.</param>
     /// <param name="ct">Cancels the start.</param>
     /// <returns>A handle that stops the trainer when disposed.</returns>
-    public static async Task<OnlineTrainer> AttachAsync(StreamPipeline pipeline, IReadOnlyDictionary<SourceKind, LstmModel> models, IConfiguration configuration, bool enabled, CancellationToken ct = default)
+    public static async Task<OnlineTrainer> AttachAsync(StreamPipeline pipeline, IReadOnlyDictionary<SourceKind, LstmModel> models, IConfiguration configuration, bool enabled, long eventsPerKind, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(configuration);
         if (!enabled) return new OnlineTrainer(null);
         var options = configuration.GetSection(OnlineOptions.Section).Get<OnlineOptions>() ?? new OnlineOptions();
         options.Enabled = true;
+        // The service's default (every 200 K events) would never fire in a short evaluation.
+        if (configuration[$"{OnlineOptions.Section}:{nameof(OnlineOptions.EveryEvents)}"] is null) options.EveryEvents = Math.Max(1_000, eventsPerKind / 8);
         options.RegistryDirectory = ""; // an evaluation promotes in memory only
         var online = new OnlineLearning(models, options);
         pipeline.AttachOnline(online);
