@@ -8,6 +8,7 @@ using StreamLstm.Ingest.Consumer;
 using StreamLstm.Ingest.Decoding;
 using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
+using StreamLstm.Streaming.Changelog;
 using StreamLstm.Streaming.Pipeline;
 using StreamLstm.Streaming.Storage;
 using StreamLstm.Streaming.Storage.RocksDb;
@@ -91,6 +92,9 @@ public sealed partial class PipelineHostedService : BackgroundService
         var store = OpenStore(stateOptions, options);
         var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase));
         var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
+        using var changelog = store is not null && stateOptions.Changelog
+            ? new KafkaChangelog(kafka.BootstrapServers, stateOptions.ChangelogTopicPrefix, _logger, kafka.Client)
+            : null;
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,
@@ -101,7 +105,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
             Extra = kafka.Client,
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
+        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store, changelog), pipeline.Mailboxes);
         Consumer = consumer;
         using var abort = new CancellationTokenSource();
         pipeline.Start(abort.Token);
