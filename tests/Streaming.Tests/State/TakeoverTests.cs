@@ -70,6 +70,7 @@ public partial class TakeoverTests
                     && a.Offset >= firstHalfEnd[(m.Source, m.Partition)]).Select(a => a.At).DefaultIfEmpty(0).Min())
                 .Where(t => t > 0).Select(t => Stopwatch.GetElapsedTime(killedAt, t).TotalSeconds).ToList();
             var rebuilt = survivors.Sum(c => RebuiltRegex().Count(c.Log));
+            var rebuildMs = survivors.SelectMany(c => RebuildTimeRegex().Matches(c.Log)).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
             foreach (var c in survivors) c.Kill();
 
             using (var reference = new ForecastReader(kafka.BootstrapServers, "forecasts-ref"))
@@ -83,7 +84,7 @@ public partial class TakeoverTests
                 var divergent = expected.Count(e => got.TryGetValue(e.Key, out var v) && v != e.Value);
                 var report = string.Create(CultureInfo.InvariantCulture,
                     $"takeover, {processes} processes: {EventCount} events; killed a member owning {moved.Count} partitions ({string.Join(",", moved.Select(m => $"{m.Source}[{m.Partition}]"))}); " +
-                    $"{rebuilt} partition stores rebuilt from the changelog; {got.Count} unique forecasts, {missing} missing, {divergent} divergent, {duplicates} duplicates; " +
+                    $"{rebuilt} partition stores rebuilt from the changelog (slowest {rebuildMs:0.0} ms); {got.Count} unique forecasts, {missing} missing, {divergent} divergent, {duplicates} duplicates; " +
                     $"kill → new owner's first forecast of a moved partition: {(firsts.Count == 0 ? "n/a" : $"{firsts.Min():0.00} s (last moved partition {firsts.Max():0.00} s)")}, session.timeout.ms=6000");
                 TestContext.Current.SendDiagnosticMessage(report);
                 Console.WriteLine(report);
@@ -139,4 +140,7 @@ public partial class TakeoverTests
 
     [GeneratedRegex(@"State changelog \w+\[\d+\]: rebuilt")]
     private static partial Regex RebuiltRegex();
+
+    [GeneratedRegex(@"State changelog \w+\[\d+\]: rebuilt .* in ([0-9.]+) ms")]
+    private static partial Regex RebuildTimeRegex();
 }
