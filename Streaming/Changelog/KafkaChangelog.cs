@@ -37,7 +37,9 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
     /// <param name="logger">Logger.</param>
     /// <param name="extra">Extra librdkafka properties (every client).</param>
     /// <param name="timeout">Bound on a publish and on a restore's reading.</param>
-    public KafkaChangelog(string bootstrapServers, string topicPrefix, ILogger logger, IReadOnlyDictionary<string, string>? extra = null, TimeSpan? timeout = null)
+    /// <param name="sharedProducer">Exactly-once: the process's transactional producer (records join each checkpoint's transaction).</param>
+    public KafkaChangelog(string bootstrapServers, string topicPrefix, ILogger logger, IReadOnlyDictionary<string, string>? extra = null, TimeSpan? timeout = null,
+        Handle? sharedProducer = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(topicPrefix);
         KafkaNative.EnsureLoaded();
@@ -55,7 +57,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
             QueueBufferingMaxMessages = 1_000_000,
         };
         foreach (var (k, v) in _extra) config.Set(k, v);
-        _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[], byte[]>(sharedProducer).Build() : new ProducerBuilder<byte[], byte[]>(config).Build();
     }
 
     /// <summary>Partitions looked at on assignment.</summary>

@@ -84,6 +84,7 @@ public sealed class StoreCheckpoints(IStateStore store, IChangelog? changelog = 
 
             if (_filtered.Count > 0 || _filtered.Offsets.Count > 0) _batches.Add(_filtered);
             changelog?.Publish(_batches);
+            capture.BeforeStore?.Invoke();
             Store.Write(_batches);
             long bytes = 0;
             foreach (var b in _batches) bytes += b.Bytes + 8L * b.Offsets.Count;
