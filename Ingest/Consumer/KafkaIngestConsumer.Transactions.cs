@@ -23,8 +23,12 @@ public sealed partial class KafkaIngestConsumer
     {
         if (_transactionFailed) AbortAndFail("a revoke's checkpoint did not commit");
         var now = Stopwatch.GetTimestamp();
-        if (now < _transactionDueAt || _partitions.Count == 0) return;
-        _transactionDueAt = now + (long)(_options.CommitInterval.TotalSeconds * Stopwatch.Frequency);
+        var interval = (long)(_options.CommitInterval.TotalSeconds * Stopwatch.Frequency);
+        if (_partitions.Count == 0) return;
+        // The first checkpoint comes one interval after the first assignment, not at once.
+        if (_transactionDueAt == 0) _transactionDueAt = now + interval;
+        if (now < _transactionDueAt) return;
+        _transactionDueAt = now + interval;
         var deadline = DrainDeadline();
         var states = _partitions.Values.ToList();
         var capture = new CheckpointCapture(_barrier.NextSequence(), _dispatcher.LaneCount);
