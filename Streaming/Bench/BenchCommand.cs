@@ -15,6 +15,7 @@ public static class BenchCommand
         bench.Subcommands.Add(SinkBench.Create());
         bench.Subcommands.Add(TrainBench.Create());
         bench.Subcommands.Add(StateBench.Create());
+        bench.Subcommands.Add(GuaranteeBench.Create());
         return bench;
     }
 }
