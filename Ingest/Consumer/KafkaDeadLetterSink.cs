@@ -47,8 +47,9 @@ public sealed partial class KafkaDeadLetterSink : IDeadLetterSink, IDisposable
     /// <param name="logger">Logger.</param>
     /// <param name="failures">Where given-up deliveries are recorded (holds their offsets back); a private one when null.</param>
     /// <param name="extra">Extra librdkafka producer properties.</param>
+    /// <param name="sharedProducer">Exactly-once: the process's transactional producer, produced through instead of an own client.</param>
     public KafkaDeadLetterSink(string bootstrapServers, string dlqTopic, string lateTopic, ILogger logger, DeliveryFailures? failures = null,
-        IReadOnlyDictionary<string, string>? extra = null)
+        IReadOnlyDictionary<string, string>? extra = null, Handle? sharedProducer = null)
     {
         KafkaNative.EnsureLoaded();
         _dlqTopic = dlqTopic;
@@ -64,7 +65,7 @@ public sealed partial class KafkaDeadLetterSink : IDeadLetterSink, IDisposable
             MessageMaxBytes = MaxMessageBytes,
         };
         foreach (var (k, v) in extra ?? new Dictionary<string, string>()) config.Set(k, v);
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build();
+        _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[]?, byte[]?>(sharedProducer).Build() : new ProducerBuilder<byte[]?, byte[]?>(config).Build();
     }
 
     /// <summary>Dead letters handed over, by reason.</summary>

@@ -42,7 +42,7 @@ public sealed partial class KafkaIngestConsumer
         var deadline = DrainDeadline();
         var waits = new List<Task?>();
         // With durable state the workers capture these partitions' state before they release it: the revoke checkpoints them.
-        var capture = _state is null ? null : new CheckpointCapture(_barrier.NextSequence(), _dispatcher.LaneCount);
+        var capture = _state is null || _transactionFailed ? null : new CheckpointCapture(_barrier.NextSequence(), _dispatcher.LaneCount);
         foreach (var group in states.GroupBy(p => p.Lane))
         {
             waits.Add(SendControl(group.Key, ChunkKind.Revoked, group, deadline, capture));
@@ -54,7 +54,20 @@ public sealed partial class KafkaIngestConsumer
             LogDrainTimeout(_logger, states.Count);
         }
 
-        _barrier.FlushNow(states, deadline, drained ? capture : null);
+        if (!CommitCheckpoint(consumer, states, drained ? capture : null, deadline) && _transactions is not null && !_transactionFailed)
+        {
+            // The aborted transaction also carried the kept partitions' outputs: the next round stops the service (restart from the store).
+            _transactionFailed = true;
+            try
+            {
+                _transactions.Abort();
+            }
+            catch (KafkaException ex)
+            {
+                LogAbortFailed(_logger, ex.Error.Reason);
+            }
+        }
+
         var commits = new List<TopicPartitionOffset>();
         foreach (var ps in states)
         {

@@ -50,9 +50,14 @@ public sealed partial class KafkaIngestConsumer
     /// <see cref="DurabilityBarrier"/>); null keeps state in memory only.</param>
     /// <param name="mailboxes">One per lane: checkpoint captures go there, ahead of the lane's backlog (in the lane's
     /// channel, behind it, when null).</param>
+    /// <param name="transactions">Exactly-once: each checkpoint (periodic, revoke, stop) commits this transaction with its
+    /// offsets, and the periodic one stops the world (see KafkaIngestConsumer.Transactions.cs). Needs <paramref name="state"/>.</param>
     public KafkaIngestConsumer(KafkaConsumerOptions options, IReadOnlyList<Channel<MessageChunk>> lanes, int laneCapacity, MessageChunkPool pool, ILogger logger,
-        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null, IStateCheckpoints? state = null, IReadOnlyList<LaneMailbox>? mailboxes = null)
+        Func<CancellationToken, Task>? flushOutputs = null, DeliveryFailures? failures = null, IStateCheckpoints? state = null, IReadOnlyList<LaneMailbox>? mailboxes = null,
+        ICheckpointTransaction? transactions = null)
     {
+        if (transactions is not null && state is null) throw new ArgumentException("Exactly-once needs durable state (State:Directory).", nameof(transactions));
+        _transactions = transactions;
         _options = options;
         _state = state;
         _mailboxes = mailboxes;
@@ -139,7 +144,8 @@ public sealed partial class KafkaIngestConsumer
             {
                 PollRound(consumer);
                 TryUnblock(consumer);
-                _barrier.Advance(_partitions.Values);
+                if (_transactions is null) _barrier.Advance(_partitions.Values);
+                else TransactionalBarrier(consumer);
                 StoreOffsets(consumer);
             }
         }
@@ -337,7 +343,8 @@ public sealed partial class KafkaIngestConsumer
         var deadline = _shutdownDeadline;
         var waits = new List<Task?>();
         // With durable state the drain also captures every partition's state: the stop ends with a checkpoint.
-        var capture = _state is null ? null : new CheckpointCapture(_barrier.NextSequence(), _dispatcher.LaneCount);
+        // After a failed transaction nothing more may be committed: the restart resumes from the store.
+        var capture = _state is null || _transactionFailed ? null : new CheckpointCapture(_barrier.NextSequence(), _dispatcher.LaneCount);
         for (var lane = 0; lane < _dispatcher.LaneCount; lane++)
         {
             var lanePartitions = _partitions.Values.Where(p => p.Lane == lane).ToList();
@@ -351,7 +358,19 @@ public sealed partial class KafkaIngestConsumer
         }
 
         // Drained lanes → flushed outputs → stored and committed offsets: a graceful stop commits only delivered forecasts.
-        _barrier.FlushNow(_partitions.Values, deadline, drained ? capture : null);
+        if (!CommitCheckpoint(consumer, _partitions.Values, drained ? capture : null, deadline) && _transactions is not null && !_transactionFailed)
+        {
+            _transactionFailed = true;
+            try
+            {
+                _transactions.Abort();
+            }
+            catch (KafkaException ex)
+            {
+                LogAbortFailed(_logger, ex.Error.Reason);
+            }
+        }
+
         StoreOffsets(consumer);
         try
         {

@@ -41,6 +41,12 @@ public sealed class CheckpointCapture
     /// <summary>Increasing number of the checkpoint (per process).</summary>
     public long Sequence { get; }
 
+    /// <summary>
+    /// Run by <see cref="IStateCheckpoints.Write"/> after the changelog took the checkpoint and before the store write
+    /// (exactly-once: the transaction commits there); a throw stops the write.
+    /// </summary>
+    public Action? BeforeStore { get; set; }
+
     /// <summary>Each lane's part (set by that lane's worker before it completes the control chunk).</summary>
     public LaneCheckpoint?[] Lanes { get; }
 

@@ -43,4 +43,7 @@ public sealed class KafkaAlertOptions
 
     /// <summary>Extra librdkafka producer properties (security settings...); the service copies <c>Kafka:Client</c> here.</summary>
     public Dictionary<string, string> Extra { get; set; } = [];
+
+    /// <summary>Exactly-once: the process's transactional producer, produced through instead of an own client (null: own client).</summary>
+    public Confluent.Kafka.Handle? SharedProducer { get; set; }
 }

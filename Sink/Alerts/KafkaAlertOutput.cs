@@ -42,7 +42,9 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
             MessageTimeoutMs = (int)options.DeliveryTimeout.TotalMilliseconds,
         };
         foreach (var (k, v) in options.Extra) config.Set(k, v);
-        _producer = new ProducerBuilder<string, string>(config)
+        _producer = options.SharedProducer is { } shared
+            ? new DependentProducerBuilder<string, string>(shared).Build()
+            : new ProducerBuilder<string, string>(config)
             .SetErrorHandler((_, e) => LogKafkaError(_logger, e.Code.ToString(), e.Reason))
             .Build();
     }

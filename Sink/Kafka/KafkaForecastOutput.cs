@@ -27,6 +27,9 @@ public sealed class KafkaForecastOutputOptions
 
     /// <summary>Extra librdkafka producer properties.</summary>
     public Dictionary<string, string> Extra { get; set; } = [];
+
+    /// <summary>Exactly-once: the process's transactional producer, produced through instead of an own client (null: own client).</summary>
+    public Handle? SharedProducer { get; set; }
 }
 
 /// <summary>
@@ -99,7 +102,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             DeliveryReportFields = "key,value",
         };
         foreach (var (k, v) in options.Extra) config.Set(k, v);
-        _producer = new ProducerBuilder<byte[], byte[]>(config)
+        _producer = options.SharedProducer is { } shared
+            ? new DependentProducerBuilder<byte[], byte[]>(shared).Build()
+            : new ProducerBuilder<byte[], byte[]>(config)
             .SetErrorHandler((_, e) => { if (e.IsFatal) LogFatal(_logger, e.Reason); })
             .Build();
     }

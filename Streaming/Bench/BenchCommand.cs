@@ -16,6 +16,7 @@ public static class BenchCommand
         bench.Subcommands.Add(TrainBench.Create());
         bench.Subcommands.Add(StateBench.Create());
         bench.Subcommands.Add(OnlineBench.Create());
+        bench.Subcommands.Add(GuaranteeBench.Create());
         return bench;
     }
 }

@@ -14,7 +14,8 @@ namespace StreamLstm.Streaming.Broker;
 public static class BrokerCommand
 {
     /// <summary>The topics the broker creates: the pipeline's inputs, outputs and side topics.</summary>
-    public static readonly IReadOnlyList<string> Topics = ["ticks", "vitals", "audio-features", "forecasts", "alerts", "streamlstm.dlq", "late"];
+    public static readonly IReadOnlyList<string> Topics = ["ticks", "vitals", "audio-features", "forecasts", "alerts", "streamlstm.dlq", "late",
+        "streamlstm.changelog.tick", "streamlstm.changelog.vitals", "streamlstm.changelog.audio"];
 
     /// <summary>Builds the command.</summary>
     /// <returns>The command.</returns>

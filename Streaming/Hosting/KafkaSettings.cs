@@ -48,6 +48,24 @@ public sealed class KafkaSettings
     public int MaxPollMessages { get; set; } = 8192;
 
     /// <summary>
+    /// Delivery guarantee: <c>at_least_once</c> (default) or <c>exactly_once</c>. Exactly-once needs <c>State:Directory</c>:
+    /// one transactional producer carries the forecasts, alerts, DLQ, <c>late</c> and changelog records of each checkpoint
+    /// and commits them atomically with the input offsets (<c>SendOffsetsToTransaction</c>).
+    /// </summary>
+    public string Guarantee { get; set; } = "at_least_once";
+
+    /// <summary>The transactional producer's <c>transactional.id</c> under exactly-once; empty derives it from the group id
+    /// and the host name (stable across restarts of one instance; give each instance its own).</summary>
+    public string TransactionalId { get; set; } = "";
+
+    /// <summary>Tests only: under exactly-once, the checkpoint transaction with this number (1-based) fails before its
+    /// commit, as a broker error would; 0 (default) never.</summary>
+    public int FailTransactionAt { get; set; }
+
+    /// <summary>True when <see cref="Guarantee"/> is <c>exactly_once</c>.</summary>
+    public bool ExactlyOnce => string.Equals(Guarantee, "exactly_once", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// librdkafka properties applied to every Kafka client of the service (the consumer, the forecasts, dead-letter and alerts
     /// producers), e.g. <c>--Kafka:Client:security.protocol=SASL_SSL</c>, <c>sasl.mechanism</c>, <c>sasl.username</c>: how a
     /// secured cluster is reached.

@@ -8,6 +8,7 @@ using StreamLstm.Ingest.Consumer;
 using StreamLstm.Ingest.Decoding;
 using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
+using StreamLstm.Streaming.Changelog;
 using StreamLstm.Streaming.Pipeline;
 using StreamLstm.Streaming.Storage;
 using StreamLstm.Streaming.Storage.RocksDb;
@@ -92,9 +93,18 @@ public sealed partial class PipelineHostedService : BackgroundService
         var topics = kafka.InputTopics();
         var models = modelSet.Models.Where(m => topics.ContainsValue(m.Key)).ToDictionary(m => m.Key, m => m.Value);
         var stateOptions = _services.GetService<IOptions<StateOptions>>()?.Value ?? new StateOptions();
+        if (kafka.ExactlyOnce && string.IsNullOrWhiteSpace(stateOptions.Directory))
+        {
+            throw new InvalidOperationException("Kafka:Guarantee=exactly_once needs durable state: set State:Directory (run --state-dir DIR).");
+        }
+
+        var transactions = kafka.ExactlyOnce ? _services.GetRequiredService<TransactionalProducer>() : null;
         var store = OpenStore(stateOptions, options);
         var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase), stateOptions.KeyTtl);
         var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
+        using var changelog = store is not null && stateOptions.Changelog
+            ? new KafkaChangelog(kafka.BootstrapServers, stateOptions.ChangelogTopicPrefix, _logger, kafka.Client, sharedProducer: transactions?.Handle)
+            : null;
         var consumerOptions = new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,
@@ -107,7 +117,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             Extra = kafka.Client,
         };
         tuning?.ApplyTo(consumerOptions);
-        var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store), pipeline.Mailboxes);
+        var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store, changelog), pipeline.Mailboxes, transactions);
         Consumer = consumer;
         if (_services.GetService<Online.OnlineLearning>() is { } online) pipeline.AttachOnline(online);
         using var abort = new CancellationTokenSource();
@@ -175,6 +185,7 @@ public sealed partial class PipelineHostedService : BackgroundService
 
             // Closed only once no worker can read it any more (an aborted worker might still be inside a restore).
             if (pipeline.Completion.IsCompleted) store?.Dispose();
+            if (transactions is not null) LogTransactions(_logger, transactions.Commits, transactions.Aborts, consumer.Barriers, consumer.TransactionsCommitted);
             var t = pipeline.Totals();
             LogStopped(_logger, t.Events, t.Forecasts, t.DeadLetters, t.Late, t.Undelivered);
         }
@@ -210,6 +221,9 @@ public sealed partial class PipelineHostedService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pipeline:MaxResidentKeys is set but State:Directory is not: without a store no key can be hibernated, so the cap is not applied")]
     private static partial void LogCapWithoutStore(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Exactly-once: {Commits} transactions committed, {Aborts} aborted; {Checkpoints} checkpoints ({Periodic} periodic)")]
+    private static partial void LogTransactions(ILogger logger, long commits, long aborts, long checkpoints, long periodic);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pipeline starting: {Workers} workers, models {Models}, {Outputs} outputs")]
     private static partial void LogStarting(ILogger logger, int workers, string models, int outputs);

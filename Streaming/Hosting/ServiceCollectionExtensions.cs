@@ -56,7 +56,19 @@ public static partial class ServiceCollectionExtensions
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
             return new KafkaDeadLetterSink(kafka.BootstrapServers, kafka.DeadLetterTopic, kafka.LateTopic, sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaDeadLetterSink>(),
-                sp.GetRequiredService<DeliveryFailures>(), kafka.Client);
+                sp.GetRequiredService<DeliveryFailures>(), kafka.Client, SharedProducer(sp, kafka));
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
+            var id = string.IsNullOrWhiteSpace(kafka.TransactionalId) ? $"{kafka.GroupId}-{Environment.MachineName}" : kafka.TransactionalId;
+            return new TransactionalProducer(kafka.BootstrapServers, id, sp.GetRequiredService<ILoggerFactory>().CreateLogger<TransactionalProducer>(), kafka.Client,
+                failAt: kafka.FailTransactionAt);
+        });
+        // Exactly-once: alerts go through the transactional producer too (resolved only in that mode).
+        services.AddOptions<Sink.Hosting.SinkOptions>().PostConfigure<IServiceProvider>((o, sp) =>
+        {
+            if (sp.GetRequiredService<IOptions<KafkaSettings>>().Value.ExactlyOnce) o.Alerts.SharedProducer = sp.GetRequiredService<TransactionalProducer>().Handle;
         });
         services.TryAddSingleton<IDeadLetterSink>(sp => sp.GetRequiredService<KafkaDeadLetterSink>());
         services.AddKafkaForecastOutput();
@@ -76,7 +88,7 @@ public static partial class ServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
-            var forecastOptions = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat };
+            var forecastOptions = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, SharedProducer = SharedProducer(sp, kafka) };
             if (sp.GetService<IOptions<PipelineOptions>>()?.Value.Latency is { } latency) LatencyTuning.For(latency).ApplyTo(forecastOptions);
             return new KafkaForecastOutput(forecastOptions,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>(), sp.GetService<DeliveryFailures>());
@@ -84,6 +96,10 @@ public static partial class ServiceCollectionExtensions
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<KafkaForecastOutput>());
         return services;
     }
+
+    /// <summary>The transactional producer's handle under exactly-once; null otherwise (each output has its own client).</summary>
+    private static Confluent.Kafka.Handle? SharedProducer(IServiceProvider sp, KafkaSettings kafka) =>
+        kafka.ExactlyOnce ? sp.GetRequiredService<TransactionalProducer>().Handle : null;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No model file for {Kinds}: using randomly initialised models (forecasts are not meaningful). Set Models:TickModel/VitalsModel/AudioModel.")]
     private static partial void LogRandomModels(ILogger logger, string kinds);

@@ -23,4 +23,16 @@ public sealed class StateOptions
 
     /// <summary>Fsync each checkpoint (survives power loss, not only a process kill; slower).</summary>
     public bool Sync { get; set; }
+
+    /// <summary>
+    /// Replicate checkpoints to a compacted changelog topic per kind, so that a partition's state follows it to another
+    /// process of the group (rebalance, or its owner killed). Needs <see cref="Directory"/>.
+    /// </summary>
+    public bool Changelog { get; set; } = true;
+
+    /// <summary>
+    /// Changelog topic name prefix; the kind's wire name follows (<c>streamlstm.changelog.tick</c>, <c>.vitals</c>,
+    /// <c>.audio</c>). Two applications that keep different state on one cluster need different prefixes.
+    /// </summary>
+    public string ChangelogTopicPrefix { get; set; } = "streamlstm.changelog.";
 }

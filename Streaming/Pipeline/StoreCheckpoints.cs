@@ -1,4 +1,5 @@
 using StreamLstm.Ingest.Consumer;
+using StreamLstm.Streaming.Changelog;
 using StreamLstm.Streaming.Storage;
 
 namespace StreamLstm.Streaming.Pipeline;
@@ -7,8 +8,12 @@ namespace StreamLstm.Streaming.Pipeline;
 /// Writes the workers' captured state to an <see cref="IStateStore"/> for the consumer's durability barrier. Writes are
 /// serialised and never go backwards: a partition's part older than what was already stored for it (a checkpoint that
 /// outlived its deadline and finished after a newer one) is skipped, so records and offsets always come from one capture.
+/// With a changelog, each checkpoint is published to it before the store write (so neither the store nor the offset
+/// commit is ever ahead of it), and a newly assigned partition's store is first brought up to the changelog.
 /// </summary>
-public sealed class StoreCheckpoints(IStateStore store) : IStateCheckpoints
+/// <param name="store">The local store.</param>
+/// <param name="changelog">Where checkpoints are replicated (null: the state stays local).</param>
+public sealed class StoreCheckpoints(IStateStore store, IChangelog? changelog = null) : IStateCheckpoints
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(Model.Forecasting.SourceKind, int), long> _lastWritten = [];
@@ -31,6 +36,8 @@ public sealed class StoreCheckpoints(IStateStore store) : IStateCheckpoints
     public long StoredOffset(PartitionState partition)
     {
         ArgumentNullException.ThrowIfNull(partition);
+        // The partition may have moved here from another process: its state follows it through the changelog.
+        changelog?.Restore(partition.Kind, partition.Topic, partition.Partition, Store);
         return Store.ReadOffset(partition.Kind, partition.Partition);
     }
 
@@ -76,6 +83,8 @@ public sealed class StoreCheckpoints(IStateStore store) : IStateCheckpoints
             }
 
             if (_filtered.Count > 0 || _filtered.Offsets.Count > 0) _batches.Add(_filtered);
+            changelog?.Publish(_batches);
+            capture.BeforeStore?.Invoke();
             Store.Write(_batches);
             long bytes = 0;
             foreach (var b in _batches) bytes += b.Bytes + 8L * b.Offsets.Count;

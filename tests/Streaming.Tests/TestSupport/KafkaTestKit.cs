@@ -30,6 +30,10 @@ public static class KafkaTestKit
         kafka.CreateTopic("streamlstm.dlq", dlqPartitions);
         kafka.CreateTopic("late", 1);
         kafka.CreateTopic("alerts", 1);
+        // State changelogs (State:Directory runs): the mock does not serve CreateTopics.
+        kafka.CreateTopic("streamlstm.changelog.tick", ticksPartitions);
+        kafka.CreateTopic("streamlstm.changelog.vitals", 3);
+        kafka.CreateTopic("streamlstm.changelog.audio", 2);
         return kafka;
     }
 

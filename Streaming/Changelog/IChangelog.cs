@@ -1,0 +1,35 @@
+using StreamLstm.Model.Forecasting;
+using StreamLstm.Streaming.Storage;
+
+namespace StreamLstm.Streaming.Changelog;
+
+/// <summary>
+/// Where checkpoints are replicated so that a partition's state can follow the partition to another process: each
+/// checkpoint's changed records and a per-partition marker with the offset they correspond to.
+/// </summary>
+public interface IChangelog
+{
+    /// <summary>Publishes a checkpoint's records, then each partition's marker, and waits until all are delivered; throws when any is not (then the checkpoint must not be written).</summary>
+    /// <param name="batches">The checkpoint's parts.</param>
+    void Publish(IReadOnlyList<CheckpointBatch> batches);
+
+    /// <summary>
+    /// Brings a newly assigned partition's local store up to the changelog: when the changelog's newest marker is ahead
+    /// of the store's offset (or the store has none), writes the changelog's records up to that marker, and the marker's
+    /// offset, into the store.
+    /// </summary>
+    /// <param name="kind">Source kind.</param>
+    /// <param name="inputTopic">The partition's input topic (the changelog gets as many partitions).</param>
+    /// <param name="partition">Input partition.</param>
+    /// <param name="store">The local store.</param>
+    /// <returns>What was done.</returns>
+    ChangelogRestore Restore(SourceKind kind, string inputTopic, int partition, IStateStore store);
+}
+
+/// <summary>The outcome of <see cref="IChangelog.Restore"/>.</summary>
+/// <param name="LocalOffset">The store's offset before (-1: none).</param>
+/// <param name="MarkerOffset">The changelog's newest marker (-1: none).</param>
+/// <param name="Records">Records written into the store (0 when the store was current).</param>
+/// <param name="Rebuilt">True when the store was rebuilt from the changelog.</param>
+/// <param name="Elapsed">Time spent reading the changelog and writing the store.</param>
+public readonly record struct ChangelogRestore(long LocalOffset, long MarkerOffset, int Records, bool Rebuilt, TimeSpan Elapsed);
