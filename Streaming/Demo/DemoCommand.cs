@@ -149,6 +149,8 @@ public static class DemoCommand
             // The embedded broker keeps ~5 MB per partition: spread dead letters (up to 64 KiB each) over several.
             cluster.CreateTopic("streamlstm.dlq", s.Partitions);
             cluster.CreateTopic("late", 1);
+            // State changelogs, for a demo run with --State:Directory (the embedded cluster does not serve CreateTopics).
+            foreach (var kind in new[] { "tick", "vitals", "audio" }) cluster.CreateTopic("streamlstm.changelog." + kind, s.Partitions);
             bootstrap = cluster.BootstrapServers;
         }
         else

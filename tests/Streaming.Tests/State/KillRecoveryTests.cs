@@ -34,6 +34,7 @@ public class KillRecoveryTests
         kafka.CreateTopic("ticks", 4);
         kafka.CreateTopic("vitals", 3);
         kafka.CreateTopic("audio-features", 3);
+        foreach (var (kind, n) in new[] { ("tick", 4), ("vitals", 3), ("audio", 3) }) kafka.CreateTopic("streamlstm.changelog." + kind, n);
         kafka.CreateTopic("streamlstm.dlq", 1);
         kafka.CreateTopic("late", 1);
         // The mock broker keeps ~5 MB per partition: forecasts get room for duplicates.

@@ -194,6 +194,22 @@ internal sealed class PipelineChild : IDisposable
         return child;
     }
 
+    /// <summary>Waits for a graceful exit with code 0.</summary>
+    public async Task WaitForExit(TimeSpan timeout, string phase)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"{phase}: still running after {timeout.TotalSeconds:0}s\n{Log}");
+        }
+
+        Assert.True(_process.ExitCode == 0, $"{phase}: exit code {_process.ExitCode}\n{Log}");
+    }
+
     /// <summary>SIGKILL (Process.Kill on Unix), then reap.</summary>
     public void Kill()
     {
