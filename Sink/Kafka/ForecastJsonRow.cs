@@ -130,7 +130,8 @@ internal sealed class ForecastJsonRow
             var v = values[i];
             if (float.IsFinite(v))
             {
-                if (!v.TryFormat(d[n..], out var w, default, CultureInfo.InvariantCulture)) throw Overflow();
+                // The runtime's formatter is most of a row's cost; the fast path declines whatever it is unsure of.
+                if (!ShortestFloat.TryWrite(v, d[n..], out var w) && !v.TryFormat(d[n..], out w, default, CultureInfo.InvariantCulture)) throw Overflow();
                 n += w;
             }
             else
