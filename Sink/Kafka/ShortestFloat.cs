@@ -34,37 +34,52 @@ internal static class ShortestFloat
 
         // Half the float gaps above and below a (equal: a is not a power of two).
         var half = (BitConverter.Int32BitsToSingle((bits & 0x7FFFFFFF) + 1) - (double)Math.Abs(v)) / 2;
-        long digits = 0;
-        var scale = 0;
-        var found = false;
-        for (var p = 1; p <= 9 && !found; p++)
+        // Round-tripping is monotone in p (p-digit decimals are among the (p+1)-digit ones), so start at 8 digits, where
+        // most model outputs land, and walk down while shorter texts still round-trip (9 when 8 does not).
+        var state = Try(a, half, e, 8, out var digits, out var scale);
+        if (state < 0) return false;
+        if (state == 0)
         {
-            scale = p - 1 - e; // value = digits * 10^-scale, digits has p digits
-            var d = scale >= 0 ? a * Pow10[scale] : a / Pow10[-scale];
-            var floor = Math.Floor(d);
-            var frac = d - floor;
-            if (Math.Abs(frac - 0.5) < Margin)
+            if (Try(a, half, e, 9, out digits, out scale) <= 0) return false;
+        }
+        else
+        {
+            for (var p = 7; p >= 1; p--)
             {
-                // Near a tie the double product cannot tell which way to round; it matters only if either side could
-                // round-trip, else the next length is tried (decimal-looking values such as 100.25 tie at p = 4).
-                var unit = scale >= 0 ? 1 / Pow10[scale] : Pow10[-scale];
-                if ((0.5 - (2 * Margin)) * unit > half * (1 + Margin)) continue;
-                return false;
+                var shorter = Try(a, half, e, p, out var d, out var sc);
+                if (shorter < 0) return false;
+                if (shorter == 0) break;
+                (digits, scale) = (d, sc);
             }
-
-            digits = (long)floor + (frac > 0.5 ? 1 : 0);
-            var back = scale >= 0 ? digits / Pow10[scale] : digits * Pow10[-scale];
-            var distance = Math.Abs(back - a);
-            if (distance < half * (1 - Margin)) found = true;
-            else if (distance <= half * (1 + Margin)) return false; // on the boundary: ties-to-even decides, leave it
         }
 
-        if (!found) return false;
         var n = 0;
         if (v < 0) destination[n++] = (byte)'-';
         n += WriteFixed(digits, scale, destination[n..]);
         written = n;
         return true;
+    }
+
+    /// <summary>The correctly rounded <paramref name="p"/>-digit decimal of <paramref name="a"/>: 1 round-trips, 0 does not, -1 unsure.</summary>
+    private static int Try(double a, double half, int e, int p, out long digits, out int scale)
+    {
+        scale = p - 1 - e; // value = digits * 10^-scale, digits has p digits
+        var d = scale >= 0 ? a * Pow10[scale] : a / Pow10[-scale];
+        var floor = Math.Floor(d);
+        var frac = d - floor;
+        digits = (long)floor + (frac > 0.5 ? 1 : 0);
+        if (Math.Abs(frac - 0.5) < Margin)
+        {
+            // Near a tie the double product cannot tell which way to round; it matters only if either side could
+            // round-trip (decimal-looking values such as 100.25 tie at p = 4, where neither does).
+            var unit = scale >= 0 ? 1 / Pow10[scale] : Pow10[-scale];
+            return (0.5 - (2 * Margin)) * unit > half * (1 + Margin) ? 0 : -1;
+        }
+
+        var back = scale >= 0 ? digits / Pow10[scale] : digits * Pow10[-scale];
+        var distance = Math.Abs(back - a);
+        if (distance < half * (1 - Margin)) return 1;
+        return distance <= half * (1 + Margin) ? -1 : 0; // on the boundary ties-to-even decides: leave it
     }
 
     private static double Pow10OrInv(int e) => e >= 0 ? Pow10[e] : 1 / Pow10[-e];
