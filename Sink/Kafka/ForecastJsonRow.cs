@@ -55,7 +55,7 @@ internal sealed class ForecastJsonRow
     /// <returns>Bytes written.</returns>
     public int Write(ForecastBatch batch, int row, out byte[] scratch)
     {
-        var prefix = _keyPrefix.GetOrAdd(batch.Keys[row], static k => Escaped("key"u8, k, "{", ""));
+        var prefix = _keyPrefix.GetOrAdd(batch.Keys[row], static k => Plain(k) ? KeyPrefix(k) : Escaped("key"u8, k, "{", ""));
         var source = _sourceBytes[(int)batch.Source];
         var version = VersionBytes(batch.ModelVersion);
         var bound = prefix.Length + source.Length + version.Length + MaxFixed + MaxDouble + (2 * MaxLong) + (2 * batch.Horizons * MaxFloat);
@@ -97,6 +97,27 @@ internal sealed class ForecastJsonRow
         }
 
         return t_versionBytes!;
+    }
+
+    /// <summary>Whether the general writer leaves <paramref name="key"/> as it is (printable ASCII it does not escape).</summary>
+    private static bool Plain(string key)
+    {
+        foreach (var c in key)
+        {
+            if (c < ' ' || c > '~' || c is '"' or '\\' or '&' or '\'' or '<' or '>' or '+' or '`') return false;
+        }
+
+        return true;
+    }
+
+    /// <summary><c>{"key":"…"</c> for a key needing no escapes, in one allocation (a new key per row must stay cheap).</summary>
+    private static byte[] KeyPrefix(string key)
+    {
+        var bytes = new byte[8 + key.Length + 1];
+        "{\"key\":\""u8.CopyTo(bytes);
+        System.Text.Encoding.ASCII.GetBytes(key, bytes.AsSpan(8));
+        bytes[^1] = (byte)'"';
+        return bytes;
     }
 
     /// <summary>

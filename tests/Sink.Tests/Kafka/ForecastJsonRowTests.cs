@@ -101,6 +101,19 @@ public class ForecastJsonRowTests
     }
 
     [Fact]
+    public void KeysWithEveryAsciiCharacter_AreEscapedAsTheGeneralWriterEscapesThem()
+    {
+        // Plain keys take a short cut around the general writer; every character it would escape must not.
+        var writer = new ForecastJsonRow();
+        var batch = new ForecastBatch(SourceKind.Vitals, 1, 1) { ModelVersion = "m-1", Count = 1 };
+        foreach (var c in Enumerable.Range(0, 0x80).Select(i => (char)i).Concat(['é', '\u2028', '\uffff']))
+        {
+            batch.Keys[0] = "a" + c + "b";
+            Assert.Equal(Encoding.UTF8.GetString(KafkaForecastOutput.ToJson(batch, 0)), Encoding.UTF8.GetString(Serialize(writer, batch, 0)));
+        }
+    }
+
+    [Fact]
     public void AChangedModelVersion_IsWrittenOnTheNextRow()
     {
         // The version's bytes are cached per thread by reference: a new string must not reuse the old bytes.
