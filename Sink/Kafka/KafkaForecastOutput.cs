@@ -53,12 +53,6 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     private readonly IProducer<byte[], byte[]> _producer;
     private readonly ILogger _logger;
     [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
-
-    [ThreadStatic]
     private static Message<byte[], byte[]>? t_message;
 
     [ThreadStatic]
@@ -69,6 +63,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
     // Values stay referenced by the client until their delivery report; rows are a few hundred bytes.
     private readonly ExactLengthPool _values = new(4096, 1024);
+
+    // The hand-written row writer: byte-for-byte ToJson, without a Utf8JsonWriter per row.
+    private readonly ForecastJsonRow _json = new();
 
     // Keys repeat (one per entity): cache their bytes instead of encoding each row. Workers call WriteAsync concurrently.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
@@ -124,7 +121,6 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     /// <inheritdoc />
     public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
     {
-        var source = batch.Source.ToWireName();
         // Counted in the current epoch before they are queued, so a flush that closes it waits for their delivery.
         var epoch = _epochs.Current;
         var onDelivery = Handler(epoch);
@@ -137,7 +133,7 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             {
                 // The client copies the payload and keeps only references, so one Message instance serves every row.
                 message.Key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
-                message.Value = _options.Format == ForecastFormat.Binary ? SerializeBinary(batch, r) : Serialize(batch, r, source);
+                message.Value = _options.Format == ForecastFormat.Binary ? SerializeBinary(batch, r) : _json.Serialize(batch, r, _values);
                 Produce(message, onDelivery, cancellationToken);
                 message.Value = null!;
             }
@@ -171,7 +167,10 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         _producer.Dispose();
     }
 
-    /// <summary>The JSON of one row (also used by tests and the console status).</summary>
+    /// <summary>
+    /// The JSON of one row through the general <see cref="Utf8JsonWriter"/> (used by tests and the console status; the
+    /// reference the hot path's hand-written writer is checked against byte for byte).
+    /// </summary>
     /// <param name="batch">Batch.</param>
     /// <param name="row">Row.</param>
     /// <returns>UTF-8 JSON.</returns>
@@ -184,19 +183,6 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         }
 
         return buffer.WrittenSpan.ToArray();
-    }
-
-    private byte[] Serialize(ForecastBatch batch, int row, string source)
-    {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(512);
-        buffer.ResetWrittenCount();
-        var writer = t_writer ??= new Utf8JsonWriter(buffer);
-        writer.Reset(buffer);
-        Write(writer, batch, row, source);
-        writer.Flush();
-        var value = _values.Rent(buffer.WrittenCount);
-        buffer.WrittenSpan.CopyTo(value);
-        return value;
     }
 
     private byte[] SerializeBinary(ForecastBatch batch, int row)
