@@ -9,6 +9,7 @@ namespace StreamLstm.Model.Tests.Inference;
 /// gate sums must be bit-identical to the four/six-slot tiles that read the block-major pack, for every group shape
 /// (a full group of four, a pair, a lone block, and the padded last block).
 /// </summary>
+[Trait("Category", "Kernel")]
 public sealed class SingleSlotPathTests
 {
     public static TheoryData<StepKernelKind> Kinds => new([StepKernelKind.Scalar, StepKernelKind.Vector128, StepKernelKind.Vector256, StepKernelKind.Vector512]);
