@@ -43,7 +43,7 @@ public sealed unsafe class LstmStepper : IDisposable
         MaxBatch = maxBatch;
         Threads = threads;
         Kernel = kernel;
-        _pack = new VectorPack(model, Lanes(kernel));
+        _pack = new VectorPack(model, Lanes(kernel), RowGroup(kernel));
         var scratchSize = kernel switch
         {
             StepKernelKind.Vector512 => StepKernel<Vec512Ops, Vector512<float>>.ScratchSize(_pack),
@@ -175,6 +175,14 @@ public sealed unsafe class LstmStepper : IDisposable
                 break;
         }
     }
+
+    private static int RowGroup(StepKernelKind kernel) => kernel switch
+    {
+        StepKernelKind.Vector512 => StepKernel<Vec512Ops, Vector512<float>>.RowGroup,
+        StepKernelKind.Vector256 => StepKernel<Vec256Ops, Vector256<float>>.RowGroup,
+        StepKernelKind.Vector128 => StepKernel<Vec128Ops, Vector128<float>>.RowGroup,
+        _ => StepKernel<ScalarOps, float>.RowGroup,
+    };
 
     private static int Lanes(StepKernelKind kernel) => kernel switch
     {

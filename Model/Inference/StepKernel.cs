@@ -21,8 +21,6 @@ internal static unsafe partial class StepKernel<TOps, TVec>
 {
     public const int TileSlots = 48;
 
-    private const int PrefetchBytes = 1024;
-
     /// <summary>Scratch floats one thread needs for a model.</summary>
     public static int ScratchSize(VectorPack p) =>
         TileSlots * (Math.Max(p.Config.InputSize, p.Config.HiddenSize) + p.Config.HiddenSize) + (p.Blocks + 1) * 4 * TOps.Lanes + TileSlots * 4 * TOps.Lanes;
@@ -93,22 +91,36 @@ internal static unsafe partial class StepKernel<TOps, TVec>
                     if (full > 0) CellRange(gates, rows, full, hOff, cOff, unit, valid);
                 }
 
-                // Leftover slots (fewer than four): two unit blocks per pass give eight independent FMA chains; the
-                // gate sums of every block go to scratch first, so the cell updates run as one loop of independent
-                // iterations instead of one latency-bound exp/reciprocal chain after each pass.
+                // Leftover slots (fewer than four): one pass per group of blocks over the interleaved single-slot copy
+                // of the weights (a group of four gives 16 independent FMA chains and one sequential stream from L2);
+                // the gate sums of every block go to scratch first, so the cell updates run as one loop of independent
+                // iterations. Each gate still sums bias, then k in order: the same arithmetic as the tiles above.
+                ref var wr0 = ref p.RowWeights[l][0];
                 for (var s = full; s < n; s++)
                 {
-                    var u = 0;
-                    for (; u + 2 <= p.Blocks; u += 2)
+                    ref var zs = ref Unsafe.Add(ref zr, s * kin);
+                    for (var u0 = 0; u0 < p.Blocks; u0 += p.RowGroup)
                     {
-                        Tile1x2(ref Unsafe.Add(ref w0, u * blockFloats), ref Unsafe.Add(ref b0, u * 4 * lanes), ref Unsafe.Add(ref zr, s * kin), kin,
-                            ref tmp[u * 4 * lanes]);
-                    }
+                        var size = Math.Min(p.RowGroup, p.Blocks - u0);
+                        var kStride = (nuint)(size * 4 * lanes);
+                        ref var wg = ref Unsafe.Add(ref wr0, u0 * blockFloats);
+                        ref var bg = ref Unsafe.Add(ref b0, u0 * 4 * lanes);
+                        var j = 0;
+                        if (size == 4)
+                        {
+                            Tile1x4(ref wg, ref bg, ref zs, kin, kStride, ref tmp[u0 * 4 * lanes]);
+                            j = 4;
+                        }
 
-                    if (u < p.Blocks)
-                    {
-                        Tile1(ref Unsafe.Add(ref w0, u * blockFloats), ref Unsafe.Add(ref b0, u * 4 * lanes), ref Unsafe.Add(ref zr, s * kin), kin,
-                            ref tmp[u * 4 * lanes]);
+                        for (; j + 2 <= size; j += 2)
+                        {
+                            Tile1x2(ref Unsafe.Add(ref wg, j * 4 * lanes), ref Unsafe.Add(ref bg, j * 4 * lanes), ref zs, kin, kStride, ref tmp[(u0 + j) * 4 * lanes]);
+                        }
+
+                        if (j < size)
+                        {
+                            Tile1(ref Unsafe.Add(ref wg, j * 4 * lanes), ref Unsafe.Add(ref bg, j * 4 * lanes), ref zs, kin, kStride, ref tmp[(u0 + j) * 4 * lanes]);
+                        }
                     }
 
                     CellBlocks(tmp, (float*)rows[s] + hOff, (float*)rows[s] + cOff, hid);
@@ -284,18 +296,85 @@ internal static unsafe partial class StepKernel<TOps, TVec>
         TOps.Store(o3, ref g, 15 * lanes);
     }
 
-    /// <summary>One slot, one unit block: gate sums to <paramref name="g"/>[0..4·Lanes).</summary>
+    /// <summary>Blocks per group in <see cref="VectorPack.RowWeights"/>: four (16 accumulators) where 32 registers exist.</summary>
+    public static int RowGroup => TOps.WideTile ? 4 : 2;
+
+    /// <summary>
+    /// One slot, four consecutive unit blocks of one interleaved group (row k of block j at <c>w + k·kStride + j·4·Lanes</c>):
+    /// 16 accumulators, same FMA order per lane as <see cref="Tile1"/>; gate sums to <paramref name="g"/>[0..16·Lanes).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1(ref float w, ref float b, ref float z, int kin, ref float g)
+    private static void Tile1x4(ref float w, ref float b, ref float z, int kin, nuint kStride, ref float g)
     {
         var lanes = (nuint)TOps.Lanes;
         var i0 = TOps.Load(ref b, 0);
         var f0 = TOps.Load(ref b, lanes);
         var g0 = TOps.Load(ref b, 2 * lanes);
         var o0 = TOps.Load(ref b, 3 * lanes);
-        for (var k = 0; k < kin; k++)
+        var i1 = TOps.Load(ref b, 4 * lanes);
+        var f1 = TOps.Load(ref b, 5 * lanes);
+        var g1 = TOps.Load(ref b, 6 * lanes);
+        var o1 = TOps.Load(ref b, 7 * lanes);
+        var i2 = TOps.Load(ref b, 8 * lanes);
+        var f2 = TOps.Load(ref b, 9 * lanes);
+        var g2 = TOps.Load(ref b, 10 * lanes);
+        var o2 = TOps.Load(ref b, 11 * lanes);
+        var i3 = TOps.Load(ref b, 12 * lanes);
+        var f3 = TOps.Load(ref b, 13 * lanes);
+        var g3 = TOps.Load(ref b, 14 * lanes);
+        var o3 = TOps.Load(ref b, 15 * lanes);
+        nuint off = 0;
+        for (var k = 0; k < kin; k++, off += kStride)
         {
-            var off = (nuint)(k * 4 * TOps.Lanes);
+            var a = TOps.Broadcast(Unsafe.Add(ref z, k));
+            i0 = TOps.Fma(TOps.Load(ref w, off), a, i0);
+            f0 = TOps.Fma(TOps.Load(ref w, off + lanes), a, f0);
+            g0 = TOps.Fma(TOps.Load(ref w, off + 2 * lanes), a, g0);
+            o0 = TOps.Fma(TOps.Load(ref w, off + 3 * lanes), a, o0);
+            i1 = TOps.Fma(TOps.Load(ref w, off + 4 * lanes), a, i1);
+            f1 = TOps.Fma(TOps.Load(ref w, off + 5 * lanes), a, f1);
+            g1 = TOps.Fma(TOps.Load(ref w, off + 6 * lanes), a, g1);
+            o1 = TOps.Fma(TOps.Load(ref w, off + 7 * lanes), a, o1);
+            i2 = TOps.Fma(TOps.Load(ref w, off + 8 * lanes), a, i2);
+            f2 = TOps.Fma(TOps.Load(ref w, off + 9 * lanes), a, f2);
+            g2 = TOps.Fma(TOps.Load(ref w, off + 10 * lanes), a, g2);
+            o2 = TOps.Fma(TOps.Load(ref w, off + 11 * lanes), a, o2);
+            i3 = TOps.Fma(TOps.Load(ref w, off + 12 * lanes), a, i3);
+            f3 = TOps.Fma(TOps.Load(ref w, off + 13 * lanes), a, f3);
+            g3 = TOps.Fma(TOps.Load(ref w, off + 14 * lanes), a, g3);
+            o3 = TOps.Fma(TOps.Load(ref w, off + 15 * lanes), a, o3);
+        }
+
+        TOps.Store(i0, ref g, 0);
+        TOps.Store(f0, ref g, lanes);
+        TOps.Store(g0, ref g, 2 * lanes);
+        TOps.Store(o0, ref g, 3 * lanes);
+        TOps.Store(i1, ref g, 4 * lanes);
+        TOps.Store(f1, ref g, 5 * lanes);
+        TOps.Store(g1, ref g, 6 * lanes);
+        TOps.Store(o1, ref g, 7 * lanes);
+        TOps.Store(i2, ref g, 8 * lanes);
+        TOps.Store(f2, ref g, 9 * lanes);
+        TOps.Store(g2, ref g, 10 * lanes);
+        TOps.Store(o2, ref g, 11 * lanes);
+        TOps.Store(i3, ref g, 12 * lanes);
+        TOps.Store(f3, ref g, 13 * lanes);
+        TOps.Store(g3, ref g, 14 * lanes);
+        TOps.Store(o3, ref g, 15 * lanes);
+    }
+
+    /// <summary>One slot, one unit block (row k at <c>w + k·kStride</c>): gate sums to <paramref name="g"/>[0..4·Lanes).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1(ref float w, ref float b, ref float z, int kin, nuint kStride, ref float g)
+    {
+        var lanes = (nuint)TOps.Lanes;
+        var i0 = TOps.Load(ref b, 0);
+        var f0 = TOps.Load(ref b, lanes);
+        var g0 = TOps.Load(ref b, 2 * lanes);
+        var o0 = TOps.Load(ref b, 3 * lanes);
+        nuint off = 0;
+        for (var k = 0; k < kin; k++, off += kStride)
+        {
             var a = TOps.Broadcast(Unsafe.Add(ref z, k));
             i0 = TOps.Fma(TOps.Load(ref w, off), a, i0);
             f0 = TOps.Fma(TOps.Load(ref w, off + lanes), a, f0);
@@ -309,9 +388,9 @@ internal static unsafe partial class StepKernel<TOps, TVec>
         TOps.Store(o0, ref g, 3 * lanes);
     }
 
-    /// <summary>One slot, unit blocks u and u + 1 (same FMA order per lane as <see cref="Tile1"/>): gate sums to <paramref name="g"/>[0..8·Lanes).</summary>
+    /// <summary>One slot, two adjacent unit blocks of one interleaved group (same FMA order per lane as <see cref="Tile1"/>): gate sums to <paramref name="g"/>[0..8·Lanes).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x2(ref float w, ref float b, ref float z, int kin, ref float g)
+    private static void Tile1x2(ref float w, ref float b, ref float z, int kin, nuint kStride, ref float g)
     {
         var lanes = (nuint)TOps.Lanes;
         var i0 = TOps.Load(ref b, 0);
@@ -322,37 +401,18 @@ internal static unsafe partial class StepKernel<TOps, TVec>
         var f1 = TOps.Load(ref b, 5 * lanes);
         var g1 = TOps.Load(ref b, 6 * lanes);
         var o1 = TOps.Load(ref b, 7 * lanes);
-        ref var w1 = ref Unsafe.Add(ref w, (nuint)kin * 4 * lanes);
-        for (var k = 0; k < kin; k++)
+        nuint off = 0;
+        for (var k = 0; k < kin; k++, off += kStride)
         {
-            var off = (nuint)(k * 4 * TOps.Lanes);
-            if (TOps.Lanes >= 8 && Sse.IsSupported)
-            {
-                // One slot reuses nothing: stream the weights from L2 ahead of use (the packs are pinned).
-                unsafe
-                {
-                    var pa = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w, off)) + PrefetchBytes;
-                    var pb = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w1, off)) + PrefetchBytes;
-                    Sse.Prefetch0(pa);
-                    Sse.Prefetch0(pa + 64);
-                    Sse.Prefetch0(pa + 128);
-                    Sse.Prefetch0(pa + 192);
-                    Sse.Prefetch0(pb);
-                    Sse.Prefetch0(pb + 64);
-                    Sse.Prefetch0(pb + 128);
-                    Sse.Prefetch0(pb + 192);
-                }
-            }
-
             var a = TOps.Broadcast(Unsafe.Add(ref z, k));
             i0 = TOps.Fma(TOps.Load(ref w, off), a, i0);
             f0 = TOps.Fma(TOps.Load(ref w, off + lanes), a, f0);
             g0 = TOps.Fma(TOps.Load(ref w, off + 2 * lanes), a, g0);
             o0 = TOps.Fma(TOps.Load(ref w, off + 3 * lanes), a, o0);
-            i1 = TOps.Fma(TOps.Load(ref w1, off), a, i1);
-            f1 = TOps.Fma(TOps.Load(ref w1, off + lanes), a, f1);
-            g1 = TOps.Fma(TOps.Load(ref w1, off + 2 * lanes), a, g1);
-            o1 = TOps.Fma(TOps.Load(ref w1, off + 3 * lanes), a, o1);
+            i1 = TOps.Fma(TOps.Load(ref w, off + 4 * lanes), a, i1);
+            f1 = TOps.Fma(TOps.Load(ref w, off + 5 * lanes), a, f1);
+            g1 = TOps.Fma(TOps.Load(ref w, off + 6 * lanes), a, g1);
+            o1 = TOps.Fma(TOps.Load(ref w, off + 7 * lanes), a, o1);
         }
 
         TOps.Store(i0, ref g, 0);

@@ -7,11 +7,15 @@ namespace StreamLstm.Model.Inference;
 /// <see cref="Width"/> (the last block zero-padded). For unit block u and input element k (the layer input first, then
 /// the recurrent h), the 4·Width weights of gates i, f, g, o for those units lie next to each other, so the kernel
 /// accumulates all four gates of a block in registers and applies the cell update without storing gate values.
+/// A second copy, <see cref="RowWeights"/>, interleaves groups of <see cref="RowGroup"/> blocks per input element for
+/// the single-slot path, which then reads one sequential stream instead of one per block.
 /// </summary>
 internal sealed class VectorPack
 {
-    public VectorPack(LstmModel model, int width)
+    public VectorPack(LstmModel model, int width, int rowGroup = 2)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowGroup, 1);
+        RowGroup = rowGroup;
         var cfg = model.Config;
         Config = cfg;
         Width = width;
@@ -19,6 +23,7 @@ internal sealed class VectorPack
         Blocks = (hid + width - 1) / width;
         Weights = new float[cfg.Layers][];
         Bias = new float[cfg.Layers][];
+        RowWeights = new float[cfg.Layers][];
         for (var l = 0; l < cfg.Layers; l++)
         {
             var inSize = cfg.LayerInputSize(l);
@@ -46,13 +51,45 @@ internal sealed class VectorPack
 
             Weights[l] = w;
             Bias[l] = b;
+            RowWeights[l] = Interleave(w, kin, width, rowGroup);
         }
 
         HeadWeight = (float[])model.HeadWeight.Clone();
         HeadBias = (float[])model.HeadBias.Clone();
     }
 
+    /// <summary>
+    /// <paramref name="w"/> (<c>[block][k][gate][lane]</c>) regrouped as <c>[group][k][block in group][gate][lane]</c>:
+    /// group g holds blocks g·G .. g·G + G − 1 (the last group may hold fewer) and starts where block g·G starts in
+    /// <paramref name="w"/>. Only the memory order changes; each gate still sums bias, then k in order.
+    /// </summary>
+    private float[] Interleave(float[] w, int kin, int width, int group)
+    {
+        var r = GC.AllocateArray<float>(w.Length, pinned: true);
+        var blockFloats = kin * 4 * width;
+        var row = 4 * width;
+        for (var u0 = 0; u0 < Blocks; u0 += group)
+        {
+            var size = Math.Min(group, Blocks - u0);
+            for (var j = 0; j < size; j++)
+            {
+                for (var k = 0; k < kin; k++)
+                {
+                    Array.Copy(w, (u0 + j) * blockFloats + k * row, r, u0 * blockFloats + (k * size + j) * row, row);
+                }
+            }
+        }
+
+        return r;
+    }
+
     public LstmConfig Config { get; }
+
+    /// <summary>Unit blocks per group in <see cref="RowWeights"/>.</summary>
+    public int RowGroup { get; }
+
+    /// <summary>Per layer <c>[group][in + H][block in group][gate][lane]</c>: the single-slot path's layout.</summary>
+    public float[][] RowWeights { get; }
 
     /// <summary>SIMD lanes per vector.</summary>
     public int Width { get; }

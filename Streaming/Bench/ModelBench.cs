@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using StreamLstm.Model.Inference;
@@ -12,7 +13,7 @@ using StreamLstm.Model.Weights;
 namespace StreamLstm.Streaming.Bench;
 
 /// <summary><c>model</c>: Step kernel vs ONNX Runtime, and CPU training throughput.</summary>
-public static class ModelBench
+public static partial class ModelBench
 {
     private static readonly int[] Hiddens = [32, 64, 128];
     private static readonly int[] Batches = [1, 16, 256, 4096];
@@ -26,6 +27,10 @@ public static class ModelBench
         var fixtures = new Option<DirectoryInfo?>("--fixtures") { Description = "Folder with lstm_step_i8_h{32,64,128}.onnx/.safetensors (default ../shared/fixtures/torch-reference from the repo root or current folder)." };
         var threads = new Option<int>("--threads") { Description = "Thread count for our multi-threaded figures.", DefaultValueFactory = _ => 2 };
         var output = new Option<FileInfo?>("--out") { Description = "JSON output (default artifacts/bench/model-step.json)." };
+        var hiddens = new Option<int[]>("--hidden") { Description = "Only these hidden sizes (default 32 64 128).", AllowMultipleArgumentsPerToken = true };
+        var batches = new Option<int[]>("--batch") { Description = "Only these batch sizes (default 1 16 256 4096).", AllowMultipleArgumentsPerToken = true };
+        var cpuClock = new Option<bool>("--cpu-time") { Description = "Rates per second of this thread's CPU time instead of wall time (Linux; steadier on a loaded machine, both sides run on the calling thread)." };
+        var noTrain = new Option<bool>("--no-train") { Description = "Skip the training throughput figure." };
         var kernel = new Option<StepKernelKind>("--kernel") { Description = "Step kernel to measure (Auto = the widest this machine accelerates; Vector512, Vector256, Vector128, Scalar).", DefaultValueFactory = _ => StepKernelKind.Auto };
         var command = new Command("model", "Step kernel vs ONNX Runtime, and CPU training throughput.");
         command.Options.Add(quick);
@@ -33,14 +38,24 @@ public static class ModelBench
         command.Options.Add(threads);
         command.Options.Add(output);
         command.Options.Add(kernel);
-        command.SetAction(parse => Run(parse.GetValue(quick), parse.GetValue(fixtures), Math.Max(1, parse.GetValue(threads)), parse.GetValue(output), parse.GetValue(kernel)));
+        command.Options.Add(hiddens);
+        command.Options.Add(batches);
+        command.Options.Add(noTrain);
+        command.Options.Add(cpuClock);
+        command.SetAction(parse => Run(parse.GetValue(quick), parse.GetValue(fixtures), Math.Max(1, parse.GetValue(threads)), parse.GetValue(output), parse.GetValue(kernel),
+            new Selection(Pick(parse.GetValue(hiddens), Hiddens), Pick(parse.GetValue(batches), Batches), !parse.GetValue(noTrain), parse.GetValue(cpuClock))));
         return command;
     }
 
     /// <summary>One row of <c>model-step.json</c>.</summary>
     internal sealed record StepResult(int Hidden, int Batch, int Threads, double OursStepsPerS, double OrtStepsPerS, double Ratio, double MaxAbsDiff);
 
-    private static int Run(bool quick, DirectoryInfo? fixturesOpt, int threads, FileInfo? outputOpt, StepKernelKind kernel)
+    /// <summary>Which cells and figures to measure (a subset keeps a repeated B=1 vs B=256 comparison short).</summary>
+    private sealed record Selection(int[] Hiddens, int[] Batches, bool Train, bool CpuTime);
+
+    private static int[] Pick(int[]? chosen, int[] all) => chosen is { Length: > 0 } ? chosen : all;
+
+    private static int Run(bool quick, DirectoryInfo? fixturesOpt, int threads, FileInfo? outputOpt, StepKernelKind kernel, Selection sel)
     {
         if (kernel == StepKernelKind.Auto) kernel = StepKernels.Best;
         if (!StepKernels.IsSupported(kernel))
@@ -58,16 +73,17 @@ public static class ModelBench
         }
 
         var budget = TimeSpan.FromMilliseconds(quick ? 300 : 1500);
+        s_cpuTime = sel.CpuTime && OperatingSystem.IsLinux();
         Console.WriteLine($"bench model: fixtures {fixtures}; kernel {kernel}; ORT {OrtEnv.Instance().GetVersionString()} with 1 intra-op thread; " +
-            $"{(quick ? "quick" : "full")}: best of {Rounds} interleaved rounds, {budget.TotalMilliseconds} ms per side and cell; {Environment.ProcessorCount} cores");
+            $"{(quick ? "quick" : "full")}{(s_cpuTime ? ", per thread CPU second" : "")}: best of {Rounds} interleaved rounds, {budget.TotalMilliseconds} ms per side and cell; {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"H",4} {"B",5} {"max|Δh,Δc|",11} {"ORT Mkey-steps/s",17} {"ours 1T",9} {"ratio",7} {$"ours {threads}T",9} {"ratio",7}");
         var results = new List<StepResult>();
         var ok = true;
-        foreach (var hid in Hiddens)
+        foreach (var hid in sel.Hiddens)
         {
             var model = ModelFile.FromContent(SafetensorsFile.Read(Path.Combine(fixtures, $"lstm_step_i8_h{hid}.safetensors")), requireHead: false);
             using var ort = new OrtStep(Path.Combine(fixtures, $"lstm_step_i8_h{hid}.onnx"), hid);
-            foreach (var b in Batches)
+            foreach (var b in sel.Batches)
             {
                 var rng = new Random(hid * 10_000 + b);
                 var x = RandomArray(rng, b * 8, 1f);
@@ -103,7 +119,7 @@ public static class ModelBench
         Console.WriteLine();
         Console.WriteLine("CPU training throughput (B=256, T=64, I=8, H=64, L=1, K=2; forward + BPTT + Adam):");
         var train = new List<object>();
-        foreach (var t in threads > 1 ? new[] { 1, threads } : [1])
+        foreach (var t in !sel.Train ? [] : threads > 1 ? new[] { 1, threads } : [1])
         {
             var rate = MeasureTraining(t, quick);
             train.Add(new { batch = 256, steps = 64, input = 8, hidden = 64, threads = t, timesteps_per_s = rate });
@@ -168,20 +184,36 @@ public static class ModelBench
         public void Dispose() => _stepper.Dispose();
     }
 
-    /// <summary>Runs <paramref name="call"/> in groups until <paramref name="time"/> has passed; returns key-steps per second.</summary>
+    private static bool s_cpuTime;
+
+    /// <summary>Runs <paramref name="call"/> in groups until <paramref name="time"/> has passed; returns key-steps per second (of wall or thread CPU time).</summary>
     private static double Timed(TimeSpan time, int batch, Action call)
     {
         long calls = 0;
         var group = Math.Max(1, 5_000 / batch);
         var sw = Stopwatch.StartNew();
+        var cpu0 = s_cpuTime ? ThreadCpuSeconds() : 0;
         do
         {
             for (var i = 0; i < group; i++) call();
             calls += group;
         }
         while (sw.Elapsed < time);
-        return calls * (double)batch / sw.Elapsed.TotalSeconds;
+        var seconds = s_cpuTime ? ThreadCpuSeconds() - cpu0 : sw.Elapsed.TotalSeconds;
+        return calls * (double)batch / seconds;
     }
+
+    private static unsafe double ThreadCpuSeconds()
+    {
+        const int clockThreadCpuTimeId = 3;
+        long* ts = stackalloc long[2];
+        if (ClockGetTime(clockThreadCpuTimeId, ts) != 0) throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        return ts[0] + ts[1] * 1e-9;
+    }
+
+    // timespec on 64-bit Linux: two longs (seconds, nanoseconds).
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static unsafe partial int ClockGetTime(int clock, long* timespec);
 
     private static StateSlab NewSlab(LstmModel model, float[] h0, float[] c0, int b, out int[] slots)
     {
