@@ -19,15 +19,7 @@ public partial class ExactlyOnceTests
     [Fact]
     public async Task InjectedTransactionFailure_Aborts_ThenRestartFromStore_OneTransactionPerCheckpoint_ForecastsEqualUninterruptedRun()
     {
-        using var kafka = EmbeddedKafka.Start(brokers: 1);
-        kafka.CreateTopic("ticks", 4);
-        kafka.CreateTopic("vitals", 3);
-        kafka.CreateTopic("audio-features", 3);
-        foreach (var (kind, n) in new[] { ("tick", 4), ("vitals", 3), ("audio", 3) }) kafka.CreateTopic("streamlstm.changelog." + kind, n);
-        kafka.CreateTopic("streamlstm.dlq", 1);
-        kafka.CreateTopic("late", 1);
-        kafka.CreateTopic("forecasts-ref", 16);
-        kafka.CreateTopic("forecasts-eo", 16);
+        using var kafka = ChildCluster.Start("forecasts-ref", "forecasts-eo");
         var events = Events.Mixed(EventCount, ticksKeys: 200, vitalsKeys: 120, audioKeys: 60, seed: 7);
         KafkaTestKit.Produce(kafka.BootstrapServers, KafkaTestKit.AsMessages(events));
 

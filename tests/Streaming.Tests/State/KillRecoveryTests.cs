@@ -30,16 +30,7 @@ public class KillRecoveryTests
     public async Task SigkillAtRandomMoments_ThenRestart_ForecastsEqualAnUninterruptedRun()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = EmbeddedKafka.Start(brokers: 1);
-        kafka.CreateTopic("ticks", 4);
-        kafka.CreateTopic("vitals", 3);
-        kafka.CreateTopic("audio-features", 3);
-        foreach (var (kind, n) in new[] { ("tick", 4), ("vitals", 3), ("audio", 3) }) kafka.CreateTopic("streamlstm.changelog." + kind, n);
-        kafka.CreateTopic("streamlstm.dlq", 1);
-        kafka.CreateTopic("late", 1);
-        // The mock broker keeps ~5 MB per partition: forecasts get room for duplicates.
-        kafka.CreateTopic("forecasts-ref", 16);
-        kafka.CreateTopic("forecasts-kill", 16);
+        using var kafka = ChildCluster.Start("forecasts-ref", "forecasts-kill");
         var events = Events.Mixed(EventCount, ticksKeys: 400, vitalsKeys: 250, audioKeys: 120, seed: 42);
         KafkaTestKit.Produce(kafka.BootstrapServers, KafkaTestKit.AsMessages(events));
 

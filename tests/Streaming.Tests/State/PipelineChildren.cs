@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using StreamLstm.Ingest.Kafka;
 
 namespace StreamLstm.Streaming.Tests.State;
 
@@ -242,5 +243,26 @@ internal sealed class PipelineChild : IDisposable
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "StreamLstm.sln"))) dir = dir.Parent;
         return dir?.FullName ?? throw new InvalidOperationException("repository root (StreamLstm.sln) not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>The child-process tests' cluster: the service's topics (inputs 4/3/3 partitions, changelogs, DLQ, late) and forecast topics.</summary>
+internal static class ChildCluster
+{
+    /// <summary>Starts a one-broker embedded cluster with the pipeline's topics and the given forecast topics (16 partitions each).</summary>
+    /// <param name="forecastTopics">Forecast topics to create.</param>
+    /// <returns>The cluster.</returns>
+    public static EmbeddedKafka Start(params string[] forecastTopics)
+    {
+        var kafka = EmbeddedKafka.Start(brokers: 1);
+        kafka.CreateTopic("ticks", 4);
+        kafka.CreateTopic("vitals", 3);
+        kafka.CreateTopic("audio-features", 3);
+        foreach (var (kind, n) in new[] { ("tick", 4), ("vitals", 3), ("audio", 3) }) kafka.CreateTopic("streamlstm.changelog." + kind, n);
+        kafka.CreateTopic("streamlstm.dlq", 1);
+        kafka.CreateTopic("late", 1);
+        // The mock broker keeps ~5 MB per partition: forecasts get room for duplicates.
+        foreach (var topic in forecastTopics) kafka.CreateTopic(topic, 16);
+        return kafka;
     }
 }
