@@ -244,6 +244,7 @@ public static class StateBench
         GC.KeepAlive(values);
         var totals = feeder.Pipeline.Totals();
         var (p99, max, count, kinds) = pauses.Summary();
+        kinds = string.Create(CultureInfo.InvariantCulture, $"{pauses.Collections} collections; {kinds}");
         var result = new RunResult(steady.Length / seconds, writes == 0 ? 0 : bytes / (double)writes, writes, p99, count,
             totals.Restored, totals.Evicted, feeder.PeakResident, kinds, max, allocated / (double)steady.Length);
         await feeder.DisposeAsync().ConfigureAwait(false);
@@ -280,6 +281,9 @@ public static class StateBench
         private int _kind;
         private int _ends;
 
+        /// <summary>Collections while it listened (a cross-check of the pauses counted).</summary>
+        public int Collections { get; private set; }
+
         public (double P99, double Max, int Count, string Kinds) Summary()
         {
             lock (_lock)
@@ -294,7 +298,7 @@ public static class StateBench
         /// <summary>Waits until the events of every collection so far have arrived (they are dispatched late), then stops.</summary>
         public async Task StopAsync()
         {
-            var target = GC.CollectionCount(0) - _gcBefore;
+            var target = Collections = GC.CollectionCount(0) - _gcBefore;
             var deadline = Stopwatch.StartNew();
             while (Volatile.Read(ref _ends) < target && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(20).ConfigureAwait(false);
             Dispose();
