@@ -92,6 +92,8 @@ public static class StateBench
         var overheads = new List<double>();
         var allocPlain = new List<double>();
         var allocState = new List<double>();
+        var captureMs = new List<double>();
+        var writeMs = new List<double>();
         for (var r = 0; r < rounds; r++)
         {
             double p = 0, w = 0;
@@ -111,6 +113,8 @@ public static class StateBench
                     var withState = await Run(models, names, store, 0, steadyResident, interval, warmKeys: resident, ct).ConfigureAwait(false);
                     w = withState.EventsPerSecond;
                     allocState.Add(withState.AllocatedBytesPerEvent);
+                    captureMs.Add(withState.CaptureMs);
+                    writeMs.Add(withState.WriteMs);
                 }
 
                 Directory.Delete(roundDir, true);
@@ -126,13 +130,14 @@ public static class StateBench
         Console.WriteLine($"  events/s, {resident:N0} keys, no store   {Median(plainRates),12:N0}  (median of {rounds}; {Spread(plainRates)})");
         Console.WriteLine($"  events/s, {resident:N0} keys, checkpoints {Median(stateRates),12:N0}  (median of {rounds}; {Spread(stateRates)})");
         Console.WriteLine($"  checkpoint overhead             {overhead,12:0.0} %  (median; rounds {string.Join(", ", overheads.Select(o => o.ToString("0.0", CultureInfo.InvariantCulture)))})");
+        Console.WriteLine($"  per checkpoint                  {Median(captureMs),12:N1} ms capture (worker), {Median(writeMs):N1} ms store write (median)");
         Console.WriteLine($"  allocated per event             {Median(allocPlain),12:N1} B no store, {Median(allocState):N1} B with checkpoints (all threads)");
         {
             // 3. Scale: every key stored, a resident cap, uniform traffic over all keys (most events restore a hibernated key).
             using var big = new RocksDbStateStore(new RocksDbStateStoreOptions { Directory = Path.Combine(dir, "scale") });
             var scale = await Run(models, names, big, resident, Uniform(events, keys, 13), interval, warmKeys: keys, ct).ConfigureAwait(false);
             Console.WriteLine($"  events/s, {keys:N0} keys, cap {resident:N0}  {scale.EventsPerSecond,12:N0}  (restored {scale.Restored:N0}, hibernated {scale.Evicted:N0}, resident at most {scale.PeakResident:N0})");
-            Console.WriteLine($"  checkpoint bytes per interval    {scale.CheckpointBytesPerInterval,12:N0}  ({scale.Checkpoints} checkpoints)");
+            Console.WriteLine($"  checkpoint bytes per interval    {scale.CheckpointBytesPerInterval,12:N0}  ({scale.Checkpoints} checkpoints; {scale.CaptureMs:N1} ms capture, {scale.WriteMs:N1} ms write each)");
             Console.WriteLine($"  allocated per event             {scale.AllocatedBytesPerEvent,12:N1} B (all threads)");
             Console.WriteLine($"  GC pause p99                    {scale.GcPauseP99Ms,12:N2} ms  ({scale.GcPauses} pauses, max {scale.GcPauseMaxMs:0.0} ms: {scale.GcKinds}; {GCSettings.LatencyMode}, server {GCSettings.IsServerGC}, concurrent {GcConcurrent})");
 
@@ -159,6 +164,8 @@ public static class StateBench
                 ["checkpoint_overhead_rounds_pct"] = new JsonArray([.. overheads.Select(o => (JsonNode)Math.Round(o, 2))]),
                 ["alloc_bytes_per_event_resident_no_store"] = Math.Round(Median(allocPlain), 1),
                 ["alloc_bytes_per_event_resident_checkpoints"] = Math.Round(Median(allocState), 1),
+                ["checkpoint_capture_ms"] = Math.Round(Median(captureMs), 2),
+                ["checkpoint_write_ms"] = Math.Round(Median(writeMs), 2),
                 ["alloc_bytes_per_event"] = Math.Round(scale.AllocatedBytesPerEvent, 1),
                 ["checkpoint_bytes_per_interval"] = Math.Round(scale.CheckpointBytesPerInterval),
                 ["restart_to_first_forecast_s"] = Math.Round(lazy, 4),
@@ -227,6 +234,7 @@ public static class StateBench
         // allocations and pauses measured are the pipeline's (and the checkpoints'), not the bench's JSON formatting.
         var values = feeder.Prepare(steady);
         var bytesBefore = feeder.Checkpoints?.BytesWritten ?? 0;
+        var (captureBefore, writeBefore) = (feeder.CaptureSeconds, feeder.WriteSeconds);
         var countBefore = feeder.Checkpoints?.Writes ?? 0;
         using var pauses = new GcPauseListener();
         var allocated = GC.GetTotalAllocatedBytes(true);
@@ -239,6 +247,7 @@ public static class StateBench
         await stop.CancelAsync().ConfigureAwait(false);
         await checkpoints.ConfigureAwait(false);
         var writes = (feeder.Checkpoints?.Writes ?? 0) - countBefore;
+        var (captureMs, writeMs) = writes == 0 ? (0.0, 0.0) : (1000 * (feeder.CaptureSeconds - captureBefore) / writes, 1000 * (feeder.WriteSeconds - writeBefore) / writes);
         var bytes = (feeder.Checkpoints?.BytesWritten ?? 0) - bytesBefore;
         if (store is not null) await feeder.CheckpointAsync().ConfigureAwait(false);
         GC.KeepAlive(values);
@@ -246,7 +255,7 @@ public static class StateBench
         var (p99, max, count, kinds) = pauses.Summary();
         kinds = string.Create(CultureInfo.InvariantCulture, $"{pauses.Collections} collections; {kinds}");
         var result = new RunResult(steady.Length / seconds, writes == 0 ? 0 : bytes / (double)writes, writes, p99, count,
-            totals.Restored, totals.Evicted, feeder.PeakResident, kinds, max, allocated / (double)steady.Length);
+            totals.Restored, totals.Evicted, feeder.PeakResident, kinds, max, allocated / (double)steady.Length, captureMs, writeMs);
         await feeder.DisposeAsync().ConfigureAwait(false);
         return result;
     }
@@ -264,7 +273,7 @@ public static class StateBench
     }
 
     private sealed record RunResult(double EventsPerSecond, double CheckpointBytesPerInterval, long Checkpoints, double GcPauseP99Ms, int GcPauses, long Restored, long Evicted, long PeakResident, string GcKinds,
-        double GcPauseMaxMs, double AllocatedBytesPerEvent);
+        double GcPauseMaxMs, double AllocatedBytesPerEvent, double CaptureMs, double WriteMs);
 
     /// <summary>
     /// Every pause of the runtime while it listens (suspension begin to restart end, from the runtime's own GC events),
@@ -378,6 +387,12 @@ public static class StateBench
 
         public long PeakResident { get; private set; }
 
+        /// <summary>Seconds from asking the worker for a capture to having it (mailbox wait and the capture itself).</summary>
+        public double CaptureSeconds { get; private set; }
+
+        /// <summary>Seconds spent writing captures to the store (off the worker).</summary>
+        public double WriteSeconds { get; private set; }
+
         /// <summary>The events' bytes for <paramref name="keyIndices"/>, at the timestamps they will be sent with.</summary>
         public byte[][] Prepare(int[] keyIndices)
         {
@@ -434,11 +449,15 @@ public static class StateBench
             var capture = new CheckpointCapture(++_sequence, 1);
             var control = Pipeline.Pool.RentControl(ChunkKind.Checkpoint, [_partition], capture);
             var done = control.Done!.Task;
+            var start = Stopwatch.GetTimestamp();
             Pipeline.Mailboxes[0].Post(control);
             var wake = Pipeline.Pool.RentControl(ChunkKind.Checkpoint, []);
             if (!Pipeline.Lanes[0].Writer.TryWrite(wake)) wake.Release();
             await done.ConfigureAwait(false);
+            var captured = Stopwatch.GetTimestamp();
+            CaptureSeconds += Stopwatch.GetElapsedTime(start, captured).TotalSeconds;
             Checkpoints!.Write(capture);
+            WriteSeconds += Stopwatch.GetElapsedTime(captured).TotalSeconds;
             foreach (var p in capture.Partitions.Where(p => p.Written))
             {
                 p.Partition.StateOffset = p.Offset;
