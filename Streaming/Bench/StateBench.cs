@@ -139,7 +139,7 @@ public static class StateBench
             Console.WriteLine($"  events/s, {keys:N0} keys, cap {resident:N0}  {scale.EventsPerSecond,12:N0}  (restored {scale.Restored:N0}, hibernated {scale.Evicted:N0}, resident at most {scale.PeakResident:N0})");
             Console.WriteLine($"  checkpoint bytes per interval    {scale.CheckpointBytesPerInterval,12:N0}  ({scale.Checkpoints} checkpoints; {scale.CaptureMs:N1} ms capture, {scale.WriteMs:N1} ms write each)");
             Console.WriteLine($"  allocated per event             {scale.AllocatedBytesPerEvent,12:N1} B (all threads)");
-            Console.WriteLine($"  GC pause p99                    {scale.GcPauseP99Ms,12:N2} ms  ({scale.GcPauses} pauses, max {scale.GcPauseMaxMs:0.0} ms: {scale.GcKinds}; {GCSettings.LatencyMode}, server {GCSettings.IsServerGC}, concurrent {GcConcurrent})");
+            Console.WriteLine($"  GC pause p99                    {scale.GcPauseP99Ms,12:N2} ms  ({scale.GcPauses} pauses, max {scale.GcPauseMaxMs:0.0} ms: {scale.GcKinds}; latency mode {GCSettings.LatencyMode} (Batch: concurrent GC off), server {GCSettings.IsServerGC})");
 
             // 4. Restart with every key stored: lazy (first event restores its key) and eager (the partition's keys first).
             var lazy = await Restart(models, names, big, resident, eager: false, ct).ConfigureAwait(false);
@@ -178,15 +178,12 @@ public static class StateBench
                 ["gc_pauses"] = scale.GcPauses,
                 ["gc_latency_mode"] = GCSettings.LatencyMode.ToString(),
                 ["gc_server"] = GCSettings.IsServerGC,
-                ["gc_concurrent"] = GcConcurrent,
                 ["gc_pause_kinds"] = scale.GcKinds,
                 ["peak_rss_bytes"] = rss,
                 ["processors"] = Environment.ProcessorCount,
             };
         }
     }
-
-    private static bool GcConcurrent => AppContext.GetData("System.GC.Concurrent") is not bool b || b;
 
     private static double Median(List<double> values)
     {
