@@ -230,6 +230,10 @@ public static class StateBench
         // The events' bytes are built before timing: they stand for what the Kafka client hands over, so the
         // allocations and pauses measured are the pipeline's (and the checkpoints'), not the bench's JSON formatting.
         var values = feeder.Prepare(steady);
+        // They live through the phase: promote them to gen2 first (a full collection moves gen0 survivors only to gen1,
+        // hence two), or the phase's first young collections would copy tens of MB of the bench's own data.
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         var bytesBefore = feeder.Checkpoints?.BytesWritten ?? 0;
         var (captureBefore, writeBefore) = (feeder.CaptureSeconds, feeder.WriteSeconds);
         var countBefore = feeder.Checkpoints?.Writes ?? 0;
