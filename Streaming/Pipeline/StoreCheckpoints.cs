@@ -19,6 +19,7 @@ public sealed class StoreCheckpoints(IStateStore store, IChangelog? changelog = 
     private readonly Dictionary<(Model.Forecasting.SourceKind, int), long> _lastWritten = [];
     private readonly List<CheckpointBatch> _batches = [];
     private readonly CheckpointBatch _filtered = new();
+    private readonly HashSet<(Model.Forecasting.SourceKind, int)> _skip = [];
 
     /// <summary>The store.</summary>
     public IStateStore Store { get; } = store;
@@ -49,7 +50,8 @@ public sealed class StoreCheckpoints(IStateStore store, IChangelog? changelog = 
         {
             _batches.Clear();
             _filtered.Clear();
-            var skip = new HashSet<(Model.Forecasting.SourceKind, int)>();
+            var skip = _skip;
+            skip.Clear();
             foreach (var lane in capture.Lanes)
             {
                 if (lane is not WorkerCheckpoint w) continue;
