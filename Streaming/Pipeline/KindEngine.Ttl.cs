@@ -91,6 +91,7 @@ internal sealed partial class KindEngine
             });
             foreach (var key in _expiredStored)
             {
+                ForgetHibernatedName(ps, key);
                 batch.Delete(Kind, ps.Partition, key);
                 ExpiredKeys++;
                 written.Add(ps);

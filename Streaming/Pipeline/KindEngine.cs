@@ -118,7 +118,7 @@ internal sealed partial class KindEngine
             return slot;
         }
 
-        var key = Encoding.UTF8.GetString(utf8Key);
+        var key = KeyName(partition, utf8Key);
         // Hibernation: at the cap, idle keys whose state is already durable make room first.
         if (_maxResident > 0 && Slab.Count >= _maxResident) Hibernate();
         slot = Slab.Allocate();
@@ -158,6 +158,7 @@ internal sealed partial class KindEngine
         }
 
         partition.KeySlots.Clear();
+        _hibernatedNames.Remove(partition);
         _newest.Remove(partition);
         _sweptAt.Remove(partition);
     }
