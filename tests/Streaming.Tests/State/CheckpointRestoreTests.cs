@@ -78,6 +78,13 @@ public class CheckpointRestoreTests
         var totals = run.Pipeline.Totals();
         Assert.True(totals.Evicted > 100, $"only {totals.Evicted} keys were hibernated");
         Assert.True(totals.Restored > 100, $"only {totals.Restored} keys were restored");
+        // A restored key takes its own name back (no string per restore): every row of a key carries one string instance.
+        foreach (var g in run.Output.Rows.GroupBy(r => (r.Source, r.Partition, r.Key)))
+        {
+            var first = g.First().Key;
+            Assert.True(g.All(r => ReferenceEquals(r.Key, first)), $"{g.Key}: a restore made a new string for the key");
+        }
+
         // Resident keys stay near the cap: at most the keys seen since the last checkpoint come on top.
         foreach (var w in run.Pipeline.Workers)
         {
