@@ -11,6 +11,17 @@ namespace StreamLstm.Streaming.Tests.Online;
 
 public class HotSwapTests
 {
+    /// <summary>Two workers with small batches and online learning attached, started.</summary>
+    private static (CollectingOutput Output, StreamPipeline Pipeline, OnlineLearning Online, InProcessSource Source) Start(IReadOnlyDictionary<SourceKind, LstmModel> models, CancellationToken ct)
+    {
+        var output = new CollectingOutput();
+        var pipeline = new StreamPipeline(new PipelineOptions { Workers = 2, MaxBatch = 8, ChunkSize = 5, MaxWait = TimeSpan.Zero }, models, [output], new CountingDeadLetterSink());
+        var online = new OnlineLearning(models, Options());
+        pipeline.AttachOnline(online);
+        pipeline.Start(ct);
+        return (output, pipeline, online, new InProcessSource(pipeline));
+    }
+
     private static OnlineOptions Options() => new() { Window = 64, SnapshotEvery = 16, WindowLength = 16, RewarmSteps = 24 };
 
     private static LstmModel Successor(LstmModel model, string version, int seed)
@@ -26,12 +37,7 @@ public class HotSwapTests
         var ct = TestContext.Current.CancellationToken;
         var models = PipelineInvariantTests.Models(hidden: 8);
         var events = Events.Mixed(1200, ticksKeys: 12, vitalsKeys: 6, audioKeys: 3, seed: 5);
-        var output = new CollectingOutput();
-        var pipeline = new StreamPipeline(new PipelineOptions { Workers = 2, MaxBatch = 8, ChunkSize = 5, MaxWait = TimeSpan.Zero }, models, [output], new CountingDeadLetterSink());
-        var online = new OnlineLearning(models, Options());
-        pipeline.AttachOnline(online);
-        pipeline.Start(ct);
-        var source = new InProcessSource(pipeline);
+        var (output, pipeline, online, source) = Start(models, ct);
         foreach (var (kind, key, value) in events) await source.AddAsync(kind, Events.PartitionOf(key, 4), Encoding.UTF8.GetBytes(key), value, ct);
         await source.FlushAsync(ct);
         await pipeline.CompleteAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
@@ -84,12 +90,7 @@ public class HotSwapTests
         var ct = TestContext.Current.CancellationToken;
         var models = PipelineInvariantTests.Models(hidden: 8);
         var events = Events.Mixed(3000, ticksKeys: 10, vitalsKeys: 4, audioKeys: 2, seed: 9);
-        var output = new CollectingOutput();
-        var pipeline = new StreamPipeline(new PipelineOptions { Workers = 2, MaxBatch = 8, ChunkSize = 5, MaxWait = TimeSpan.Zero }, models, [output], new CountingDeadLetterSink());
-        var online = new OnlineLearning(models, Options());
-        pipeline.AttachOnline(online);
-        pipeline.Start(ct);
-        var source = new InProcessSource(pipeline);
+        var (output, pipeline, online, source) = Start(models, ct);
         var half = events.Count / 2;
         for (var i = 0; i < half; i++) await source.AddAsync(events[i].Kind, Events.PartitionOf(events[i].Key, 4), Encoding.UTF8.GetBytes(events[i].Key), events[i].Value, ct);
         await source.FlushAsync(ct);
