@@ -15,7 +15,7 @@ public class StateBenchTests
         {
             var output = Path.Combine(dir.FullName, "state.json");
             var root = new RootCommand { StateBench.Create() };
-            var rc = await root.Parse(["state", "--keys", "20000", "--resident", "5000", "--events", "40000", "--rounds", "2", "--interval", "00:00:00.005",
+            var rc = await root.Parse(["state", "--keys", "20000", "--resident", "5000", "--events", "80000", "--rounds", "2", "--interval", "00:00:00.005",
                 "--dir", Path.Combine(dir.FullName, "db"), "--out", output]).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
             Assert.Equal(0, rc);
             using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(output, TestContext.Current.CancellationToken));
