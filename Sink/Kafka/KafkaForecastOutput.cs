@@ -244,6 +244,20 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
                 // polls in the background, so calling Poll here would throw.
                 _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
             }
+            catch (ProduceException<byte[], byte[]> ex) when (!ex.Error.IsFatal)
+            {
+                // Refused at once (e.g. the client already knows the topic is not authorized): the row takes the path of a
+                // failed delivery report (produced again, then given up with its input offset held back), so the output
+                // neither throws (which would stop the service) nor loses the row silently.
+                onDelivery(new DeliveryReport<byte[], byte[]>
+                {
+                    Error = ex.Error,
+                    Status = PersistenceStatus.NotPersisted,
+                    Message = new Message<byte[], byte[]> { Key = message.Key, Value = message.Value },
+                    TopicPartitionOffset = new TopicPartitionOffset(_options.Topic, Partition.Any, Offset.Unset),
+                });
+                return;
+            }
         }
     }
 
