@@ -10,8 +10,8 @@ namespace StreamLstm.Ingest.Consumer;
 /// <summary>
 /// The one Confluent.Kafka consumer of the process. On its own thread it drains every message the client has ready
 /// (up to <see cref="KafkaConsumerOptions.MaxPollMessages"/>), packs them into chunks per worker lane (partition-affine)
-/// and hands them to the lanes through a <see cref="LaneDispatcher"/>: a full lane pauses its partitions until it is half
-/// empty (backpressure with bounded memory; nothing is dropped). Offsets are stored explicitly (auto-store off) only once
+/// and hands them to the lanes through a <see cref="LaneDispatcher"/>: a lane holding its capacity in messages pauses its
+/// partitions until it is down to half (backpressure with bounded memory; nothing is dropped). Offsets are stored explicitly (auto-store off) only once
 /// the lane's worker has published them as committable <em>and</em> the <see cref="DurabilityBarrier"/> has flushed every
 /// output since; librdkafka's auto-commit commits what was stored. Rebalances are cooperative-sticky: revoked partitions
 /// are drained, flushed and committed before they go. Every wait on a worker or an output is bounded by
@@ -40,7 +40,8 @@ public sealed partial class KafkaIngestConsumer
     /// <summary>Creates the consumer (nothing connects until <see cref="Run"/>).</summary>
     /// <param name="options">Settings.</param>
     /// <param name="lanes">One bounded channel per worker lane.</param>
-    /// <param name="laneCapacity">Capacity of each channel, in chunks.</param>
+    /// <param name="laneCapacity">Messages each lane may hold (in its channel, being processed, held back) before its
+    /// partitions pause: e.g. <c>Pipeline:ChannelCapacity × Pipeline:ChunkSize</c>.</param>
     /// <param name="pool">Chunk pool shared with the workers.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="flushOutputs">Flushes every output (the durability barrier): offsets are stored for commit only after
@@ -162,7 +163,8 @@ public sealed partial class KafkaIngestConsumer
     private void PollRound(IConsumer<byte[]?, byte[]?> consumer)
     {
         // Wait once, then drain whatever the client already holds: one blocking call per round, not per message.
-        var timeout = _pausedLanes.Count > 0 ? TimeSpan.FromMilliseconds(5) : _options.PollTimeout;
+        // Short while chunks are held back or lanes paused: they move on (and lanes resume) between two rounds.
+        var timeout = _pausedLanes.Count > 0 || _dispatcher.HeldChunks > 0 ? TimeSpan.FromMilliseconds(Math.Min(5, _options.PollTimeout.TotalMilliseconds)) : _options.PollTimeout;
         var taken = 0;
         var now = Stopwatch.GetTimestamp();
         ConsumeResult<byte[]?, byte[]?>? r;
@@ -219,14 +221,16 @@ public sealed partial class KafkaIngestConsumer
 
     private void Dispatch(IConsumer<byte[]?, byte[]?> consumer, int lane, MessageChunk chunk)
     {
-        // Lane full: the chunk is held and the lane's partitions are paused so the client stops fetching them.
+        // Lane at its capacity in messages: the lane's partitions are paused so the client stops fetching them.
         if (_dispatcher.Dispatch(lane, chunk)) Pause(consumer, lane);
     }
 
     private void TryUnblock(IConsumer<byte[]?, byte[]?> consumer)
     {
-        foreach (var lane in _pausedLanes.ToList())
+        for (var lane = 0; lane < _dispatcher.LaneCount; lane++)
         {
+            // Held chunks move on as soon as the channel has room, paused or not; a paused lane resumes at half its capacity.
+            if (!_dispatcher.HasHeld(lane) && !_pausedLanes.Contains(lane)) continue;
             if (_dispatcher.TryUnblock(lane)) Resume(consumer, lane);
         }
     }

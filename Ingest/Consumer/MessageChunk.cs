@@ -32,6 +32,10 @@ public sealed class MessageChunk
 {
     private readonly MessageChunkPool? _pool;
 
+    // The lane load this chunk's messages are counted in (and how many), until Release settles them.
+    private LaneLoad? _load;
+    private int _charged;
+
     /// <summary>Creates a chunk of <paramref name="capacity"/> messages.</summary>
     /// <param name="capacity">Messages per chunk.</param>
     /// <param name="pool">Pool it returns to.</param>
@@ -100,9 +104,37 @@ public sealed class MessageChunk
         ReceivedTicks[i] = receivedTicks;
     }
 
+    /// <summary>Appends every message of <paramref name="other"/> (same order); the caller checks that they fit.</summary>
+    /// <param name="other">A message chunk.</param>
+    internal void Append(MessageChunk other)
+    {
+        for (var i = 0; i < other.Count; i++)
+        {
+            Add(other.Partitions[i], other.Keys[i], other.Values[i], other.Offsets[i], other.ReceivedTicks[i]);
+        }
+    }
+
+    /// <summary>Counts this chunk's messages in <paramref name="load"/> (before it is written to the lane).</summary>
+    internal void Charge(LaneLoad load)
+    {
+        _load = load;
+        _charged = Count;
+        load.Add(_charged);
+    }
+
+    /// <summary>Takes back <see cref="Charge"/> (the write did not happen).</summary>
+    internal void Uncharge()
+    {
+        _load?.Settle(_charged);
+        _load = null;
+        _charged = 0;
+    }
+
     /// <summary>Clears references and returns the chunk to its pool.</summary>
     public void Release()
     {
+        // The lane's worker is done with these messages: they no longer count against its capacity.
+        Uncharge();
         Array.Clear(Partitions, 0, Count);
         Array.Clear(Keys, 0, Count);
         Array.Clear(Values, 0, Count);

@@ -34,18 +34,19 @@ internal static class KafkaPacedBench
             var r = await OneAsync(models, keys, workers, rate, duration, knobs, ct).ConfigureAwait(false);
             Console.WriteLine("{0,10:N0} {1,12:N0} {2,10:N0} {3,10:N0} {4,10:N0} {5,12:N0}", rate, r.Rate, r.P50, r.P99, r.P999, r.TopicP99);
             Console.WriteLine("  " + r.Diagnosis);
+            Console.WriteLine("  timeline " + r.Timeline);
             rows.Add(new JsonObject
             {
                 ["target_events_per_s"] = rate, ["events_per_s"] = Math.Round(r.Rate),
                 ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["p999_us"] = r.P999, ["topic_p99_us"] = r.TopicP99, ["events"] = r.Events,
-                ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis,
+                ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis, ["timeline"] = r.Timeline,
             });
         }
 
         return rows;
     }
 
-    private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis);
+    private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis, string Timeline);
 
     /// <summary>The knobs a paced run is measured with (the latency profile's settings, or overrides).</summary>
     internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16)
@@ -80,7 +81,7 @@ internal static class KafkaPacedBench
             BootstrapServers = cluster.BootstrapServers, GroupId = "paced-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick },
             PollTimeout = TimeSpan.FromMilliseconds(1),
             Extra = { ["fetch.wait.max.ms"] = knobs.FetchWaitMaxMs.ToString(CultureInfo.InvariantCulture) },
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, NullLogger.Instance, pipeline.FlushOutputsAsync);
+        }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance, pipeline.FlushOutputsAsync);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true };
         if (!transportOnly)
@@ -137,7 +138,17 @@ internal static class KafkaPacedBench
         var h = log.Sorted(log.HandoffUs);
         var t = log.Sorted(log.TopicUs);
         if (transportOnly) h = t;
-        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs));
+        // The pipeline's own share: from the consumer's poll round to the hand-off (workers' histograms, warm-up included).
+        var inProcess = "";
+        if (!transportOnly)
+        {
+            var merged = new LatencyHistogram();
+            foreach (var m in pipeline.Metrics) merged.Add(m.Latency);
+            inProcess = string.Create(CultureInfo.InvariantCulture, $"; in process (poll → hand-off) p50 {merged.Quantile(0.5) / 1000:0.0} ms, p99 {merged.Quantile(0.99) / 1000:0.0} ms, max batch wait {options.MaxWait.TotalMilliseconds:0.#} ms");
+        }
+
+        var timeline = log.Timeline(transportOnly ? log.TopicUs : log.HandoffUs);
+        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess, timeline);
     }
 
     private static void Produce(IProducer<byte[], byte[]> producer, string key, long ts)
@@ -223,6 +234,20 @@ internal static class KafkaPacedBench
         }
 
         public double[] Sorted(double[] latencies) => [.. latencies.Skip((int)_warm).Where(double.IsFinite).Order()];
+
+        /// <summary>Per second of produce time (measured part): p50 and max latency in ms, to tell a stall from a queue that grows.</summary>
+        public string Timeline(double[] latencies)
+        {
+            var seconds = Enumerable.Range((int)_warm, latencies.Length - (int)_warm).Where(i => double.IsFinite(latencies[i]))
+                .GroupBy(i => (int)Stopwatch.GetElapsedTime(Start, SentAt[i]).TotalSeconds)
+                .OrderBy(g => g.Key)
+                .Select(g =>
+                {
+                    var v = g.Select(i => latencies[i]).Order().ToArray();
+                    return string.Create(CultureInfo.InvariantCulture, $"{g.Key}s {v[v.Length / 2] / 1000:0.0}/{v[^1] / 1000:0.0}");
+                });
+            return "(s after start: p50/max ms) " + string.Join(", ", seconds);
+        }
 
         /// <summary>Where the tail comes from: events over 5 ms, and the worst 100 ms windows of produce time.</summary>
         public string Stalls(double[] latencies)

@@ -494,7 +494,7 @@ public static class PipelineBench
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
             BootstrapServers = bootstrap, GroupId = "bench-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick },
-        }, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, NullLogger.Instance);
+        }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance);
         pipeline.Start(ct);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true };

@@ -117,7 +117,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             Extra = kafka.Client,
         };
         tuning?.ApplyTo(consumerOptions);
-        var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.ChannelCapacity, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store, changelog), pipeline.Mailboxes, transactions);
+        var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store, changelog), pipeline.Mailboxes, transactions);
         Consumer = consumer;
         if (_services.GetService<Online.OnlineLearning>() is { } online) pipeline.AttachOnline(online);
         using var abort = new CancellationTokenSource();

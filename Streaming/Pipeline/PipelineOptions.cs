@@ -28,6 +28,13 @@ public sealed class PipelineOptions
     [Range(2, 1_000_000, ErrorMessage = "Pipeline:ChannelCapacity must be {1}..{2} chunks.")]
     public int ChannelCapacity { get; set; } = 16;
 
+    /// <summary>
+    /// Messages a worker lane may hold (its channel, the chunk being processed, chunks the consumer holds back) before the
+    /// consumer pauses the lane's partitions: <see cref="ChannelCapacity"/> × <see cref="ChunkSize"/>, the memory full chunks
+    /// would take. Counted in messages so short poll rounds (small chunks) never pause a lane that is only a few ms behind.
+    /// </summary>
+    public int LaneCapacityMessages => (int)Math.Min(int.MaxValue, (long)ChannelCapacity * ChunkSize);
+
     /// <summary>Messages per chunk sent from the consumer to a worker.</summary>
     [Range(1, 65536, ErrorMessage = "Pipeline:ChunkSize must be {1}..{2} messages.")]
     public int ChunkSize { get; set; } = 1024;

@@ -32,7 +32,7 @@ public class KafkaIngestConsumerTests
             GroupId = "g",
             Topics = new() { ["in"] = SourceKind.Tick },
             CommitInterval = TimeSpan.FromMilliseconds(100),
-        }, [lane], 8, pool, NullLogger.Instance);
+        }, [lane], 8 * 16, pool, NullLogger.Instance);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => consumer.Run(stop.Token));
         thread.Start();
