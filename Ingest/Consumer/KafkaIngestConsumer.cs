@@ -166,7 +166,6 @@ public sealed partial class KafkaIngestConsumer
         // Short while chunks are held back or lanes paused: they move on (and lanes resume) between two rounds.
         var timeout = _pausedLanes.Count > 0 || _dispatcher.HeldChunks > 0 ? TimeSpan.FromMilliseconds(Math.Min(5, _options.PollTimeout.TotalMilliseconds)) : _options.PollTimeout;
         var taken = 0;
-        var now = Stopwatch.GetTimestamp();
         ConsumeResult<byte[]?, byte[]?>? r;
         try
         {
@@ -177,6 +176,10 @@ public sealed partial class KafkaIngestConsumer
             LogConsumeError(_logger, ex.Error.Reason);
             return;
         }
+
+        // The latency origin is when the round's messages arrived, not when the wait for them began (a quiet stream would
+        // otherwise age every event by up to the poll timeout, and its micro-batch would skip its wait).
+        var now = Stopwatch.GetTimestamp();
 
         while (r is not null)
         {

@@ -83,7 +83,7 @@ internal static class KafkaPacedBench
             Extra = { ["fetch.wait.max.ms"] = knobs.FetchWaitMaxMs.ToString(CultureInfo.InvariantCulture) },
         }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance, pipeline.FlushOutputsAsync);
         using var stop = new CancellationTokenSource();
-        var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true };
+        var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true, Name = "consumer" };
         if (!transportOnly)
         {
             pipeline.Start(ct);
@@ -106,9 +106,22 @@ internal static class KafkaPacedBench
         log.Start = start;
         var gcBefore = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
         var pausesBefore = consumer.Pauses;
+        var cpuBefore = ThreadCpu.Snapshot();
         long i = 0;
+        // Once a second: how many cores the mock broker's thread and the whole process used (does a queue follow the broker?).
+        var cpuTimeline = new List<string>();
+        var lastCpu = cpuBefore;
+        var lastCpuAt = start;
         while (i < total)
         {
+            if (Stopwatch.GetElapsedTime(lastCpuAt).TotalSeconds >= 1)
+            {
+                var snap = ThreadCpu.Snapshot();
+                var span = Stopwatch.GetElapsedTime(lastCpuAt).TotalSeconds;
+                cpuTimeline.Add(ThreadCpu.Cores(lastCpu, snap, span, "rdk:mock"));
+                (lastCpu, lastCpuAt) = (snap, Stopwatch.GetTimestamp());
+            }
+
             // Pacing in 1 ms slices: produce what is due, then sleep (spinning would take one of the two cores from the pipeline).
             var due = Math.Min(total, (long)(Stopwatch.GetElapsedTime(start).TotalSeconds * rate));
             for (; i < due; i++)
@@ -121,6 +134,7 @@ internal static class KafkaPacedBench
         }
 
         var produceSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var threads = ThreadCpu.Busiest(cpuBefore, ThreadCpu.Snapshot(), produceSeconds);
         var gc = $"gc during run: gen0 {GC.CollectionCount(0) - gcBefore.Gen0}, gen1 {GC.CollectionCount(1) - gcBefore.Gen1}, gen2 {GC.CollectionCount(2) - gcBefore.Gen2}, paused {(GC.GetTotalPauseDuration() - gcBefore.Pause).TotalMilliseconds:N0} ms; consumer lane pauses {consumer.Pauses - pausesBefore}";
         producer.Flush(TimeSpan.FromSeconds(30));
         wait.Restart();
@@ -148,7 +162,7 @@ internal static class KafkaPacedBench
         }
 
         var timeline = log.Timeline(transportOnly ? log.TopicUs : log.HandoffUs);
-        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess, timeline);
+        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess + "; " + threads, timeline + "; cores per second (mock broker thread/process): " + string.Join(", ", cpuTimeline));
     }
 
     private static void Produce(IProducer<byte[], byte[]> producer, string key, long ts)
