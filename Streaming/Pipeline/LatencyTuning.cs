@@ -27,8 +27,9 @@ public enum LatencyProfile
 /// <param name="ProducerLinger">Producer <c>linger.ms</c> of the forecasts topic.</param>
 /// <param name="MaxWait">How long an event waits for its micro-batch to fill (<see cref="PipelineOptions.MaxWait"/>).</param>
 /// <param name="ChannelCapacity">
-/// Chunks a worker lane holds (<see cref="PipelineOptions.ChannelCapacity"/>, at least this). Short polls hand over small
-/// chunks, and a full lane pauses its partitions, whose resume cost seconds of latency in the paced bench.
+/// Chunks a worker lane holds (<see cref="PipelineOptions.ChannelCapacity"/>, at least this). Lanes pause at their capacity
+/// in messages (channel capacity × chunk size) and coalesce small held chunks, so short polls no longer pause them; the
+/// minimum only sets how far behind a worker may fall before backpressure.
 /// </param>
 public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, TimeSpan ProducerLinger, TimeSpan MaxWait, int ChannelCapacity)
 {
