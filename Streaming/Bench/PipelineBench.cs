@@ -404,6 +404,7 @@ public static class PipelineBench
         Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "binary", produce.ClientBinaryRate, produce.OutputBinaryRate, 1e6 / produce.ClientBinaryRate, (1e6 / produce.OutputBinaryRate) - (1e6 / produce.ClientBinaryRate));
         var cpu = produce.CpuUs;
         Console.WriteLine($"  process CPU µs per row (least of the repeats): plain client {cpu[0]:N2}; client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (+{cpu[2] - cpu[1]:N2}); client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (+{cpu[4] - cpu[3]:N2})");
+        Console.WriteLine($"  the same with every key seen before (steady state): output JSON {cpu[5]:N2} (+{cpu[5] - cpu[1]:N2}), output binary {cpu[6]:N2} (+{cpu[6] - cpu[3]:N2})");
 
         // 2) The whole pipeline from the topic, forecasts to a counting output.
         var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
@@ -463,6 +464,7 @@ public static class PipelineBench
                 {
                     ["plain_client_json"] = Math.Round(cpu[0], 3), ["client_json"] = Math.Round(cpu[1], 3), ["output_json"] = Math.Round(cpu[2], 3),
                     ["client_binary"] = Math.Round(cpu[3], 3), ["output_binary"] = Math.Round(cpu[4], 3),
+                    ["output_json_keys_seen"] = Math.Round(cpu[5], 3), ["output_binary_keys_seen"] = Math.Round(cpu[6], 3),
                 },
                 ["client_json_per_s"] = Math.Round(produce.ClientJsonRate), ["output_json_per_s"] = Math.Round(produce.OutputJsonRate),
                 ["client_binary_per_s"] = Math.Round(produce.ClientBinaryRate), ["output_binary_per_s"] = Math.Round(produce.OutputBinaryRate),

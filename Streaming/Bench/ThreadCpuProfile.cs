@@ -13,12 +13,14 @@ internal sealed class ThreadCpuProfile
     private readonly Dictionary<int, (string Name, long Ns)> _start;
     private readonly TimeSpan _gcPause;
     private readonly int[] _collections;
+    private readonly long _allocated;
 
     private ThreadCpuProfile()
     {
         _start = Snapshot();
         _gcPause = GC.GetTotalPauseDuration();
         _collections = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        _allocated = GC.GetTotalAllocatedBytes(false);
     }
 
     /// <summary>Takes the starting snapshot.</summary>
@@ -38,7 +40,7 @@ internal sealed class ThreadCpuProfile
 
         var gc = GC.GetTotalPauseDuration() - _gcPause;
         int[] collections = [GC.CollectionCount(0) - _collections[0], GC.CollectionCount(1) - _collections[1], GC.CollectionCount(2) - _collections[2]];
-        return new Result(groups, gc, collections);
+        return new Result(groups, gc, collections) { AllocatedBytes = GC.GetTotalAllocatedBytes(false) - _allocated };
     }
 
     /// <summary>Thread names with their numbers dropped (<c>rdk:broker3</c> → <c>rdk:broker</c>), so like threads add up.</summary>
@@ -83,13 +85,16 @@ internal sealed class ThreadCpuProfile
     /// <param name="Collections">Gen0, gen1, gen2 collections.</param>
     public sealed record Result(Dictionary<string, long> Groups, TimeSpan GcPause, int[] Collections)
     {
+        /// <summary>Bytes allocated on the managed heap in between (all threads).</summary>
+        public long AllocatedBytes { get; init; }
+
         /// <summary>All threads' CPU ns.</summary>
         public long TotalNs => Groups.Values.Sum();
 
         /// <summary>One line per group with its µs per event, largest first.</summary>
         public string Format(long events) =>
             string.Join("; ", Groups.Where(g => g.Value > 0).OrderByDescending(g => g.Value).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} {g.Value / 1e3 / events:N2}")))
-            + string.Create(CultureInfo.InvariantCulture, $" | total {TotalNs / 1e3 / events:N2} µs/event; GC pause {GcPause.TotalMilliseconds:N0} ms ({GcPause.TotalMicroseconds / events:N2} µs/event), gen0/1/2 {Collections[0]}/{Collections[1]}/{Collections[2]}");
+            + string.Create(CultureInfo.InvariantCulture, $" | total {TotalNs / 1e3 / events:N2} µs/event; GC pause {GcPause.TotalMilliseconds:N0} ms ({GcPause.TotalMicroseconds / events:N2} µs/event), gen0/1/2 {Collections[0]}/{Collections[1]}/{Collections[2]}, allocated {(double)AllocatedBytes / events:N0} B/event");
 
         /// <summary>The same as JSON (µs per event per group).</summary>
         public JsonObject ToJson(long events)
@@ -102,6 +107,7 @@ internal sealed class ThreadCpuProfile
                 ["cpu_us_per_event"] = Math.Round(TotalNs / 1e3 / events, 3),
                 ["gc_pause_ms"] = Math.Round(GcPause.TotalMilliseconds, 1),
                 ["gc_collections"] = new JsonArray(Collections[0], Collections[1], Collections[2]),
+                ["allocated_bytes_per_event"] = Math.Round((double)AllocatedBytes / events, 1),
             };
         }
     }
