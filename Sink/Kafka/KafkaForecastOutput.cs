@@ -245,9 +245,12 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
     private void Produce(Message<byte[], ForecastValue> message, Action<DeliveryReport<byte[], ForecastValue>> onDelivery, CancellationToken ct)
     {
+        // The backpressure signal is armed only once the queue was found full (arming resets a flag every delivery report
+        // also writes: doing it per row made the workers and the client's poll thread contend for it).
+        var armed = false;
         while (true)
         {
-            _epochs.ArmProgress();
+            if (armed) _epochs.ArmProgress();
             try
             {
                 _producer.Produce(_topicPartition, message, onDelivery);
@@ -256,8 +259,10 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             catch (ProduceException<byte[], ForecastValue> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
                 // The client's queue is full: wait for a delivery report (this is the output's backpressure). The client
-                // polls in the background, so calling Poll here would throw.
-                _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
+                // polls in the background, so calling Poll here would throw. The first time, arm and try again at once,
+                // so a report landing between the failed attempt and the wait is not missed.
+                if (armed) _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
+                armed = true;
             }
             catch (ProduceException<byte[], ForecastValue> ex) when (!ex.Error.IsFatal)
             {
