@@ -14,7 +14,12 @@ public sealed class QueueSpaceSignal : IDisposable
     public void Arm() => _progress.Reset();
 
     /// <summary>A delivery finished: wakes writers waiting for queue space.</summary>
-    public void Signal() => _progress.Set();
+    public void Signal()
+    {
+        // Called once per delivery report: when nobody armed a wait since the last signal, only read the flag (a write per
+        // report would bounce its cache line between the client's poll thread and the writers).
+        if (!_progress.IsSet) _progress.Set();
+    }
 
     /// <summary>Waits for <see cref="Signal"/> since the last <see cref="Arm"/>, at most <paramref name="timeout"/>.</summary>
     /// <param name="timeout">Upper bound (the queue may also drain without a report reaching this signal).</param>

@@ -9,6 +9,9 @@ namespace StreamLstm.Sink.Kafka;
 /// </summary>
 internal static class ForecastRowOrigin
 {
+    public static bool TryRead(ReadOnlySpan<byte> value, out SourceKind kind, out int partition, out long offset) =>
+        TryRead(value.IsEmpty ? null : value.ToArray(), out kind, out partition, out offset);
+
     public static bool TryRead(byte[]? json, out SourceKind kind, out int partition, out long offset)
     {
         kind = default;

@@ -36,9 +36,12 @@ public sealed class KafkaForecastOutputOptions
 /// Writes each forecast row as one JSON message to the forecasts topic, keyed by the entity id, through an idempotent
 /// producer: <c>{"key","source","ts","observed","mu":[K],"sigma":[K],"model_version","partition","offset"}</c>
 /// (or the compact <see cref="ForecastBinary"/> row when <see cref="KafkaForecastOutputOptions.Format"/> says so).
-/// The hot path allocates nothing of its own per row: values are serialized into arrays pooled by length (returned when
-/// their delivery is final), one delivery delegate serves a whole flush epoch, and delivery reports carry only the key,
-/// the value and the error (no headers or timestamps marshalled per report).
+/// The hot path allocates nothing of its own per row: rows are serialized into large pooled slabs and the client's value
+/// is a <see cref="ForecastValue"/> slice (a struct it stores inline; the bytes are copied into the client during
+/// <c>Produce</c> from one reused array per length, so no per-row array stays referenced until delivery and gets promoted
+/// by the GC); the slice is released when the row's delivery is final. One delivery delegate serves a whole flush epoch,
+/// the topic-partition and the (empty) headers are reused instead of made per message by the client, and delivery reports
+/// carry only the key, the value and the error (no headers or timestamps marshalled per report).
 /// A row is handed over once the client has queued it (a full queue is waited out: backpressure). A delivery error
 /// after the client's own retries is produced again up to <see cref="KafkaForecastOutputOptions.DeliveryRetries"/>
 /// times, then given up: counted in <see cref="FailedDeliveries"/>, logged, and recorded in <see cref="DeliveryFailures"/>,
@@ -50,10 +53,14 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 {
     private const string RetryHeader = "streamlstm.retry";
     private readonly KafkaForecastOutputOptions _options;
-    private readonly IProducer<byte[], byte[]> _producer;
+    private readonly IProducer<byte[], ForecastValue> _producer;
     private readonly ILogger _logger;
     [ThreadStatic]
-    private static Message<byte[], byte[]>? t_message;
+    private static Message<byte[], ForecastValue>? t_message;
+
+    // The client makes a Headers per message when a message has none, and a TopicPartition per Produce(string, ...) call.
+    private static readonly Headers NoHeaders = [];
+    private readonly TopicPartition _topicPartition;
 
     [ThreadStatic]
     private static string? t_version;
@@ -61,8 +68,8 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     [ThreadStatic]
     private static byte[]? t_versionBytes;
 
-    // Values stay referenced by the client until their delivery report; rows are a few hundred bytes.
-    private readonly ExactLengthPool _values = new(4096, 1024);
+    // Rows live in long-lived slabs until their delivery is final (a retry or a given-up row reads them back).
+    private readonly ValueSlabPool _values = new();
 
     // The hand-written row writer: byte-for-byte ToJson, without a Utf8JsonWriter per row.
     private readonly ForecastJsonRow _json = new();
@@ -99,9 +106,11 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             DeliveryReportFields = "key,value",
         };
         foreach (var (k, v) in options.Extra) config.Set(k, v);
+        _topicPartition = new TopicPartition(options.Topic, Partition.Any);
         _producer = options.SharedProducer is { } shared
-            ? new DependentProducerBuilder<byte[], byte[]>(shared).Build()
-            : new ProducerBuilder<byte[], byte[]>(config)
+            ? new DependentProducerBuilder<byte[], ForecastValue>(shared).SetValueSerializer(ForecastValueSerializer.Instance).Build()
+            : new ProducerBuilder<byte[], ForecastValue>(config)
+            .SetValueSerializer(ForecastValueSerializer.Instance)
             .SetErrorHandler((_, e) => { if (e.IsFatal) LogFatal(_logger, e.Reason); })
             .Build();
     }
@@ -126,23 +135,23 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         var onDelivery = Handler(epoch);
         epoch.Begin(batch.Count);
         var r = 0;
-        var message = t_message ??= new Message<byte[], byte[]>();
+        var message = t_message ??= new Message<byte[], ForecastValue> { Headers = NoHeaders };
         try
         {
             for (; r < batch.Count; r++)
             {
                 // The client copies the payload and keeps only references, so one Message instance serves every row.
                 message.Key = _keyBytes.GetOrAdd(batch.Keys[r], static k => System.Text.Encoding.UTF8.GetBytes(k));
-                message.Value = _options.Format == ForecastFormat.Binary ? SerializeBinary(batch, r) : _json.Serialize(batch, r, _values);
+                message.Value = _options.Format == ForecastFormat.Binary ? SerializeBinary(batch, r) : SerializeJson(batch, r);
                 Produce(message, onDelivery, cancellationToken);
-                message.Value = null!;
+                message.Value = default;
             }
         }
         finally
         {
             // Rows never queued (cancelled, or a fatal producer error) will get no delivery report: they are not delivered.
-            if (message.Value is { } unsent) _values.Return(unsent);
-            message.Value = null!;
+            message.Value.Release();
+            message.Value = default;
             for (var left = r; left < batch.Count; left++)
             {
                 _epochs.Complete(epoch);
@@ -185,7 +194,13 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private byte[] SerializeBinary(ForecastBatch batch, int row)
+    private ForecastValue SerializeJson(ForecastBatch batch, int row)
+    {
+        var written = _json.Write(batch, row, out var scratch);
+        return _values.Append(scratch.AsSpan(0, written));
+    }
+
+    private ForecastValue SerializeBinary(ForecastBatch batch, int row)
     {
         if (!ReferenceEquals(t_version, batch.ModelVersion))
         {
@@ -194,9 +209,9 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             t_version = batch.ModelVersion;
         }
 
-        var value = _values.Rent(ForecastBinary.Size(batch.Horizons, t_versionBytes!.Length));
+        Span<byte> value = stackalloc byte[ForecastBinary.Size(batch.Horizons, t_versionBytes!.Length)];
         ForecastBinary.Write(batch, row, t_versionBytes, value);
-        return value;
+        return _values.Append(value);
     }
 
     private static void Write(Utf8JsonWriter w, ForecastBatch batch, int row, string source)
@@ -228,32 +243,37 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         w.WriteEndArray();
     }
 
-    private void Produce(Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivery, CancellationToken ct)
+    private void Produce(Message<byte[], ForecastValue> message, Action<DeliveryReport<byte[], ForecastValue>> onDelivery, CancellationToken ct)
     {
+        // The backpressure signal is armed only once the queue was found full (arming resets a flag every delivery report
+        // also writes: doing it per row made the workers and the client's poll thread contend for it).
+        var armed = false;
         while (true)
         {
-            _epochs.ArmProgress();
+            if (armed) _epochs.ArmProgress();
             try
             {
-                _producer.Produce(_options.Topic, message, onDelivery);
+                _producer.Produce(_topicPartition, message, onDelivery);
                 return;
             }
-            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            catch (ProduceException<byte[], ForecastValue> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
                 // The client's queue is full: wait for a delivery report (this is the output's backpressure). The client
-                // polls in the background, so calling Poll here would throw.
-                _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
+                // polls in the background, so calling Poll here would throw. The first time, arm and try again at once,
+                // so a report landing between the failed attempt and the wait is not missed.
+                if (armed) _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
+                armed = true;
             }
-            catch (ProduceException<byte[], byte[]> ex) when (!ex.Error.IsFatal)
+            catch (ProduceException<byte[], ForecastValue> ex) when (!ex.Error.IsFatal)
             {
                 // Refused at once (e.g. the client already knows the topic is not authorized): the row takes the path of a
                 // failed delivery report (produced again, then given up with its input offset held back), so the output
                 // neither throws (which would stop the service) nor loses the row silently.
-                onDelivery(new DeliveryReport<byte[], byte[]>
+                onDelivery(new DeliveryReport<byte[], ForecastValue>
                 {
                     Error = ex.Error,
                     Status = PersistenceStatus.NotPersisted,
-                    Message = new Message<byte[], byte[]> { Key = message.Key, Value = message.Value },
+                    Message = new Message<byte[], ForecastValue> { Key = message.Key, Value = message.Value },
                     TopicPartitionOffset = new TopicPartitionOffset(_options.Topic, Partition.Any, Offset.Unset),
                 });
                 return;
@@ -261,30 +281,30 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
         }
     }
 
-    private Action<DeliveryReport<byte[], byte[]>> Handler(DeliveryEpochs.Epoch epoch) =>
+    private Action<DeliveryReport<byte[], ForecastValue>> Handler(DeliveryEpochs.Epoch epoch) =>
         epoch.Handler(e => new EpochHandler(this, e)).OnDelivery;
 
-    private void OnDelivery(DeliveryReport<byte[], byte[]> report, DeliveryEpochs.Epoch epoch, int attempt)
+    private void OnDelivery(DeliveryReport<byte[], ForecastValue> report, DeliveryEpochs.Epoch epoch, int attempt)
     {
         if (!report.Error.IsError)
         {
             Interlocked.Increment(ref _delivered);
-            if (report.Message.Value is { } value) _values.Return(value);
+            report.Message.Value.Release();
             _epochs.Complete(epoch);
             return;
         }
 
         // A report without its value (report fields narrowed in the extra properties) cannot be produced again: given up.
-        if (attempt < _options.DeliveryRetries && !report.Error.IsFatal && report.Message.Value is not null)
+        if (attempt < _options.DeliveryRetries && !report.Error.IsFatal && report.Message.Value.Slab is not null)
         {
             Interlocked.Increment(ref _retried);
             LogRetry(_logger, report.Error.Reason, attempt + 1);
             // Rare path: a handler per retried row carries its attempt count (reports carry no headers).
-            var again = new Message<byte[], byte[]> { Key = report.Message.Key, Value = report.Message.Value, Headers = [new Header(RetryHeader, [(byte)(attempt + 1)])] };
+            var again = new Message<byte[], ForecastValue> { Key = report.Message.Key, Value = report.Message.Value, Headers = [new Header(RetryHeader, [(byte)(attempt + 1)])] };
             var retry = new RetryHandler(this, epoch, attempt + 1);
             try
             {
-                _producer.Produce(_options.Topic, again, retry.OnDelivery);
+                _producer.Produce(_topicPartition, again, retry.OnDelivery);
                 return;
             }
             catch (KafkaException ex)
@@ -293,12 +313,13 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             }
         }
 
-        GiveUp(report.Message.Value, report.Error.Reason);
+        GiveUp(report.Message.Value.Span, report.Error.Reason);
+        report.Message.Value.Release();
         _epochs.Complete(epoch);
     }
 
     /// <summary>A row that will not be delivered: counted, logged, and its input offset held back from commit.</summary>
-    private void GiveUp(byte[]? value, string reason)
+    private void GiveUp(ReadOnlySpan<byte> value, string reason)
     {
         Interlocked.Increment(ref _failed);
         if (ForecastRowOrigin.TryRead(value, out var kind, out var partition, out var offset))
@@ -325,15 +346,15 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
             OnDelivery = Deliver;
         }
 
-        public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
+        public Action<DeliveryReport<byte[], ForecastValue>> OnDelivery { get; }
 
-        private void Deliver(DeliveryReport<byte[], byte[]> report) => _owner.OnDelivery(report, _epoch, 0);
+        private void Deliver(DeliveryReport<byte[], ForecastValue> report) => _owner.OnDelivery(report, _epoch, 0);
     }
 
     /// <summary>The delivery delegate of one row produced again (its attempt number).</summary>
     private sealed class RetryHandler(KafkaForecastOutput owner, DeliveryEpochs.Epoch epoch, int attempt)
     {
-        public void OnDelivery(DeliveryReport<byte[], byte[]> report) => owner.OnDelivery(report, epoch, attempt);
+        public void OnDelivery(DeliveryReport<byte[], ForecastValue> report) => owner.OnDelivery(report, epoch, attempt);
     }
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Forecasts producer failed fatally: {Reason}; the service stops (offsets stay at what was delivered)")]

@@ -289,7 +289,20 @@ public static class PipelineBench
         return messages;
     }
 
-    private sealed record RunResult(double Seconds, double Rate, double P50, double P99, double MeanBatch, double CpuNsPerEvent = 0);
+    private sealed record RunResult(double Seconds, double Rate, double P50, double P99, double MeanBatch, double CpuNsPerEvent = 0)
+    {
+        /// <summary>Where the CPU went (Kafka runs): per thread group, GC.</summary>
+        public ThreadCpuProfile.Result? Profile { get; init; }
+
+        /// <summary>Events the profile covers.</summary>
+        public long ProfiledEvents { get; init; }
+
+        /// <summary>Wall µs per event the workers spent inside each output's WriteAsync (serialize + produce calls).</summary>
+        public double[] OutputUs { get; init; } = [];
+
+        /// <summary>Wall µs per event the workers spent stepping (step + de-normalise + scoring).</summary>
+        public double StepUs { get; init; }
+    }
 
     private static async Task<RunResult> CoreRunAsync(Dictionary<SourceKind, LstmModel> models, byte[][] messages, byte[][] keyBytes, int[] keyIndex, int workers, CancellationToken ct, double pacedRate = 0)
     {
@@ -391,14 +404,17 @@ public static class PipelineBench
         Console.WriteLine("  {0,-8} {1,14:N0} {2,14:N0} {3,12:N2} {4,12:N2}", "binary", produce.ClientBinaryRate, produce.OutputBinaryRate, 1e6 / produce.ClientBinaryRate, (1e6 / produce.OutputBinaryRate) - (1e6 / produce.ClientBinaryRate));
         var cpu = produce.CpuUs;
         Console.WriteLine($"  process CPU µs per row (least of the repeats): plain client {cpu[0]:N2}; client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (+{cpu[2] - cpu[1]:N2}); client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (+{cpu[4] - cpu[3]:N2})");
+        Console.WriteLine($"  the same with every key seen before (steady state): output JSON {cpu[5]:N2} (+{cpu[5] - cpu[1]:N2}), output binary {cpu[6]:N2} (+{cpu[6] - cpu[3]:N2})");
 
         // 2) The whole pipeline from the topic, forecasts to a counting output.
         var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline, forecasts counted:              {full.Rate,12:N0} events/s  p50 {full.P50:N0} µs  p99 {full.P99:N0} µs");
+        Console.WriteLine($"    CPU µs/event by thread: {full.Profile?.Format(full.ProfiledEvents)}; worker step ≈{full.StepUs:N2} µs/event (wall), mean batch {full.MeanBatch:N0}");
 
         // 3) The same with the forecasts topic (JSON through the idempotent producer).
         var withTopic = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic:               {withTopic.Rate,12:N0} events/s  p50 {withTopic.P50:N0} µs  p99 {withTopic.P99:N0} µs");
+        Console.WriteLine($"    CPU µs/event by thread: {withTopic.Profile?.Format(withTopic.ProfiledEvents)}; worker step ≈{withTopic.StepUs:N2} µs/event, inside the topic output {withTopic.OutputUs[0]:N2} µs/event (wall), mean batch {withTopic.MeanBatch:N0}");
 
         // The limit: what the client and broker alone need per event, consuming one tick and producing one forecast row.
         var limit = 1 / ((1 / drainRate) + (1 / produce.ClientJsonRate));
@@ -425,6 +441,14 @@ public static class PipelineBench
             ["consume_only_single_message_events_per_s"] = Math.Round(singleRate),
             ["pipeline_events_per_s"] = Math.Round(full.Rate), ["p50_us"] = full.P50, ["p99_us"] = full.P99,
             ["pipeline_with_forecasts_topic_events_per_s"] = Math.Round(withTopic.Rate), ["with_topic_p50_us"] = withTopic.P50, ["with_topic_p99_us"] = withTopic.P99,
+            ["profile"] = new JsonObject
+            {
+                ["pipeline"] = full.Profile?.ToJson(full.ProfiledEvents),
+                ["pipeline_with_forecasts_topic"] = withTopic.Profile?.ToJson(withTopic.ProfiledEvents),
+                ["worker_step_wall_us_per_event"] = new JsonArray(Math.Round(full.StepUs, 3), Math.Round(withTopic.StepUs, 3)),
+                ["topic_output_wall_us_per_event"] = Math.Round(withTopic.OutputUs[0], 3),
+                ["mean_batch"] = new JsonArray(Math.Round(full.MeanBatch, 1), Math.Round(withTopic.MeanBatch, 1)),
+            },
             ["us_per_event"] = new JsonObject
             {
                 ["client_and_broker"] = Math.Round(usClient, 3),
@@ -440,6 +464,7 @@ public static class PipelineBench
                 {
                     ["plain_client_json"] = Math.Round(cpu[0], 3), ["client_json"] = Math.Round(cpu[1], 3), ["output_json"] = Math.Round(cpu[2], 3),
                     ["client_binary"] = Math.Round(cpu[3], 3), ["output_binary"] = Math.Round(cpu[4], 3),
+                    ["output_json_keys_seen"] = Math.Round(cpu[5], 3), ["output_binary_keys_seen"] = Math.Round(cpu[6], 3),
                 },
                 ["client_json_per_s"] = Math.Round(produce.ClientJsonRate), ["output_json_per_s"] = Math.Round(produce.OutputJsonRate),
                 ["client_binary_per_s"] = Math.Round(produce.ClientBinaryRate), ["output_binary_per_s"] = Math.Round(produce.OutputBinaryRate),
@@ -489,7 +514,8 @@ public static class PipelineBench
         var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = 16, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
         var counting = new CountingOutput();
         KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = "forecasts" }, NullLogger.Instance) : null;
-        IForecastOutput[] outputs = topic is null ? [counting] : [counting, topic];
+        var timedTopic = topic is null ? null : new TimedOutput(topic);
+        IForecastOutput[] outputs = timedTopic is null ? [counting] : [counting, timedTopic];
         var pipeline = new StreamPipeline(options, models, outputs, new CountingDeadLetterSink());
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
@@ -497,16 +523,30 @@ public static class PipelineBench
         }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance);
         pipeline.Start(ct);
         using var stop = new CancellationTokenSource();
-        var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true };
+        var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true, Name = "bench-consumer" };
         thread.Start();
-        // Time from the first forecast to the last, so group join and assignment are not counted.
-        while (counting.Count == 0) await Task.Delay(1, ct).ConfigureAwait(false);
+        // Time from the first forecast to the last, so group join and assignment are not counted. Waits on the counting
+        // output's signal, not a polling delay (whose timer would show in the profile).
+        await counting.WhenReached(1).WaitAsync(TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
+        var profile = ThreadCpuProfile.Start();
+        var outputTicks0 = timedTopic?.Ticks ?? 0;
+        var stepTicks0 = StepTicks(pipeline);
         var sw = Stopwatch.StartNew();
         var startCount = counting.Count;
-        var deadline = DateTime.UtcNow.AddMinutes(5);
-        while (counting.Count < events && DateTime.UtcNow < deadline) await Task.Delay(1, ct).ConfigureAwait(false);
+        try
+        {
+            await counting.WhenReached(events).WaitAsync(TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Reported as the rate of what did arrive.
+        }
+
         sw.Stop();
         var done = counting.Count - startCount;
+        var cpu = profile.Stop();
+        var outputUs = timedTopic is null ? 0 : (timedTopic.Ticks - outputTicks0) * 1e6 / Stopwatch.Frequency / done;
+        var stepUs = (StepTicks(pipeline) - stepTicks0) * 1e6 / Stopwatch.Frequency / done;
         await stop.CancelAsync().ConfigureAwait(false);
         thread.Join();
         await pipeline.CompleteAsync(ct).ConfigureAwait(false);
@@ -514,18 +554,64 @@ public static class PipelineBench
         var hist = new LatencyHistogram();
         foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
         var t = pipeline.Totals();
-        return new RunResult(sw.Elapsed.TotalSeconds, done / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)t.Forecasts / Math.Max(1, t.Batches));
+        return new RunResult(sw.Elapsed.TotalSeconds, done / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)t.Forecasts / Math.Max(1, t.Batches))
+        {
+            Profile = cpu, ProfiledEvents = done, OutputUs = [outputUs], StepUs = stepUs,
+        };
+    }
+
+    /// <summary>Sum of the workers' step times so far (Stopwatch ticks), from their step histograms (bucket upper bounds: ≤ 12.5 % high).</summary>
+    private static long StepTicks(StreamPipeline pipeline)
+    {
+        double us = 0;
+        var counts = new long[LatencyHistogram.BucketCount];
+        foreach (var m in pipeline.Metrics)
+        {
+            m.StepLatency.CopyCumulative(counts);
+            for (var b = 0; b < counts.Length; b++) us += counts[b] * LatencyHistogram.UpperBound(b);
+        }
+
+        return (long)(us * Stopwatch.Frequency / 1e6);
+    }
+
+    /// <summary>An output that adds up the wall time the workers spend inside it (the hand-off's own cost).</summary>
+    private sealed class TimedOutput(IForecastOutput inner) : IForecastOutput
+    {
+        private long _ticks;
+
+        public long Ticks => Interlocked.Read(ref _ticks);
+
+        public async ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await inner.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _ticks, Stopwatch.GetTimestamp() - start);
+        }
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
     }
 
     private sealed class CountingOutput : IForecastOutput
     {
         private long _count;
+        private long _target = long.MaxValue;
+        private TaskCompletionSource? _reached;
 
         public long Count => Interlocked.Read(ref _count);
 
+        /// <summary>Completes once <see cref="Count"/> reaches <paramref name="target"/> (one waiter at a time).</summary>
+        public Task WhenReached(long target)
+        {
+            var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _reached, tcs);
+            Interlocked.Exchange(ref _target, target);
+            if (Count >= target) tcs.TrySetResult();
+            return tcs.Task;
+        }
+
         public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
         {
-            Interlocked.Add(ref _count, batch.Count);
+            if (Interlocked.Add(ref _count, batch.Count) >= Interlocked.Read(ref _target)) Volatile.Read(ref _reached)?.TrySetResult();
             return ValueTask.CompletedTask;
         }
 

@@ -41,17 +41,56 @@ public class ForecastBinaryTests
     }
 
     [Fact]
-    public void ExactLengthPool_HandsBackAReturnedArrayOnlyForItsLength_AndKeepsAtMostItsBound()
+    public void ValueSlab_GoesBackToThePool_OnlyWhenSealedAndEveryRowIsReleased()
     {
-        var pool = new ExactLengthPool(maxLength: 64, perLength: 1);
-        var a = pool.Rent(10);
-        var b = new byte[10];
-        pool.Return(a);
-        pool.Return(b);
+        var pool = new ValueSlabPool(slabBytes: 64, maxFree: 4);
+        var a = pool.Append("0123456789"u8);
+        var b = pool.Append("abcdefghij"u8);
+        Assert.Same(a.Slab, b.Slab);
+        Assert.True(b.Span.SequenceEqual("abcdefghij"u8));
 
-        Assert.NotSame(a, pool.Rent(11));
-        Assert.Same(a, pool.Rent(10));
-        Assert.NotSame(b, pool.Rent(10));
-        Assert.Equal(100, pool.Rent(100).Length);
+        // Delivered before the writer moved on: the slab is still being written, so it stays out of the pool.
+        a.Release();
+        b.Release();
+        Assert.Equal(0, pool.FreeCount);
+
+        // Full: the next row seals it; every row of it is released, so it goes back to the pool and is reused at once.
+        var c = pool.Append(new byte[60]);
+        Assert.Same(a.Slab, c.Slab);
+        Assert.Equal(0, pool.FreeCount);
+
+        // Sealed with a row still in flight: it waits for that row, whose bytes stay readable until then.
+        var d = pool.Append(new byte[10]);
+        Assert.NotSame(c.Slab, d.Slab);
+        Assert.Equal(0, pool.FreeCount);
+        Assert.Equal(60, c.Span.Length);
+        c.Release();
+        Assert.Equal(1, pool.FreeCount);
+        pool.SealCurrent();
+        Assert.Equal(1, pool.FreeCount);
+        d.Release();
+        Assert.Equal(2, pool.FreeCount);
+
+        // A row larger than a slab gets its own, never pooled.
+        var big = pool.Append(new byte[100]);
+        Assert.Equal(100, big.Span.Length);
+        big.Release();
+        Assert.Equal(2, pool.FreeCount);
+    }
+
+    [Fact]
+    public void ValueSerializer_HandsTheClientTheRowsBytes_InOneReusedArrayPerLength()
+    {
+        var pool = new ValueSlabPool(slabBytes: 64);
+        var a = pool.Append("first-row"u8);
+        var b = pool.Append("other-row"u8);
+        var context = new Confluent.Kafka.SerializationContext(Confluent.Kafka.MessageComponentType.Value, "t");
+
+        var first = ForecastValueSerializer.Instance.Serialize(a, context);
+        Assert.Equal("first-row"u8.ToArray(), first);
+        var second = ForecastValueSerializer.Instance.Serialize(b, context);
+        Assert.Same(first, second);
+        Assert.Equal("other-row"u8.ToArray(), second);
+        Assert.True(a.Span.SequenceEqual("first-row"u8));
     }
 }
