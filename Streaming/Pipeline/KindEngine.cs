@@ -89,6 +89,9 @@ internal sealed partial class KindEngine
 
     public SourceKind Kind { get; }
 
+    /// <summary>How the current stepper stores its weights (<see cref="PipelineOptions.WeightPrecision"/>).</summary>
+    public WeightPrecision StepperPrecision => _stepper.Precision;
+
     public EventDecoder Decoder { get; }
 
     public FeatureExtractor Features { get; }
