@@ -22,6 +22,13 @@ internal interface IVec<TSelf, TVec>
     /// <summary>Loads <see cref="Lanes"/> floats at <paramref name="source"/> + <paramref name="offset"/>.</summary>
     static abstract TVec Load(ref float source, nuint offset);
 
+    /// <summary>
+    /// Loads <see cref="Lanes"/> 32-bit words of the 16-bit weight format (<see cref="Bf16Pairs"/>) at
+    /// <paramref name="source"/> + <paramref name="offset"/>: <paramref name="even"/> = each word shifted left by 16,
+    /// <paramref name="odd"/> = each word read as a float. Both exact.
+    /// </summary>
+    static abstract void LoadPair(ref uint source, nuint offset, out TVec even, out TVec odd);
+
     /// <summary>Stores <see cref="Lanes"/> floats at <paramref name="destination"/> + <paramref name="offset"/>.</summary>
     static abstract void Store(TVec value, ref float destination, nuint offset);
 

@@ -33,6 +33,21 @@ public sealed unsafe class LstmStepper : IDisposable
     /// <param name="threads">Threads used for large batches (1 = caller's thread only).</param>
     /// <param name="kernel">Kernel; <see cref="StepKernelKind.Auto"/> picks the widest the hardware accelerates.</param>
     public LstmStepper(LstmModel model, int maxBatch, int threads, StepKernelKind kernel)
+        : this(model, maxBatch, threads, kernel, WeightPrecision.Float32)
+    {
+    }
+
+    /// <summary>Packs <paramref name="model"/>'s weights for a given kernel and weight precision.</summary>
+    /// <param name="model">Model (its arrays are copied).</param>
+    /// <param name="maxBatch">Largest batch <see cref="Step"/> will be given.</param>
+    /// <param name="threads">Threads used for large batches (1 = caller's thread only).</param>
+    /// <param name="kernel">Kernel; <see cref="StepKernelKind.Auto"/> picks the widest the hardware accelerates.</param>
+    /// <param name="precision">
+    /// How gate weights are stored. <see cref="WeightPrecision.BFloat16"/> halves the bytes the one-key path streams and
+    /// changes results (every batch size computes with the same rounded weights, so results stay independent of the
+    /// batch split and thread count).
+    /// </param>
+    public LstmStepper(LstmModel model, int maxBatch, int threads, StepKernelKind kernel, WeightPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatch);
@@ -43,7 +58,9 @@ public sealed unsafe class LstmStepper : IDisposable
         MaxBatch = maxBatch;
         Threads = threads;
         Kernel = kernel;
-        _pack = new VectorPack(model, Lanes(kernel), RowGroup(kernel));
+        if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown weight precision.");
+        Precision = precision;
+        _pack = new VectorPack(model, Lanes(kernel), RowGroup(kernel), precision);
         var scratchSize = kernel switch
         {
             StepKernelKind.Vector512 => StepKernel<Vec512Ops, Vector512<float>>.ScratchSize(_pack),
@@ -67,6 +84,9 @@ public sealed unsafe class LstmStepper : IDisposable
 
     /// <summary>The kernel in use.</summary>
     public StepKernelKind Kernel { get; }
+
+    /// <summary>How the gate weights are stored.</summary>
+    public WeightPrecision Precision { get; }
 
     /// <summary>
     /// Advances <paramref name="slots"/> (B distinct slots) by one step.

@@ -17,6 +17,14 @@ internal readonly struct ScalarOps : IVec<ScalarOps, float>
     public static float Load(ref float source, nuint offset) => Unsafe.Add(ref source, offset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadPair(ref uint source, nuint offset, out float even, out float odd)
+    {
+        var w = Unsafe.Add(ref source, offset);
+        even = BitConverter.UInt32BitsToSingle(w << 16);
+        odd = BitConverter.UInt32BitsToSingle(w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(float value, ref float destination, nuint offset) => Unsafe.Add(ref destination, offset) = value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

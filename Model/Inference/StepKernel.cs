@@ -95,10 +95,18 @@ internal static unsafe partial class StepKernel<TOps, TVec>
                 // of the weights (a group of four gives 16 independent FMA chains and one sequential stream from L2);
                 // the gate sums of every block go to scratch first, so the cell updates run as one loop of independent
                 // iterations. Each gate still sums bias, then k in order: the same arithmetic as the tiles above.
-                ref var wr0 = ref p.RowWeights[l][0];
+                var half = p.Precision == WeightPrecision.BFloat16;
                 for (var s = full; s < n; s++)
                 {
                     ref var zs = ref Unsafe.Add(ref zr, s * kin);
+                    if (half)
+                    {
+                        HalfRow(p, l, ref b0, ref zs, kin, tmp);
+                        CellBlocks(tmp, (float*)rows[s] + hOff, (float*)rows[s] + cOff, hid);
+                        continue;
+                    }
+
+                    ref var wr0 = ref p.RowWeights[l][0];
                     for (var u0 = 0; u0 < p.Blocks; u0 += p.RowGroup)
                     {
                         var size = Math.Min(p.RowGroup, p.Blocks - u0);

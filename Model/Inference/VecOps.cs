@@ -18,6 +18,14 @@ internal readonly struct Vec512Ops : ISimdVec<Vec512Ops, Vector512<float>>
     public static Vector512<float> Load(ref float source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadPair(ref uint source, nuint offset, out Vector512<float> even, out Vector512<float> odd)
+    {
+        var w = Vector512.LoadUnsafe(ref source, offset);
+        even = Vector512.ShiftLeft(w, 16).AsSingle();
+        odd = w.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector512<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -90,6 +98,14 @@ internal readonly struct Vec256Ops : ISimdVec<Vec256Ops, Vector256<float>>
     public static Vector256<float> Load(ref float source, nuint offset) => Vector256.LoadUnsafe(ref source, offset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadPair(ref uint source, nuint offset, out Vector256<float> even, out Vector256<float> odd)
+    {
+        var w = Vector256.LoadUnsafe(ref source, offset);
+        even = Vector256.ShiftLeft(w, 16).AsSingle();
+        odd = w.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector256<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -160,6 +176,14 @@ internal readonly struct Vec128Ops : ISimdVec<Vec128Ops, Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load(ref float source, nuint offset) => Vector128.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadPair(ref uint source, nuint offset, out Vector128<float> even, out Vector128<float> odd)
+    {
+        var w = Vector128.LoadUnsafe(ref source, offset);
+        even = Vector128.ShiftLeft(w, 16).AsSingle();
+        odd = w.AsSingle();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector128<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);

@@ -47,8 +47,12 @@ public static partial class ModelBench
         return command;
     }
 
-    /// <summary>One row of <c>model-step.json</c>.</summary>
-    internal sealed record StepResult(int Hidden, int Batch, int Threads, double OursStepsPerS, double OrtStepsPerS, double Ratio, double MaxAbsDiff);
+    /// <summary>
+    /// One row of <c>model-step.json</c> (float32 weights); the <c>Bf16*</c> fields are the opt-in 16-bit weight layout
+    /// (<see cref="WeightPrecision.BFloat16"/>) on one thread in the same interleaved rounds, and its max |Δh, Δc| against ORT.
+    /// </summary>
+    internal sealed record StepResult(int Hidden, int Batch, int Threads, double OursStepsPerS, double OrtStepsPerS, double Ratio, double MaxAbsDiff,
+        double Bf16StepsPerS, double Bf16Ratio, double Bf16MaxAbsDiff);
 
     /// <summary>Which cells and figures to measure (a subset keeps a repeated B=1 vs B=256 comparison short).</summary>
     private sealed record Selection(int[] Hiddens, int[] Batches, bool Train, bool CpuTime);
@@ -76,7 +80,7 @@ public static partial class ModelBench
         s_cpuTime = sel.CpuTime && OperatingSystem.IsLinux();
         Console.WriteLine($"bench model: fixtures {fixtures}; kernel {kernel}; ORT {OrtEnv.Instance().GetVersionString()} with 1 intra-op thread; " +
             $"{(quick ? "quick" : "full")}{(s_cpuTime ? ", per thread CPU second" : "")}: best of {Rounds} interleaved rounds, {budget.TotalMilliseconds} ms per side and cell; {Environment.ProcessorCount} cores");
-        Console.WriteLine($"{"H",4} {"B",5} {"max|Δh,Δc|",11} {"ORT Mkey-steps/s",17} {"ours 1T",9} {"ratio",7} {$"ours {threads}T",9} {"ratio",7}");
+        Console.WriteLine($"{"H",4} {"B",5} {"max|Δh,Δc|",11} {"ORT Mkey-steps/s",17} {"ours 1T",9} {"ratio",7} {$"ours {threads}T",9} {"ratio",7} {"bf16 1T",9} {"ratio",7} {"bf16 |Δ|",9}");
         var results = new List<StepResult>();
         var ok = true;
         foreach (var hid in sel.Hiddens)
@@ -89,30 +93,35 @@ public static partial class ModelBench
                 var x = RandomArray(rng, b * 8, 1f);
                 var h0 = RandomArray(rng, b * hid, 0.5f);
                 var c0 = RandomArray(rng, b * hid, 1f);
-                var diff = Compare(model, ort, x, h0, c0, b, kernel);
+                var diff = Compare(model, ort, x, h0, c0, b, kernel, WeightPrecision.Float32);
+                // The 16-bit layout changes results by design: its difference is reported, not checked against 1e-5.
+                var diffHalf = Compare(model, ort, x, h0, c0, b, kernel, WeightPrecision.BFloat16);
                 if (!(diff <= 1e-5)) ok = false;
                 // Interleaved rounds, best of each: other processes share these cores, so a single long
                 // measurement of one side would mostly measure the neighbours' load at that moment.
                 using var ortRun = ort.Prepare(x, h0, c0, b);
-                using var one = new OursRun(model, x, h0, c0, b, 1, kernel);
-                using var many = threads > 1 ? new OursRun(model, x, h0, c0, b, threads, kernel) : null;
-                double ortRate = 0, ours1 = 0, oursN = 0;
+                using var one = new OursRun(model, x, h0, c0, b, 1, kernel, WeightPrecision.Float32);
+                using var many = threads > 1 ? new OursRun(model, x, h0, c0, b, threads, kernel, WeightPrecision.Float32) : null;
+                using var half = new OursRun(model, x, h0, c0, b, 1, kernel, WeightPrecision.BFloat16);
+                double ortRate = 0, ours1 = 0, oursN = 0, half1 = 0;
                 var slice = budget / Rounds;
                 ortRun.Rate(slice / 4);
                 one.Rate(slice / 4);
                 many?.Rate(slice / 4);
+                half.Rate(slice / 4);
                 for (var r = 0; r < Rounds; r++)
                 {
                     ortRate = Math.Max(ortRate, ortRun.Rate(slice));
                     ours1 = Math.Max(ours1, one.Rate(slice));
                     if (many is not null) oursN = Math.Max(oursN, many.Rate(slice));
+                    half1 = Math.Max(half1, half.Rate(slice));
                 }
 
                 if (many is null) oursN = ours1;
-                results.Add(new StepResult(hid, b, 1, ours1, ortRate, ours1 / ortRate, diff));
-                if (threads > 1) results.Add(new StepResult(hid, b, threads, oursN, ortRate, oursN / ortRate, diff));
+                results.Add(new StepResult(hid, b, 1, ours1, ortRate, ours1 / ortRate, diff, half1, half1 / ortRate, diffHalf));
+                if (threads > 1) results.Add(new StepResult(hid, b, threads, oursN, ortRate, oursN / ortRate, diff, half1, half1 / ortRate, diffHalf));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{hid,4} {b,5} {diff,11:E2} {ortRate / 1e6,17:F3} {ours1 / 1e6,9:F3} {ours1 / ortRate,6:F2}x {oursN / 1e6,9:F3} {oursN / ortRate,6:F2}x{(diff <= 1e-5 ? "" : "  MISMATCH")}"));
+                    $"{hid,4} {b,5} {diff,11:E2} {ortRate / 1e6,17:F3} {ours1 / 1e6,9:F3} {ours1 / ortRate,6:F2}x {oursN / 1e6,9:F3} {oursN / ortRate,6:F2}x {half1 / 1e6,9:F3} {half1 / ortRate,6:F2}x {diffHalf,9:E2}{(diff <= 1e-5 ? "" : "  MISMATCH")}"));
             }
         }
 
@@ -137,11 +146,11 @@ public static partial class ModelBench
         return ok ? 0 : 1;
     }
 
-    private static double Compare(LstmModel model, OrtStep ort, float[] x, float[] h0, float[] c0, int b, StepKernelKind kernel)
+    private static double Compare(LstmModel model, OrtStep ort, float[] x, float[] h0, float[] c0, int b, StepKernelKind kernel, WeightPrecision precision)
     {
         var (oh, oc) = ort.Once(x, h0, c0, b);
         var slab = NewSlab(model, h0, c0, b, out var slots);
-        using var stepper = new LstmStepper(model, b, 1, kernel);
+        using var stepper = new LstmStepper(model, b, 1, kernel, precision);
         stepper.Step(slab, slots, x, new float[b], new float[b]);
         var hid = model.Config.HiddenSize;
         double max = 0;
@@ -169,10 +178,10 @@ public static partial class ModelBench
         private readonly float[] _mu;
         private readonly float[] _ls;
 
-        public OursRun(LstmModel model, float[] x, float[] h0, float[] c0, int b, int threads, StepKernelKind kernel)
+        public OursRun(LstmModel model, float[] x, float[] h0, float[] c0, int b, int threads, StepKernelKind kernel, WeightPrecision precision)
         {
             _slab = NewSlab(model, h0, c0, b, out _slots);
-            _stepper = new LstmStepper(model, b, threads, kernel);
+            _stepper = new LstmStepper(model, b, threads, kernel, precision);
             _x = x;
             _mu = new float[b];
             _ls = new float[b];

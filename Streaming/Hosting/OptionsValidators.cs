@@ -55,6 +55,7 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
     {
         var errors = new List<string>();
         if (o.MaxWait < TimeSpan.Zero || o.MaxWait > TimeSpan.FromSeconds(10)) errors.Add($"Pipeline:MaxWait must be between 00:00:00 and 00:00:10 (was {o.MaxWait}).");
+        if (!Enum.IsDefined(o.WeightPrecision)) errors.Add($"Pipeline:WeightPrecision must be float32 or bfloat16 (was {o.WeightPrecision}).");
         errors.AddRange(TimestampWindow.Problems(o.MinEventTime, o.MaxEventTimeAhead, "Pipeline:MinEventTime", "Pipeline:MaxEventTimeAhead"));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -78,7 +78,7 @@ internal sealed partial class KindEngine
     {
         var online = Online!;
         var old = _stepper;
-        _stepper = new LstmStepper(model, _maxBatch);
+        _stepper = new LstmStepper(model, _maxBatch, 1, StepKernelKind.Auto, _precision);
         old.Dispose();
         Model = model;
         _versionBytes = KeyStateRecord.VersionBytes(model.Metadata.Version);

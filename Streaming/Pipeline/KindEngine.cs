@@ -42,6 +42,7 @@ internal sealed partial class KindEngine
     private int[] _deferredCount = [];
     private long[] _deferredTs = [];
     private int _deferred;
+    private readonly WeightPrecision _precision;
 
     public KindEngine(SourceKind kind, LstmModel model, PipelineOptions options, TimeProvider? time = null, EventDecoder? decoder = null,
         IStateStore? store = null, WorkerMetrics? metrics = null, TimeSpan? keyTtl = null)
@@ -56,7 +57,8 @@ internal sealed partial class KindEngine
 
         Model = model;
         _maxBatch = options.MaxBatch;
-        _stepper = new LstmStepper(model, _maxBatch);
+        _precision = options.WeightPrecision;
+        _stepper = new LstmStepper(model, _maxBatch, 1, StepKernelKind.Auto, _precision);
         Slab = new StateSlab(model.Config, options.InitialSlots);
         _inputs = model.Config.InputSize;
         _horizons = model.Config.Horizons;
@@ -86,6 +88,9 @@ internal sealed partial class KindEngine
     }
 
     public SourceKind Kind { get; }
+
+    /// <summary>How the current stepper stores its weights (<see cref="PipelineOptions.WeightPrecision"/>).</summary>
+    public WeightPrecision StepperPrecision => _stepper.Precision;
 
     public EventDecoder Decoder { get; }
 

@@ -21,6 +21,13 @@ public sealed class PipelineOptions
     [Range(1, 65536, ErrorMessage = "Pipeline:MaxBatch must be {1}..{2} events.")]
     public int MaxBatch { get; set; } = 1024;
 
+    /// <summary>
+    /// How the workers' steppers store the LSTM gate weights: <c>float32</c> (default, the reference results) or
+    /// <c>bfloat16</c> (16-bit weights, float32 arithmetic: the one-key path streams half the bytes; results change by
+    /// up to ~1e-3 relative, see docs/model.md). Applies to every kind and to models swapped in while serving.
+    /// </summary>
+    public StreamLstm.Model.Inference.WeightPrecision WeightPrecision { get; set; } = StreamLstm.Model.Inference.WeightPrecision.Float32;
+
     /// <summary>Longest an event waits for its micro-batch to fill when input is idle (0 = flush as soon as idle).</summary>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(2);
 

@@ -8,10 +8,12 @@ namespace StreamLstm.Model.Tests.Inference;
 public class StepAllocationTests
 {
     [Theory]
-    [InlineData(1, 1, 64)]
-    [InlineData(1, 37, 33)]
-    [InlineData(2, 512, 64)]
-    public void Step_AllocatesNothing(int threads, int batch, int hidden)
+    [InlineData(1, 1, 64, WeightPrecision.Float32)]
+    [InlineData(1, 37, 33, WeightPrecision.Float32)]
+    [InlineData(2, 512, 64, WeightPrecision.Float32)]
+    [InlineData(1, 1, 64, WeightPrecision.BFloat16)]
+    [InlineData(1, 3, 33, WeightPrecision.BFloat16)]
+    public void Step_AllocatesNothing(int threads, int batch, int hidden, WeightPrecision precision)
     {
         var cfg = new LstmConfig(8, hidden, 2, 3);
         var model = LstmModel.CreateRandom(cfg, 1);
@@ -20,7 +22,7 @@ public class StepAllocationTests
         var x = new float[batch * 8];
         var mu = new float[batch * 3];
         var ls = new float[batch * 3];
-        using var stepper = new LstmStepper(model, batch, threads);
+        using var stepper = new LstmStepper(model, batch, threads, StepKernelKind.Auto, precision);
         for (var i = 0; i < 50; i++) stepper.Step(slab, slots, x, mu, ls); // warm-up: JIT, worker start-up
 
         const int steps = 200;
