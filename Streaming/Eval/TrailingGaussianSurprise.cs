@@ -44,16 +44,19 @@ public sealed class TrailingGaussianSurprise
             score = Math.Min(GaussianTail.Surprise(GaussianTail.LogTwoSidedP(z)), _cap);
         }
 
+        // Same summation order as NabDetectors.WindowedGaussian (add the new value, then drop the oldest), so the two agree bit for bit.
         var slot = (int)(_seen % _ring.Length);
-        if (_seen >= _ring.Length)
-        {
-            _sum -= _ring[slot];
-            _sumSq -= _ring[slot] * _ring[slot];
-        }
-
+        var full = _seen >= _ring.Length;
+        var oldest = _ring[slot];
         _ring[slot] = value;
         _sum += value;
         _sumSq += value * value;
+        if (full)
+        {
+            _sum -= oldest;
+            _sumSq -= oldest * oldest;
+        }
+
         _seen++;
         return score;
     }
