@@ -26,6 +26,11 @@ public sealed class AnomalyLikelihood
     private long _seen;
     private double _shortSum, _longSum, _longSumSq;
 
+    /// <summary>The score of a tail surprise <c>u = −log10(tail)</c>: <c>u / (u + 5)</c> (0.5 at a tail of 1e-5).</summary>
+    /// <param name="surprise">u ≥ 0.</param>
+    /// <returns>The score in [0, 1).</returns>
+    public static double ScoreOfSurprise(double surprise) => surprise / (surprise + 5);
+
     /// <summary>Takes the next raw score (NaN: none, skipped) and returns the likelihood score in [0, 1] (NaN while learning).</summary>
     /// <param name="raw">Raw anomaly score.</param>
     /// <returns>The score.</returns>
@@ -48,7 +53,7 @@ public sealed class AnomalyLikelihood
             var z = (mean - m) / sd;
             // Surprise of the one-sided tail, mapped monotonically into [0, 1) without saturating (a threshold can still separate far tails).
             var surprise = z <= 0 ? 0 : GaussianTail.Surprise(GaussianTail.LogTwoSidedP(z) - Math.Log(2));
-            score = surprise / (surprise + 5);
+            score = ScoreOfSurprise(surprise);
         }
 
         // The distribution learns from this short mean after it has been scored.

@@ -29,6 +29,32 @@ public sealed class NabLstmSettings
 
     /// <summary>Settings of the online learner (<see cref="NabMode.Online"/>); its Hidden and Seed are taken from here.</summary>
     public OnlineLstmSettings Online { get; set; } = new();
+
+    /// <summary>Raw scores fused by the online detector (<see cref="NabMode.Online"/>).</summary>
+    public NabComponents Components { get; set; } = NabComponents.All;
+
+    /// <summary>Online detector: rows after a detection in which further detections are suppressed (0: off); see <see cref="RefractoryFilter"/>.</summary>
+    public int Refractory { get; set; } = NabDetectors.DefaultRefractory;
+}
+
+/// <summary>The raw scores the online NAB detector fuses, each through its own <see cref="AnomalyLikelihood"/> (spatial as is).</summary>
+[Flags]
+public enum NabComponents
+{
+    /// <summary>None (every row unscored).</summary>
+    None = 0,
+
+    /// <summary>Surprise of the value under the online LSTM's forecast made at the row before.</summary>
+    Lstm = 1,
+
+    /// <summary>Surprise of the value under the trailing window's mean and spread (<see cref="TrailingGaussianSurprise"/>).</summary>
+    Value = 2,
+
+    /// <summary>A value outside the range seen so far (<see cref="SpatialNovelty"/>).</summary>
+    Spatial = 4,
+
+    /// <summary>All three.</summary>
+    All = Lstm | Value | Spatial,
 }
 
 /// <summary>How our detector learns each NAB series.</summary>
@@ -49,6 +75,18 @@ public static class NabDetectors
 
     /// <summary>Cap of the online detector's raw surprise (p = 1e-20).</summary>
     public const double MaxSurprise = 20;
+
+    /// <summary>Default refractory period of the online detector, in rows.</summary>
+    public const int DefaultRefractory = 200;
+
+    /// <summary>Trailing window of the value component (NAB's windowed Gaussian uses the same).</summary>
+    public const int ValueWindow = 6400;
+
+    /// <summary>Score that counts as a detection for the refractory filter: a likelihood tail of 1e-5 (HTM's "red" level).</summary>
+    public static double AlertLevel { get; } = AnomalyLikelihood.ScoreOfSurprise(5);
+
+    /// <summary>Cap of a repeated detection within the refractory period: a tail of 1e-3 (HTM's "yellow" level).</summary>
+    public static double DemotedLevel { get; } = AnomalyLikelihood.ScoreOfSurprise(3);
 
     /// <summary>
     /// Our detector: an LSTM trained on the probation rows only (features: normalised value and its change; target: the
@@ -91,10 +129,16 @@ public static class NabDetectors
     /// <summary>
     /// Our detector learned online, in one pass: the online LSTM (<see cref="OnlineLstmLearner"/>, horizon 1, calendar
     /// inputs) forecasts each row from the rows before it and fine-tunes as it goes, with no separate training on the
-    /// probation rows. The raw score of row t is the surprise <c>−log10 p</c> (capped at <see cref="MaxSurprise"/>), p the
-    /// two-sided Gaussian tail of row t's value under the forecast made at row t−1 (calibrated σ): unbounded rather than
-    /// <c>1 − p</c>, so that one very surprising row (a level shift, which the forecaster then follows) stands out of the
-    /// short mean. <see cref="AnomalyLikelihood"/> turns raw scores into a rolling likelihood.
+    /// probation rows. Raw scores, fused by taking the largest (<see cref="NabLstmSettings.Components"/>):
+    /// <list type="bullet">
+    /// <item>LSTM: the surprise <c>−log10 p</c> (capped at <see cref="MaxSurprise"/>), p the two-sided Gaussian tail of row t's
+    /// value under the forecast made at row t−1 (calibrated σ), through its own <see cref="AnomalyLikelihood"/>;</item>
+    /// <item>value: the surprise of the value under the trailing <see cref="ValueWindow"/> rows' mean and spread
+    /// (<see cref="TrailingGaussianSurprise"/>), through its own likelihood;</item>
+    /// <item>spatial: 1 for a value outside the range seen so far (<see cref="SpatialNovelty"/>, as HTM's detector flags it).</item>
+    /// </list>
+    /// The fused score then passes a <see cref="RefractoryFilter"/> (<see cref="NabLstmSettings.Refractory"/> rows at
+    /// <see cref="AlertLevel"/>), so one event is detected once.
     /// </summary>
     /// <param name="file">Data.</param>
     /// <param name="settings">Settings.</param>
@@ -107,10 +151,17 @@ public static class NabDetectors
         o.Hidden = settings.Hidden;
         o.Seed = settings.Seed;
         var n = file.Values.Length;
-        using var learner = new OnlineLstmLearner(1, o, CalendarFeatures.TimeOfDay | CalendarFeatures.DayOfWeek, n);
+        var useLstm = settings.Components.HasFlag(NabComponents.Lstm);
+        var useValue = settings.Components.HasFlag(NabComponents.Value);
+        var useSpatial = settings.Components.HasFlag(NabComponents.Spatial);
+        using var learner = useLstm ? new OnlineLstmLearner(1, o, CalendarFeatures.TimeOfDay | CalendarFeatures.DayOfWeek, n) : null;
         var history = new SeriesHistory();
-        var model = learner.NewKey(history);
-        var likelihood = new AnomalyLikelihood();
+        var model = learner?.NewKey(history);
+        var lstmLikelihood = new AnomalyLikelihood();
+        var valueLikelihood = new AnomalyLikelihood();
+        var value = new TrailingGaussianSurprise(ValueWindow, MaxSurprise);
+        var spatial = new SpatialNovelty();
+        var refractory = new RefractoryFilter(settings.Refractory, AlertLevel, DemotedLevel);
         var scores = new double[n];
         Span<double> mu = stackalloc double[1];
         Span<double> sigma = stackalloc double[1];
@@ -118,16 +169,30 @@ public static class NabDetectors
         for (var t = 0; t < n; t++)
         {
             var y = file.Values[t];
-            var raw = prevSigma > 0 ? Math.Min(GaussianTail.Surprise(GaussianTail.LogTwoSidedP((y - prevMu) / prevSigma)), MaxSurprise) : double.NaN;
-            scores[t] = likelihood.Next(raw);
-            history.Append(y);
-            model.Step(y, file.TimestampsMs[t], mu, sigma);
-            prevMu = mu[0];
-            prevSigma = sigma[0];
+            var score = double.NaN;
+            if (model is not null)
+            {
+                var raw = prevSigma > 0 ? Math.Min(GaussianTail.Surprise(GaussianTail.LogTwoSidedP((y - prevMu) / prevSigma)), MaxSurprise) : double.NaN;
+                score = lstmLikelihood.Next(raw);
+                history.Append(y);
+                model.Step(y, file.TimestampsMs[t], mu, sigma);
+                prevMu = mu[0];
+                prevSigma = sigma[0];
+            }
+
+            if (useValue) score = MaxOf(score, valueLikelihood.Next(value.Next(y)));
+            if (useSpatial) score = MaxOf(score, spatial.Next(y));
+            scores[t] = refractory.Next(score);
         }
 
         return scores;
     }
+
+    /// <summary>The larger of two scores, NaN (no score) counting as absent.</summary>
+    /// <param name="a">A score or NaN.</param>
+    /// <param name="b">A score or NaN.</param>
+    /// <returns>The larger, or NaN when both are.</returns>
+    public static double MaxOf(double a, double b) => double.IsNaN(a) ? b : double.IsNaN(b) ? a : Math.Max(a, b);
 
     /// <summary>NAB's windowed Gaussian: surprise (<c>-log10</c> two-sided tail p) of each value under the mean and standard
     /// deviation of the preceding <paramref name="window"/> values.</summary>

@@ -13,6 +13,10 @@ public sealed record NabEvalReport(IReadOnlyList<NabFile> Files, IReadOnlyList<(
 {
     /// <summary>Our detector's per-row scores, per file (NaN: no score).</summary>
     public IReadOnlyList<double[]> OursScores { get; init; } = [];
+
+    /// <summary>Per profile (as <see cref="Profiles"/>): our detector left one out (each file scored at the threshold chosen on
+    /// the others, <see cref="NabScorer.LeaveOneOut"/>), or null with fewer than two files.</summary>
+    public IReadOnlyList<(NabResult Result, double[] Thresholds)?> OursLeaveOneOut { get; init; } = [];
 }
 
 /// <summary><c>eval</c>: evaluations of the anomaly scoring on real labelled data.</summary>
@@ -39,13 +43,24 @@ public static class NabEvalCommand
         var only = new Option<string?>("--file") { Description = "Evaluate only the file with this name (or <category>/<name>)." };
         var mode = new Option<NabMode>("--mode") { Description = "online: one pass, learned while scoring, rolling likelihood; probation: trained on the probation rows, then frozen.", DefaultValueFactory = _ => NabMode.Online };
         var retrain = new Option<int>("--retrain-every") { Description = "Online mode: fine-tune every N rows.", DefaultValueFactory = _ => new OnlineLstmSettings().RetrainEvery };
+        var components = new Option<string>("--components") { Description = "Online mode: raw scores fused, comma-separated from lstm, value, spatial (or all).", DefaultValueFactory = _ => "all" };
+        components.Validators.Add(r =>
+        {
+            if (!TryParseComponents(r.GetValue(components), out _)) r.AddError("--components: a comma-separated list of lstm, value, spatial, or all.");
+        });
+        var refractory = new Option<int>("--refractory") { Description = "Online mode: rows after a detection in which no new detection is raised (0: off).", DefaultValueFactory = _ => NabDetectors.DefaultRefractory };
+        refractory.Validators.Add(r =>
+        {
+            if (r.GetValue(refractory) < 0) r.AddError("--refractory must be 0 or more.");
+        });
         var results = new Option<DirectoryInfo?>("--results") { Description = "Write NAB's results layout <detector>/<category>/<detector>_<file>.csv here (default: results/ beside --out)." };
         var nab = new Command("nab", "NAB: every category folder under nab/, our LSTM (learned online by default) vs NAB's windowed Gaussian, NAB-normalised scores; prints a table, writes JSON and NAB's results layout.");
-        foreach (var o in new Option[] { dataDir, output, hidden, epochs, seed, only, mode, retrain, results }) nab.Options.Add(o);
+        foreach (var o in new Option[] { dataDir, output, hidden, epochs, seed, only, mode, retrain, components, refractory, results }) nab.Options.Add(o);
         nab.SetAction(parse => Run(parse.GetValue(dataDir)!, parse.GetValue(output)!, new NabLstmSettings
         {
             Hidden = parse.GetValue(hidden), Epochs = parse.GetValue(epochs), Seed = parse.GetValue(seed), Mode = parse.GetValue(mode),
             Online = new OnlineLstmSettings { RetrainEvery = parse.GetValue(retrain) },
+            Components = TryParseComponents(parse.GetValue(components), out var c) ? c : NabComponents.All, Refractory = parse.GetValue(refractory),
         }, parse.GetValue(only), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(results)));
         return nab;
     }
@@ -72,6 +87,7 @@ public static class NabEvalCommand
         return new NabEvalReport(files, profiles.Select(p => (p.Name, NabScorer.Optimise(series, ours, p.Profile), NabScorer.Optimise(series, baseline, p.Profile))).ToArray())
         {
             OursScores = ours,
+            OursLeaveOneOut = profiles.Select(p => series.Length < 2 ? ((NabResult, double[])?)null : NabScorer.LeaveOneOut(series, ours, p.Profile)).ToArray(),
         };
     }
 
@@ -109,7 +125,7 @@ public static class NabEvalCommand
 
     private static NabLstmSettings Clone(NabLstmSettings s) => new()
     {
-        Hidden = s.Hidden, Epochs = s.Epochs, Seed = s.Seed, ScoreWindow = s.ScoreWindow, Mode = s.Mode,
+        Hidden = s.Hidden, Epochs = s.Epochs, Seed = s.Seed, ScoreWindow = s.ScoreWindow, Mode = s.Mode, Components = s.Components, Refractory = s.Refractory,
         Online = new OnlineLstmSettings
         {
             Hidden = s.Hidden, Layers = s.Online.Layers, Dropout = s.Online.Dropout, RetrainEvery = s.Online.RetrainEvery, MinRows = s.Online.MinRows,
@@ -137,19 +153,27 @@ public static class NabEvalCommand
 
         var inv = CultureInfo.InvariantCulture;
         var std = report.Profiles[0];
-        var how = settings.Mode == NabMode.Online ? $"learned online, fine-tune every {settings.Online.RetrainEvery} rows" : $"{settings.Epochs} epochs on probation";
+        var how = settings.Mode == NabMode.Online
+            ? $"learned online, fine-tune every {settings.Online.RetrainEvery} rows; fused {DescribeComponents(settings.Components)}, refractory {settings.Refractory} rows"
+            : $"{settings.Epochs} epochs on probation";
         stdout.WriteLine($"NAB ({report.Files.Count} files), profile {std.Profile}: normalised score (100 = perfect, 0 = null detector); LSTM H={settings.Hidden}, {how}, seed {settings.Seed}");
-        stdout.WriteLine($"{"file",-57} {"rows",6} {"windows",7} {"ours",8} {"win.gauss",9}");
+        var looStd = report.OursLeaveOneOut.Count > 0 ? report.OursLeaveOneOut[0] : null;
+        stdout.WriteLine($"{"file",-57} {"rows",6} {"windows",7} {"ours",8} {"win.gauss",9} {"ours LOO",9}");
         for (var i = 0; i < report.Files.Count; i++)
         {
             var s = report.Files[i].Series;
-            stdout.WriteLine(string.Create(inv, $"{s.Name,-57} {s.Rows,6} {s.Windows.Count,7} {std.Ours.Normalised(i),8:F1} {std.Baseline.Normalised(i),9:F1}"));
+            var loo = looStd is { } l ? l.Result.Normalised(i).ToString("F1", inv) : "-";
+            stdout.WriteLine(string.Create(inv, $"{s.Name,-57} {s.Rows,6} {s.Windows.Count,7} {std.Ours.Normalised(i),8:F1} {std.Baseline.Normalised(i),9:F1} {loo,9}"));
         }
 
-        foreach (var (name, o, b) in report.Profiles)
+        for (var p = 0; p < report.Profiles.Count; p++)
         {
-            stdout.WriteLine(string.Create(inv, $"{"TOTAL " + name,-72} {o.Total,8:F1} {b.Total,9:F1}   (thresholds {Describe(o.Threshold)} / {Describe(b.Threshold)})"));
+            var (name, o, b) = report.Profiles[p];
+            var loo = p < report.OursLeaveOneOut.Count && report.OursLeaveOneOut[p] is { } l ? l.Result.Total.ToString("F1", inv) : "-";
+            stdout.WriteLine(string.Create(inv, $"{"TOTAL " + name,-72} {o.Total,8:F1} {b.Total,9:F1} {loo,9}   (thresholds {Describe(o.Threshold)} / {Describe(b.Threshold)})"));
         }
+
+        stdout.WriteLine("ours LOO: each file scored at the threshold chosen on the other files (leave one out).");
 
         stdout.WriteLine(string.Create(inv, $"elapsed {sw.Elapsed.TotalSeconds:F1} s"));
         var doc = new
@@ -158,8 +182,10 @@ public static class NabEvalCommand
             detector = settings.Mode == NabMode.Online
                 ? (object)new
                 {
-                    kind = "lstm-online+anomaly-likelihood", hidden = settings.Hidden, seed = settings.Seed, retrain_every = settings.Online.RetrainEvery,
+                    kind = "lstm-online+likelihood-fusion", hidden = settings.Hidden, seed = settings.Seed, retrain_every = settings.Online.RetrainEvery,
                     replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
+                    components = DescribeComponents(settings.Components), value_window = NabDetectors.ValueWindow, refractory = settings.Refractory,
+                    alert_level = NabDetectors.AlertLevel, demoted_level = NabDetectors.DemotedLevel,
                 }
                 : new { kind = "lstm+sink-anomaly", hidden = settings.Hidden, epochs = settings.Epochs, seed = settings.Seed, score_window = settings.ScoreWindow },
             baseline = new { kind = "windowed-gaussian", window = 6400 },
@@ -177,6 +203,8 @@ public static class NabEvalCommand
                     baseline_raw = p.Baseline.Raw[i],
                     null_raw = p.Ours.Null[i],
                     perfect_raw = p.Ours.Perfect[i],
+                    ours_leave_one_out = LeaveOneOutOf(report, p.Profile) is { } l ? l.Result.Normalised(i) : (double?)null,
+                    ours_leave_one_out_threshold = LeaveOneOutOf(report, p.Profile) is { } t ? JsonThreshold(t.Thresholds[i]) : null,
                 }),
             }),
             totals = report.Profiles.ToDictionary(p => p.Profile, p => new
@@ -185,6 +213,7 @@ public static class NabEvalCommand
                 baseline = p.Baseline.Total,
                 ours_threshold = JsonThreshold(p.Ours.Threshold),
                 baseline_threshold = JsonThreshold(p.Baseline.Threshold),
+                ours_leave_one_out = LeaveOneOutOf(report, p.Profile) is { } l ? l.Result.Total : (double?)null,
             }),
         };
         var outPath = output.FullName;
@@ -218,6 +247,44 @@ public static class NabEvalCommand
 
     /// <summary>Detector name in NAB's results layout.</summary>
     public const string Detector = "streamlstm";
+
+    /// <summary>Parses <c>--components</c>: a comma-separated list of <c>lstm</c>, <c>value</c>, <c>spatial</c>, or <c>all</c>.</summary>
+    /// <param name="text">Text.</param>
+    /// <param name="components">The components (at least one).</param>
+    /// <returns>False when the text names something else or nothing.</returns>
+    public static bool TryParseComponents(string? text, out NabComponents components)
+    {
+        components = NabComponents.None;
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            switch (part.ToLowerInvariant())
+            {
+                case "lstm": components |= NabComponents.Lstm; break;
+                case "value": components |= NabComponents.Value; break;
+                case "spatial": components |= NabComponents.Spatial; break;
+                case "all": components |= NabComponents.All; break;
+                default: return false;
+            }
+        }
+
+        return components != NabComponents.None;
+    }
+
+    /// <summary>The components as <c>--components</c> writes them.</summary>
+    /// <param name="components">Components.</param>
+    /// <returns>E.g. <c>lstm,value,spatial</c>.</returns>
+    public static string DescribeComponents(NabComponents components) => string.Join(",",
+        new[] { (NabComponents.Lstm, "lstm"), (NabComponents.Value, "value"), (NabComponents.Spatial, "spatial") }.Where(c => components.HasFlag(c.Item1)).Select(c => c.Item2));
+
+    private static (NabResult Result, double[] Thresholds)? LeaveOneOutOf(NabEvalReport report, string profile)
+    {
+        for (var p = 0; p < report.Profiles.Count && p < report.OursLeaveOneOut.Count; p++)
+        {
+            if (report.Profiles[p].Profile == profile) return report.OursLeaveOneOut[p];
+        }
+
+        return null;
+    }
 
     private static string Describe(double threshold) => double.IsFinite(threshold) ? threshold.ToString("G4", CultureInfo.InvariantCulture) : "never fires";
 

@@ -175,6 +175,36 @@ public static class NabScorer
         return new NabResult(bestTheta, best, nulls, perfect);
     }
 
+    /// <summary>
+    /// Leave one out: for each series, the threshold that maximises the summed score of the other series, applied to it.
+    /// Shows whether one threshold transfers to a series it was not chosen on (needs two series or more).
+    /// </summary>
+    /// <param name="series">Series.</param>
+    /// <param name="scores">Per-series, per-row anomaly scores (NaN: never detects).</param>
+    /// <param name="profile">Cost weights.</param>
+    /// <returns>Per series: the held-out raw score (<see cref="NabResult.Raw"/>) and the threshold it was scored at.</returns>
+    public static (NabResult Result, double[] Thresholds) LeaveOneOut(IReadOnlyList<NabSeries> series, IReadOnlyList<double[]> scores, NabProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        ArgumentNullException.ThrowIfNull(scores);
+        ArgumentNullException.ThrowIfNull(profile);
+        if (series.Count < 2) throw new ArgumentException("Leave one out needs two series or more.", nameof(series));
+        var raw = new double[series.Count];
+        var thresholds = new double[series.Count];
+        for (var f = 0; f < series.Count; f++)
+        {
+            var others = Enumerable.Range(0, series.Count).Where(i => i != f).ToArray();
+            var theta = Optimise(others.Select(i => series[i]).ToArray(), others.Select(i => scores[i]).ToArray(), profile).Threshold;
+            thresholds[f] = theta;
+            var detections = new bool[series[f].Rows];
+            for (var i = 0; i < detections.Length; i++) detections[i] = scores[f][i] >= theta;
+            raw[f] = ScoreDetections(series[f], detections, profile);
+        }
+
+        var bounds = series.Select(x => Bounds(x, profile)).ToArray();
+        return (new NabResult(double.NaN, raw, bounds.Select(b => b.Null).ToArray(), bounds.Select(b => b.Perfect).ToArray()), thresholds);
+    }
+
     private static double InWindow(int start, int end, int row) => -(double)(end - row + 1) / (end - start + 1);
 
     // False when the row is inside a window (those rows are scored as true positives or not at all).
