@@ -1,19 +1,32 @@
 namespace StreamLstm.Streaming.Eval.Forecast;
 
 /// <summary>
-/// Recent squared errors of each component of a <see cref="ForecastCombiner"/>, per horizon, shared by the combiners of
-/// every key of a series (short keyed series pool their evidence, as the LSTM's weights are shared).
+/// Recent realised errors of the components of a <see cref="ForecastCombiner"/>, per horizon, as an exponentially weighted
+/// second-moment matrix <c>S[i, j] = E[e_i·e_j]</c>, shared by the combiners of every key of a series (short keyed series
+/// pool their evidence, as the LSTM's weights are shared); and the weights that minimise the combination's expected squared
+/// error <c>w'Sw</c> over the simplex (w ≥ 0, Σw = 1).
 /// </summary>
+/// <remarks>
+/// Minimum-variance weights use the covariance of the errors, not only their sizes: a component that is another one plus
+/// noise (an LSTM or AR on a random walk, next to the last value) gets no weight, and one whose errors are independent of the
+/// best one's still gets some (where the combination beats both). Inverse-MSE weights, their diagonal approximation, give
+/// the noisy copy a third of the weight and fall behind the last value.
+/// </remarks>
 public sealed class CombinationWeights
 {
-    /// <summary>Errors of a component (per horizon) before it takes part.</summary>
+    /// <summary>Errors of a component (per horizon, in its key) before it takes part.</summary>
     public const int MinErrors = 10;
 
-    /// <summary>A component whose recent mean squared error is more than this times the best one's gets no weight.</summary>
-    public const double MaxMseRatio = 1.5;
+    /// <summary>Memory of the error moments: α = 1/<see cref="Memory"/> (long, so rare large errors of spiky series are not forgotten between spikes).</summary>
+    public const int Memory = 1024;
 
-    private const double Alpha = 1.0 / 256;
-    private readonly int _k;
+    /// <summary>Ridge added to the diagonal, relative to the mean diagonal (numerical conditioning only).</summary>
+    public const double Ridge = 1e-6;
+
+    /// <summary>Most components (the exact solver tries every support set).</summary>
+    public const int MaxComponents = 12;
+
+    private const double Alpha = 1.0 / Memory;
     private readonly int _n;
     private readonly double[] _sum;
     private readonly double[] _weight;
@@ -24,76 +37,255 @@ public sealed class CombinationWeights
     /// <param name="components">Components.</param>
     public CombinationWeights(int horizons, int components)
     {
-        _k = horizons;
+        ArgumentOutOfRangeException.ThrowIfLessThan(horizons, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(components, MaxComponents);
+        Horizons = horizons;
         _n = components;
-        _sum = new double[horizons * components];
-        _weight = new double[horizons * components];
+        _sum = new double[horizons * components * components];
+        _weight = new double[horizons * components * components];
         _count = new int[horizons * components];
+        Tails = [new TailCalibration(horizons, MinTailFactor), new TailCalibration(horizons, MinTailFactor)];
     }
 
-    /// <summary>Adds one realised squared error (bias-corrected exponential average, α = 1/256).</summary>
+    /// <summary>Lowest tail factor of the combination's σ (it may narrow: a mean of its components' σ overstates its error).</summary>
+    public const double MinTailFactor = 0.5;
+
+    /// <summary>
+    /// Tail calibrations of the combination's σ, shared by every key: [0] rows formed from components ready in their key,
+    /// [1] a new key's rows, before any component is (their errors are of another size; pooled, they would skew the
+    /// factor of the far more numerous steady rows).
+    /// </summary>
+    internal TailCalibration[] Tails { get; }
+
+    /// <summary>K.</summary>
+    public int Horizons { get; }
+
+    /// <summary>Components.</summary>
+    public int Components => _n;
+
+    /// <summary>
+    /// Adds one row's realised errors of horizon <paramref name="k"/> (NaN: that component had no forecast); every pair of
+    /// finite errors updates its moment (bias-corrected exponential average, the plain mean until <see cref="Memory"/> rows).
+    /// </summary>
     /// <param name="k">Horizon index.</param>
-    /// <param name="i">Component.</param>
-    /// <param name="squaredError">Squared error.</param>
-    public void Add(int k, int i, double squaredError)
+    /// <param name="errors">Error per component (actual − forecast).</param>
+    public void Add(int k, ReadOnlySpan<double> errors)
     {
-        if (!double.IsFinite(squaredError)) return;
-        var j = (k * _n) + i;
-        _sum[j] = ((1 - Alpha) * _sum[j]) + (Alpha * squaredError);
-        _weight[j] = ((1 - Alpha) * _weight[j]) + Alpha;
-        _count[j]++;
+        var b = k * _n * _n;
+        for (var i = 0; i < _n; i++)
+        {
+            if (!double.IsFinite(errors[i])) continue;
+            _count[(k * _n) + i]++;
+            for (var j = 0; j < _n; j++)
+            {
+                if (!double.IsFinite(errors[j])) continue;
+                var x = b + (i * _n) + j;
+                _sum[x] = ((1 - Alpha) * _sum[x]) + (Alpha * errors[i] * errors[j]);
+                _weight[x] = ((1 - Alpha) * _weight[x]) + Alpha;
+            }
+        }
     }
 
     /// <summary>Pooled recent MSE of component <paramref name="i"/> at horizon <paramref name="k"/> (NaN before any error).</summary>
     /// <param name="k">Horizon index.</param>
     /// <param name="i">Component.</param>
     /// <returns>The MSE.</returns>
-    public double PooledMse(int k, int i)
+    public double PooledMse(int k, int i) => Moment(k, i, i);
+
+    /// <summary>Pooled recent <c>E[e_i·e_j]</c> at horizon <paramref name="k"/> (NaN before the pair's first joint error).</summary>
+    /// <param name="k">Horizon index.</param>
+    /// <param name="i">Component.</param>
+    /// <param name="j">Component.</param>
+    /// <returns>The moment.</returns>
+    public double Moment(int k, int i, int j)
     {
-        var j = (k * _n) + i;
-        return _count[j] == 0 ? double.NaN : Mse(j);
+        var x = (k * _n * _n) + (i * _n) + j;
+        return _weight[x] > 0 ? _sum[x] / _weight[x] : double.NaN;
     }
+
+    /// <summary>Whether component <paramref name="i"/> has at least <paramref name="min"/> pooled errors at horizon <paramref name="k"/>.</summary>
+    /// <param name="k">Horizon index.</param>
+    /// <param name="i">Component.</param>
+    /// <param name="min">Errors needed.</param>
+    /// <returns>True when it has.</returns>
+    public bool HasErrors(int k, int i, int min) => _count[(k * _n) + i] >= min;
 
     /// <summary>
-    /// Weights over the components from their effective MSE: inverse MSE among those within <see cref="MaxMseRatio"/> of
-    /// the best; zero for the rest.
+    /// Weights at horizon <paramref name="k"/> over the components marked <paramref name="eligible"/>: argmin
+    /// <c>w'Sw + λ‖w − e_anchor‖²</c> subject to w ≥ 0, Σw = 1, with <c>λ = </c><see cref="Shrinkage"/><c> × the anchor's MSE</c> (a tiny ridge when there is no anchor)
+    /// (exact, by trying every support set; at most <see cref="MaxComponents"/> components). The small pull toward the anchor
+    /// (the last value) keeps estimation noise in S from lending weight to a component that only adds noise to it.
     /// </summary>
-    /// <param name="mse">Effective MSE per component (NaN or infinite: not eligible).</param>
-    /// <param name="weights">Receives weights summing to 1 (all 0 when none is eligible).</param>
-    public static void InverseMse(ReadOnlySpan<double> mse, Span<double> weights)
+    /// <param name="k">Horizon index.</param>
+    /// <param name="eligible">Components that may take part.</param>
+    /// <param name="anchor">Component the weights are shrunk toward (−1: none; ignored when not eligible).</param>
+    /// <param name="weights">Receives the weights (all 0 when none is eligible).</param>
+    /// <param name="scratch">At least <c>2n² + 4n</c> doubles.</param>
+    public void Solve(int k, ReadOnlySpan<bool> eligible, int anchor, Span<double> weights, Span<double> scratch)
     {
+        var n = _n;
         weights.Clear();
-        var best = double.PositiveInfinity;
-        foreach (var m in mse)
+        var s = scratch[..(n * n)];
+        var diag = 0.0;
+        var m = 0;
+        var mask = 0;
+        for (var i = 0; i < n; i++)
         {
-            if (double.IsFinite(m)) best = Math.Min(best, m);
+            if (!eligible[i]) continue;
+            for (var j = 0; j < n; j++) s[(i * n) + j] = eligible[j] ? Moment(k, i, j) : 0;
+            diag += s[(i * n) + i];
+            mask |= 1 << i;
+            m++;
         }
 
-        if (!double.IsFinite(best)) return;
-        var total = 0.0;
-        for (var i = 0; i < mse.Length; i++)
-        {
-            if (!double.IsFinite(mse[i]) || mse[i] > MaxMseRatio * best) continue;
-            weights[i] = 1 / Math.Max(mse[i], 1e-300);
-            total += weights[i];
-        }
-
-        for (var i = 0; i < weights.Length; i++) weights[i] /= total;
+        if (m == 0) return;
+        var a = anchor >= 0 && anchor < n && eligible[anchor] ? anchor : -1;
+        // The pull is in units of the anchor's own MSE (a wild component's large MSE must not strengthen it).
+        var lambda = a >= 0 ? Shrinkage * s[(a * n) + a] : Ridge * diag / m;
+        MinVarianceSimplex(s, n, mask, lambda, a, weights, scratch[(n * n)..]);
     }
 
-    private double Mse(int j) => _sum[j] / _weight[j];
+    /// <summary>Pull toward the anchor, relative to the anchor's MSE (see <see cref="Solve"/>).</summary>
+    public const double Shrinkage = 0.03;
+
+    /// <summary>
+    /// argmin <c>w'Sw + λ‖w − e_a‖²</c> over w ≥ 0, Σw = 1, w zero outside <paramref name="mask"/>: for each support set
+    /// A ⊆ mask, the minimiser on A's affine hull is <c>M⁻¹(λe_a + μ1)</c> with <c>M = S_AA + λI</c> and μ fixing Σw = 1;
+    /// the best of those that are non-negative is the optimum (the problem is convex, and its optimum is the affine
+    /// minimiser of its own support). Without an anchor (a &lt; 0) λ is a plain ridge.
+    /// </summary>
+    /// <param name="s">Row-major n×n symmetric positive semi-definite matrix.</param>
+    /// <param name="n">Size.</param>
+    /// <param name="mask">Components allowed (bit i).</param>
+    /// <param name="lambda">λ ≥ 0 (added to the diagonal).</param>
+    /// <param name="a">Anchor component, or −1.</param>
+    /// <param name="weights">Receives the weights.</param>
+    /// <param name="scratch">At least <c>n² + 4n</c> doubles.</param>
+    public static void MinVarianceSimplex(ReadOnlySpan<double> s, int n, int mask, double lambda, int a, Span<double> weights, Span<double> scratch)
+    {
+        weights.Clear();
+        if (mask == 0) return;
+        var mat = scratch[..(n * n)];
+        var u = scratch.Slice(n * n, n);
+        var g = scratch.Slice((n * n) + n, n);
+        var w = scratch.Slice((n * n) + (2 * n), n);
+        var best = scratch.Slice((n * n) + (3 * n), n);
+        var bestValue = double.PositiveInfinity;
+        var found = false;
+        Span<int> idx = stackalloc int[MaxComponents];
+        for (var set = mask; set > 0; set = (set - 1) & mask)
+        {
+            var m = 0;
+            for (var i = 0; i < n; i++)
+            {
+                if ((set & (1 << i)) != 0) idx[m++] = i;
+            }
+
+            for (var r = 0; r < m; r++)
+            {
+                for (var c = 0; c < m; c++) mat[(r * m) + c] = s[(idx[r] * n) + idx[c]] + (r == c ? lambda : 0);
+                u[r] = 1;
+                g[r] = a >= 0 && idx[r] == a ? 1 : 0;
+            }
+
+            if (!Solve2(mat, u, g, m)) continue;
+            double su = 0, sg = 0;
+            for (var r = 0; r < m; r++)
+            {
+                su += u[r];
+                sg += g[r];
+            }
+
+            if (!(Math.Abs(su) > 1e-300)) continue;
+            var lg = a >= 0 ? lambda : 0;
+            var mu = (1 - (lg * sg)) / su;
+            var nonNegative = true;
+            for (var r = 0; r < m; r++)
+            {
+                w[r] = (lg * g[r]) + (mu * u[r]);
+                nonNegative &= w[r] >= 0;
+            }
+
+            if (!nonNegative) continue;
+            // Objective on the full (ridged) matrix: w'(S + λI)w − 2λ·w_a (the constant λ dropped).
+            var value = 0.0;
+            for (var r = 0; r < m; r++)
+            {
+                var row = 0.0;
+                for (var c = 0; c < m; c++) row += (s[(idx[r] * n) + idx[c]] + (r == c ? lambda : 0)) * w[c];
+                value += w[r] * row;
+                if (a >= 0 && idx[r] == a) value -= 2 * lambda * w[r];
+            }
+
+            if (!(value < bestValue)) continue;
+            bestValue = value;
+            found = true;
+            best.Clear();
+            for (var r = 0; r < m; r++) best[idx[r]] = w[r];
+        }
+
+        if (found) best.CopyTo(weights);
+    }
+
+    // Solves M x = b and M y = c in place (Gaussian elimination, partial pivoting); false when singular.
+    private static bool Solve2(Span<double> a, Span<double> b, Span<double> c2, int m)
+    {
+        for (var c = 0; c < m; c++)
+        {
+            var p = c;
+            for (var r = c + 1; r < m; r++)
+            {
+                if (Math.Abs(a[(r * m) + c]) > Math.Abs(a[(p * m) + c])) p = r;
+            }
+
+            if (!(Math.Abs(a[(p * m) + c]) > 1e-300)) return false;
+            if (p != c)
+            {
+                for (var j = 0; j < m; j++) (a[(c * m) + j], a[(p * m) + j]) = (a[(p * m) + j], a[(c * m) + j]);
+                (b[c], b[p]) = (b[p], b[c]);
+                (c2[c], c2[p]) = (c2[p], c2[c]);
+            }
+
+            for (var r = c + 1; r < m; r++)
+            {
+                var f = a[(r * m) + c] / a[(c * m) + c];
+                if (f == 0) continue;
+                for (var j = c; j < m; j++) a[(r * m) + j] -= f * a[(c * m) + j];
+                b[r] -= f * b[c];
+                c2[r] -= f * c2[c];
+            }
+        }
+
+        for (var r = m - 1; r >= 0; r--)
+        {
+            double v = b[r], v2 = c2[r];
+            for (var j = r + 1; j < m; j++)
+            {
+                v -= a[(r * m) + j] * b[j];
+                v2 -= a[(r * m) + j] * c2[j];
+            }
+
+            b[r] = v / a[(r * m) + r];
+            c2[r] = v2 / a[(r * m) + r];
+            if (!double.IsFinite(b[r]) || !double.IsFinite(c2[r])) return false;
+        }
+
+        return true;
+    }
 }
 
 /// <summary>
 /// Our reported forecaster: an online forecast combination of the online LSTM and the baselines of the same key. Each
-/// horizon's mean is the weighted mean of the components' means, weights the inverse of their recent MSE (components far
-/// behind the best get none: <see cref="CombinationWeights.InverseMse"/>). A component's MSE is its own key's recent MSE
-/// shrunk toward the MSE pooled over all keys (<c>(n·key + 32·pooled)/(n + 32)</c> after n errors of the key), and it takes
-/// part only once it has <see cref="CombinationWeights.MinErrors"/> errors in this key (a new key's AR is still wild);
-/// before any component has, the best pooled one stands alone. A component whose forecast now lies more than
-/// <see cref="GateSigmas"/> median σ from the median forecast is left out of this row (a key's AR can turn wild between
-/// two errors). σ is the same weighted mean of the components' calibrated σ (not scaled again by this key's own errors,
-/// which would count a new key's first large errors twice), times the shared tail factor. Learns only from realised errors of past forecasts, so it sees nothing of the future.
+/// horizon's mean is a convex combination of the components' means whose weights minimise the recent squared error of the
+/// combination, pulled slightly toward an anchor component (<see cref="CombinationWeights.Solve"/>: weights from the
+/// realised error second moments pooled over every key of the series, memory <see cref="CombinationWeights.Memory"/> rows).
+/// A component takes part once it has <see cref="CombinationWeights.MinErrors"/> realised errors in this key (a new key's AR
+/// is still wild); before any component has, the one with the best pooled MSE that has a forecast stands alone. σ is the
+/// same weighted mean of the components' calibrated σ times a tail factor of its own (the recent 95 % quantile of ours'
+/// |error| / that σ over 1.96, pooled over keys, in [<see cref="CombinationWeights.MinTailFactor"/>, 4], kept apart for a
+/// new key's rows): the combination's errors are smaller than its components', so their σ alone is conservative.
+/// Learns only from realised errors of past forecasts, so it sees nothing of the future.
 /// Must be stepped after its components on each row (it reads their <see cref="OnlineForecaster.LastMu"/>).
 /// </summary>
 public sealed class ForecastCombiner : OnlineForecaster
@@ -101,104 +293,115 @@ public sealed class ForecastCombiner : OnlineForecaster
     private readonly OnlineForecaster[] _components;
     private readonly CombinationWeights _weights;
     private readonly double[] _pastMu;
-    private readonly bool[] _available;
+    private readonly bool[] _eligible;
     private readonly double[] _w;
-    private readonly double[] _mse;
-    private readonly double[] _keySum;
-    private readonly double[] _keyWeight;
+    private readonly double[] _errors;
+    private readonly double[] _scratch;
     private readonly int[] _keyCount;
+    private readonly int _anchor;
+    private readonly double[] _pastSigma;
+    private readonly bool[] _pastNew;
+    private readonly double[] _pastOwnMu;
     private int _row;
 
     /// <summary>Creates the combiner of one key.</summary>
     /// <param name="horizons">K.</param>
     /// <param name="components">The key's component forecasters (stepped before this one).</param>
     /// <param name="weights">Error state shared by every key's combiner.</param>
-    public ForecastCombiner(int horizons, OnlineForecaster[] components, CombinationWeights weights)
+    /// <param name="anchor">Component the weights are shrunk toward (the last value; −1: none).</param>
+    public ForecastCombiner(int horizons, OnlineForecaster[] components, CombinationWeights weights, int anchor = -1)
         : base(horizons)
     {
         ArgumentNullException.ThrowIfNull(components);
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Components != components.Length || weights.Horizons != horizons) throw new ArgumentException("weights must match the components and horizons", nameof(weights));
         _components = components;
         _weights = weights;
-        _pastMu = new double[horizons * horizons * components.Length];
+        var n = components.Length;
+        _pastMu = new double[horizons * horizons * n];
         _pastMu.AsSpan().Fill(double.NaN);
-        _available = new bool[components.Length];
-        _w = new double[components.Length];
-        _mse = new double[components.Length];
-        _sorted = new double[components.Length];
-        _keySum = new double[horizons * components.Length];
-        _keyWeight = new double[horizons * components.Length];
-        _keyCount = new int[horizons * components.Length];
+        _eligible = new bool[n];
+        _w = new double[n];
+        _errors = new double[n];
+        _scratch = new double[(2 * n * n) + (4 * n)];
+        _anchor = anchor;
+        _pastSigma = new double[horizons * horizons];
+        _pastNew = new bool[horizons * horizons];
+        _pastOwnMu = new double[horizons * horizons];
+        _pastOwnMu.AsSpan().Fill(double.NaN);
+        _lastWeights = new double[horizons * n];
+        _keyCount = new int[horizons * n];
     }
-
-    private const double KeyAlpha = 1.0 / 256;
-    private const double PriorErrors = 32;
-
-    /// <summary>Distance from the median forecast, in median σ, beyond which a component is left out of a row.</summary>
-    public const double GateSigmas = 3;
-
-    private readonly double[] _sorted;
 
     /// <inheritdoc />
     public override string Name => ForecastOutputs.Ours;
+
+    /// <summary>The weights of the latest row at horizon <paramref name="k"/> (for tests and diagnostics).</summary>
+    /// <param name="k">Horizon index.</param>
+    /// <returns>Weights per component.</returns>
+    public double[] LastWeights(int k) => _lastWeights.AsSpan(k * _components.Length, _components.Length).ToArray();
+
+    private readonly double[] _lastWeights;
+
+    /// <inheritdoc />
+    protected override bool CalibratesOwnErrors => false;
 
     /// <inheritdoc />
     protected override void Predict(double value, long? timeMs, Span<double> mu, Span<double> rawSigma)
     {
         var n = _components.Length;
         var kk = Horizons;
-        // Row t's value meets the components' forecasts of horizon k made at row t−k.
+        // Row t's value meets the forecasts of horizon k made at row t−k: the components' (their error moments) and ours (σ's tail).
         for (var k = 1; k <= kk && k <= _row; k++)
         {
             var slot = (_row - k) % kk;
             for (var i = 0; i < n; i++)
             {
                 var m = _pastMu[(((slot * kk) + k - 1) * n) + i];
-                if (!double.IsFinite(m) || !double.IsFinite(value)) continue;
-                var e2 = (value - m) * (value - m);
-                _weights.Add(k - 1, i, e2);
-                var j = ((k - 1) * n) + i;
-                _keySum[j] = ((1 - KeyAlpha) * _keySum[j]) + (KeyAlpha * e2);
-                _keyWeight[j] = ((1 - KeyAlpha) * _keyWeight[j]) + KeyAlpha;
-                _keyCount[j]++;
+                _errors[i] = double.IsFinite(m) && double.IsFinite(value) ? value - m : double.NaN;
+                if (double.IsFinite(_errors[i])) _keyCount[((k - 1) * n) + i]++;
+            }
+
+            _weights.Add(k - 1, _errors);
+            var x = (slot * kk) + k - 1;
+            var sigma = _pastSigma[x];
+            if (double.IsFinite(_pastOwnMu[x]) && sigma > 0 && double.IsFinite(sigma) && double.IsFinite(value))
+            {
+                _weights.Tails[_pastNew[x] ? 1 : 0].Add(k - 1, Math.Abs(value - _pastOwnMu[x]) / sigma);
             }
         }
 
         var own = _row % kk;
         for (var k = 0; k < kk; k++)
         {
+            var any = false;
             for (var i = 0; i < n; i++)
             {
                 var m = _components[i].LastMu[k];
                 _pastMu[(((own * kk) + k) * n) + i] = m;
-                _available[i] = double.IsFinite(m);
+                _eligible[i] = double.IsFinite(m) && _keyCount[(k * n) + i] >= CombinationWeights.MinErrors && _weights.HasErrors(k, i, CombinationWeights.MinErrors);
+                any |= _eligible[i];
             }
 
-            var anyReady = false;
-            for (var i = 0; i < n; i++)
+            if (any)
             {
-                var j = (k * n) + i;
-                var pooled = _weights.PooledMse(k, i);
-                var ready = _available[i] && _keyCount[j] >= CombinationWeights.MinErrors && double.IsFinite(pooled);
-                anyReady |= ready;
-                var key = _keySum[j] / _keyWeight[j];
-                _mse[i] = ready ? ((_keyCount[j] * key) + (PriorErrors * pooled)) / (_keyCount[j] + PriorErrors) : double.NaN;
+                _weights.Solve(k, _eligible, _anchor, _w, _scratch);
             }
-
-            if (!anyReady)
+            else
             {
                 // A new key: the component with the best pooled MSE that has a forecast stands alone.
+                _w.AsSpan().Clear();
                 var best = -1;
                 for (var i = 0; i < n; i++)
                 {
                     var pooled = _weights.PooledMse(k, i);
-                    if (_available[i] && double.IsFinite(pooled) && (best < 0 || pooled < _weights.PooledMse(k, best))) best = i;
+                    if (double.IsFinite(_components[i].LastMu[k]) && double.IsFinite(pooled) && (best < 0 || pooled < _weights.PooledMse(k, best))) best = i;
                 }
 
-                if (best >= 0) _mse[best] = 1;
+                if (best >= 0) _w[best] = 1;
             }
 
-            Gate(k);
-            CombinationWeights.InverseMse(_mse, _w);
+            _w.CopyTo(_lastWeights.AsSpan(k * n, n));
             double sumMu = 0, sumSigma = 0, sigmaWeight = 0, total = 0;
             for (var i = 0; i < n; i++)
             {
@@ -214,39 +417,14 @@ public sealed class ForecastCombiner : OnlineForecaster
             }
 
             mu[k] = total > 0 ? sumMu / total : double.NaN;
-            rawSigma[k] = sigmaWeight > 0 ? sumSigma / sigmaWeight : 1;
+            var pre = sigmaWeight > 0 ? sumSigma / sigmaWeight : double.NaN;
+            var x = (own * kk) + k;
+            _pastOwnMu[x] = mu[k];
+            _pastSigma[x] = pre;
+            _pastNew[x] = !any;
+            rawSigma[k] = double.IsFinite(pre) ? pre * _weights.Tails[any ? 0 : 1].Factor(k) : 1;
         }
 
         _row++;
-    }
-
-    /// <inheritdoc />
-    protected override bool CalibratesOwnErrors => false;
-
-    private void Gate(int k)
-    {
-        var medianMu = Median(k, sigma: false);
-        var medianSigma = Median(k, sigma: true);
-        if (!double.IsFinite(medianMu) || !(medianSigma > 0) || !double.IsFinite(medianSigma)) return;
-        for (var i = 0; i < _components.Length; i++)
-        {
-            if (double.IsFinite(_mse[i]) && Math.Abs(_components[i].LastMu[k] - medianMu) > GateSigmas * medianSigma) _mse[i] = double.NaN;
-        }
-    }
-
-    // Median over the components with a forecast now, of their mean or σ (NaN when none).
-    private double Median(int k, bool sigma)
-    {
-        var m = 0;
-        for (var i = 0; i < _components.Length; i++)
-        {
-            var v = sigma ? _components[i].LastSigma[k] : _components[i].LastMu[k];
-            if (_available[i] && double.IsFinite(v)) _sorted[m++] = v;
-        }
-
-        if (m == 0) return double.NaN;
-        var a = _sorted.AsSpan(0, m);
-        a.Sort();
-        return m % 2 == 1 ? a[m / 2] : (a[(m / 2) - 1] + a[m / 2]) / 2;
     }
 }
