@@ -54,8 +54,9 @@ public static class ForecastEvaluation
         var combination = new CombinationWeights(horizons, 4);
         var (mu, sigma, names, histories) = Pass(series, horizons, h =>
         {
-            OnlineForecaster[] parts = [learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)];
-            return WithTails([.. parts, new ForecastCombiner(horizons, parts, combination)], tails, horizons);
+            OnlineForecaster[] parts = WithTails([learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)], tails, horizons);
+            // Ours calibrates its σ itself (CombinationWeights.Tails); its weights are shrunk toward the last value (part 1).
+            return [.. parts, new ForecastCombiner(horizons, parts, combination, anchor: 1)];
         });
         sw.Stop();
         var std = ForecastMetrics.StandardDeviation(series.Values);

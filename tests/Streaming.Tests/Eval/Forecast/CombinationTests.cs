@@ -33,31 +33,131 @@ public class CombinationTests
     }
 
     [Fact]
-    public void InverseMse_WeighsByInverseError_AndDropsComponentsFarBehindTheBest()
+    public void MinVarianceSimplex_GivesANoisyCopyNoWeight_SplitsIndependentErrors_AndNeverGoesNegative()
     {
-        var w = new double[4];
-        CombinationWeights.InverseMse([1.0, 2.0, 1.4, double.NaN], w);
-        Assert.Equal(0, w[1]); // 2 > 1.5 × best
-        Assert.Equal(0, w[3]);
-        Assert.Equal(1 / (1 + (1 / 1.4)), w[0], 12);
-        Assert.Equal(w[0] / 1.4, w[2], 12);
+        var w = new double[2];
+        var scratch = new double[64];
+        // e2 = e1 − noise: S = [[1, 1], [1, 1.1]]; any weight on 2 only adds noise.
+        CombinationWeights.MinVarianceSimplex([1, 1, 1, 1.1], 2, 0b11, 0, -1, w, scratch);
+        Assert.Equal(1, w[0], 9);
+        Assert.Equal(0, w[1], 9);
+        // Independent errors of variance 1 and 4: weights 0.8 / 0.2 (inverse variance).
+        CombinationWeights.MinVarianceSimplex([1, 0, 0, 4], 2, 0b11, 0, -1, w, scratch);
+        Assert.Equal(0.8, w[0], 9);
+        Assert.Equal(0.2, w[1], 9);
+        // Strongly correlated, the second much worse: the unconstrained optimum would short it; the simplex stops at 0.
+        CombinationWeights.MinVarianceSimplex([1, 1.8, 1.8, 4], 2, 0b11, 0, -1, w, scratch);
+        Assert.Equal(1, w[0], 9);
+        Assert.Equal(0, w[1], 9);
+        // A component outside the mask gets nothing, however good.
+        var w3 = new double[3];
+        CombinationWeights.MinVarianceSimplex([1, 0, 0, 0, 0.01, 0, 0, 0, 2], 3, 0b101, 0, -1, w3, scratch);
+        Assert.Equal(0, w3[1]);
+        Assert.Equal(2.0 / 3, w3[0], 9);
     }
 
     [Fact]
-    public void Combiner_OfTwoForecastersWithIndependentErrors_BeatsBoth_AndIgnoresAHopelessOne()
+    public void MinVarianceSimplex_ShrinkagePullsTowardTheAnchor_OnlyAsFarAsLambdaSays()
     {
-        var s = ForecastTestData.Sine(3000, 48, 0.2);
+        var w = new double[2];
+        var scratch = new double[64];
+        // Equal independent errors: 0.5 / 0.5 without a pull; minimising w'(S + λI)w − 2λ·w0 gives w0 = (1 + λ/(1 + λ)) / 2.
+        CombinationWeights.MinVarianceSimplex([1, 0, 0, 1], 2, 0b11, 0.5, 0, w, scratch);
+        Assert.Equal((1 + (0.5 / 1.5)) / 2, w[0], 9);
+        Assert.Equal(1 - w[0], w[1], 12);
+    }
+
+    [Fact]
+    public void Combiner_ConvergesToTheBetterCandidate_AndIgnoresANoisyCopyOfIt()
+    {
+        var s = ForecastTestData.Sine(4000, 48, 0.2);
+        var future = ForecastTestData.Sine(4010, 48, 0.2).Values; // the same rows and a few more, so the last row still has forecasts
         const int k = 2;
-        var (mu, _, names, _) = ForecastEvaluation.Pass(s, k, _ =>
+        ForecastCombiner? combiner = null;
+        var (mu, _, _, _) = ForecastEvaluation.Pass(s, k, _ =>
         {
-            OnlineForecaster[] parts = [new Oracle(s.Values, k, 1.0, 1), new Oracle(s.Values, k, 1.0, 2), new Oracle(s.Values, k, 10.0, 3)];
+            var good = new Oracle(future, k, 1.0, 1);
+            OnlineForecaster[] parts = [good, new NoisyCopy(good, 1.0, 2), new Oracle(future, k, 3.0, 3)];
+            combiner = new ForecastCombiner(k, parts, new CombinationWeights(k, parts.Length));
+            return [.. parts, combiner];
+        });
+        var w = combiner!.LastWeights(k - 1);
+        Assert.True(w[0] > 0.85, $"weights {string.Join(", ", w.Select(x => x.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}: the good one must dominate");
+        Assert.True(w[1] < 0.05, $"the noisy copy got {w[1]:F3}: it only adds noise to the good one");
+        var rmse = mu.Select(m => Rmse(s.Values, m, k, from: 1000)).ToArray();
+        // Optimal: 0.9 / 0.1 on good / independent σ=3 gives RMSE √0.9 ≈ 0.949; anything ≤ the good one's is convergence.
+        Assert.True(rmse[3] <= rmse[0] * 1.005, $"combination {rmse[3]:F4} vs best component {rmse[0]:F4}");
+        Assert.True(rmse[3] < rmse[1] && rmse[3] < rmse[2]);
+    }
+
+    [Fact]
+    public void CombinerSigma_OfTwoIndependentComponents_IsNarrowedSoThe95IntervalCoversNearNominal()
+    {
+        var s = ForecastTestData.Sine(6000, 48, 0.2);
+        const int k = 1;
+        var (mu, sigma, _, _) = ForecastEvaluation.Pass(s, k, _ =>
+        {
+            OnlineForecaster[] parts = [new Oracle(s.Values, k, 1.0, 1), new Oracle(s.Values, k, 1.0, 2)];
             return [.. parts, new ForecastCombiner(k, parts, new CombinationWeights(k, parts.Length))];
         });
-        Assert.Equal(ForecastOutputs.Ours, names[3]);
-        var rmse = mu.Select(m => Rmse(s.Values, m, k, from: 500)).ToArray();
-        // Two unbiased forecasts with independent errors of equal size: the equal-weight mean has √½ of their RMSE.
-        Assert.True(rmse[3] < 0.8 * Math.Min(rmse[0], rmse[1]), $"combination {rmse[3]:F3} vs components {rmse[0]:F3}, {rmse[1]:F3}");
-        Assert.True(rmse[3] > 0.6, $"combination {rmse[3]:F3} is better than two noise-1 forecasts allow: the hopeless one (RMSE {rmse[2]:F1}) must get no weight, and nothing may peek");
+        // Components' σ ≈ 1 but the equal-weight mean's error has σ ≈ 0.71: their mean σ would cover ~99.4 %.
+        double inside = 0, n = 0, partSigma = 0, ourSigma = 0;
+        for (var t = 2000; t < s.Count; t++)
+        {
+            if (!double.IsFinite(mu[2][t]) || !(sigma[2][t] > 0)) continue;
+            n++;
+            if (Math.Abs(s.Values[t] - mu[2][t]) <= 1.959964 * sigma[2][t]) inside++;
+            partSigma += (sigma[0][t] + sigma[1][t]) / 2;
+            ourSigma += sigma[2][t];
+        }
+
+        Assert.InRange(inside / n, 0.93, 0.97);
+        Assert.InRange(ourSigma / partSigma, 0.6, 0.8);
+    }
+
+    [Fact]
+    public void CombinerSigma_OfHeavyTailedErrors_IsWidenedToNominal()
+    {
+        var s = ForecastTestData.Sine(6000, 48, 0.2);
+        const int k = 1;
+        var (mu, sigma, _, _) = ForecastEvaluation.Pass(s, k, _ =>
+        {
+            OnlineForecaster[] parts = [new Oracle(s.Values, k, 1.0, 1, heavy: true)];
+            return [.. parts, new ForecastCombiner(k, parts, new CombinationWeights(k, parts.Length))];
+        });
+        double inside = 0, insideRaw = 0, n = 0;
+        for (var t = 2000; t < s.Count; t++)
+        {
+            if (!double.IsFinite(mu[1][t]) || !(sigma[1][t] > 0)) continue;
+            n++;
+            if (Math.Abs(s.Values[t] - mu[1][t]) <= 1.959964 * sigma[1][t]) inside++;
+            if (Math.Abs(s.Values[t] - mu[0][t]) <= 1.959964 * sigma[0][t]) insideRaw++;
+        }
+
+        // The component's RMS-calibrated σ misses the 95 % (70 % N(0, 0.3²) + 30 % N(0, 1.8²) covers ~90 % at 1.96 RMS).
+        Assert.True(insideRaw / n < 0.93, $"test premise: the RMS-calibrated component covers {insideRaw / n:F3}");
+        Assert.InRange(inside / n, 0.93, 0.97);
+    }
+
+    [Fact]
+    public void Combiner_DoesNotAllocatePerRow()
+    {
+        var s = ForecastTestData.Sine(3000, 48, 0.2);
+        const int k = 3;
+        OnlineForecaster[] parts = [new LastValueForecaster(k), new LastValueForecaster(k), new LastValueForecaster(k)];
+        var c = new ForecastCombiner(k, parts, new CombinationWeights(k, parts.Length), anchor: 0);
+        var m = new double[k];
+        var sg = new double[k];
+        for (var t = 0; t < 1000; t++) Step(t);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var t = 1000; t < 2000; t++) Step(t);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        void Step(int t)
+        {
+            foreach (var p in parts) p.Step(s.Values[t], null, m, sg);
+            c.Step(s.Values[t], null, m, sg);
+        }
     }
 
     private static double Rmse(double[] y, double[] mu, int k, int from)
@@ -75,8 +175,9 @@ public class CombinationTests
         return Math.Sqrt(sum / n);
     }
 
-    /// <summary>Forecasts the true future plus Gaussian noise of a given size (a stand-in component with known error).</summary>
-    private sealed class Oracle(double[] y, int horizons, double noise, int seed) : OnlineForecaster(horizons)
+    /// <summary>Forecasts the true future plus seeded noise of a given size (a stand-in component with known error); heavy: a
+    /// mixture, 70 % N(0, (0.3·noise)²) and 30 % N(0, (1.8·noise)²).</summary>
+    private sealed class Oracle(double[] y, int horizons, double noise, int seed, bool heavy = false) : OnlineForecaster(horizons)
     {
         private readonly Random _rng = new(seed);
 
@@ -88,7 +189,26 @@ public class CombinationTests
             {
                 var target = Rows + h + 1;
                 var z = Math.Sqrt(-2 * Math.Log(1 - _rng.NextDouble())) * Math.Cos(2 * Math.PI * _rng.NextDouble());
+                if (heavy) z *= _rng.NextDouble() < 0.7 ? 0.3 : 1.8;
                 mu[h] = target < y.Length ? y[target] + (noise * z) : double.NaN;
+                rawSigma[h] = 1;
+            }
+        }
+    }
+
+    /// <summary>Another component's forecast plus independent noise (stepped after it).</summary>
+    private sealed class NoisyCopy(OnlineForecaster of, double noise, int seed) : OnlineForecaster(of.Horizons)
+    {
+        private readonly Random _rng = new(seed);
+
+        public override string Name => "copy" + seed;
+
+        protected override void Predict(double value, long? timeMs, Span<double> mu, Span<double> rawSigma)
+        {
+            for (var h = 0; h < Horizons; h++)
+            {
+                var z = Math.Sqrt(-2 * Math.Log(1 - _rng.NextDouble())) * Math.Cos(2 * Math.PI * _rng.NextDouble());
+                mu[h] = of.LastMu[h] + (noise * z);
                 rawSigma[h] = 1;
             }
         }
