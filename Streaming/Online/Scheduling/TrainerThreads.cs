@@ -17,6 +17,7 @@ public sealed class TrainerThreads : TaskScheduler, IDisposable
     private readonly BlockingCollection<Task> _queue = new();
     private readonly Thread[] _helpers;
     private long _helperCpuTicks;
+    private int _disposed;
 
     /// <summary>Starts <paramref name="threads"/> − 1 helper threads.</summary>
     /// <param name="threads">Trainer threads in all (<see cref="OnlineOptions.MaxCores"/>).</param>
@@ -93,7 +94,7 @@ public sealed class TrainerThreads : TaskScheduler, IDisposable
     /// <summary>Stops the helper threads once their queued chunks are done.</summary>
     public void Dispose()
     {
-        if (_queue.IsAddingCompleted) return;
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _queue.CompleteAdding();
         foreach (var t in _helpers) t.Join(TimeSpan.FromSeconds(10));
         _queue.Dispose();
