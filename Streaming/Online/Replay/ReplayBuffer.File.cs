@@ -86,10 +86,13 @@ public sealed partial class ReplayBuffer
 
         lock (_gate)
         {
+            Interlocked.Increment(ref _version);
             _keys.Clear();
             // Keep the most recent keys when the file holds more than the cap allows now.
             foreach (var ring in rings.OrderByDescending(x => x.LastSeq).Take(MaxKeys)) _keys[ring.Key] = ring;
+            ReplaceRings([.. _keys.Values]);
             _seq = Math.Max(_seq, seq);
+            Interlocked.Increment(ref _version);
         }
 
         return true;

@@ -116,6 +116,9 @@ public sealed class ReplayWindows
 
     internal void Clear() => Count = 0;
 
+    // Drops the windows from `count` on (a copy that raced a feed).
+    internal void Truncate(int count) => Count = count;
+
     // Room for one more window (arrays doubled when full; a reused buffer stops growing once it fits the usual sample); returns its index.
     internal int Add()
     {
