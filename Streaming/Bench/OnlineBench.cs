@@ -66,7 +66,7 @@ public static class OnlineBench
 
     // One run's figures: throughput, latency, trainer work, the trainer's CPU time and what the GC did meanwhile.
     private sealed record RunResult(double Rate, double P50, double P99, long FineTunes, long Swaps, double Seconds, double TrainerCpuSeconds,
-        double ProcessCpuSeconds, int Gen0, int Gen1, int Gen2, double GcPauseMs, long LockContentions, string Priority)
+        double ProcessCpuSeconds, int Gen0, int Gen1, int Gen2, double GcPauseMs, long LockContentions, string Priority, double AllocatedMb)
     {
         public double TrainerCores => Seconds > 0 ? TrainerCpuSeconds / Seconds : 0;
 
@@ -86,7 +86,7 @@ public static class OnlineBench
         ["seconds"] = Math.Round(r.Seconds, 3), ["trainer_cpu_s"] = Math.Round(r.TrainerCpuSeconds, 3), ["trainer_cores"] = Math.Round(r.TrainerCores, 3),
         ["trainer_cpu_share"] = Math.Round(r.TrainerShare, 4), ["process_cpu_s"] = Math.Round(r.ProcessCpuSeconds, 3),
         ["gc_gen0"] = r.Gen0, ["gc_gen1"] = r.Gen1, ["gc_gen2"] = r.Gen2, ["gc_pause_ms"] = Math.Round(r.GcPauseMs, 2),
-        ["lock_contentions"] = r.LockContentions, ["trainer_priority"] = r.Priority,
+        ["lock_contentions"] = r.LockContentions, ["trainer_priority"] = r.Priority, ["allocated_mb"] = Math.Round(r.AllocatedMb, 2),
     };
 
     private static double Median(IEnumerable<double> values)
@@ -116,13 +116,13 @@ public static class OnlineBench
             $"CPU cap {cap:F2} of {Environment.ProcessorCount} cores; unpaced {events:N0} events x {repeats} interleaved repeats; paced {rate:N0}/s for {seconds} s");
         var feedNs = FeedCost(keys, hidden);
         Console.WriteLine($"replay feed, single thread: {feedNs:N1} ns/event (lock per 512-event batch, inputs copy, surprise, snapshot every 32)");
-        Console.WriteLine("{0,-24} {1,-8} {2,12} {3,9} {4,9} {5,6} {6,6} {7,8} {8,13} {9,9} {10,8}", "mode", "source", "events/s", "p50 µs", "p99 µs", "fits", "swaps",
-            "trainer", "GC 0/1/2", "GC ms", "locks");
+        Console.WriteLine("{0,-24} {1,-8} {2,12} {3,9} {4,9} {5,6} {6,6} {7,8} {8,13} {9,9} {10,8} {11,9}", "mode", "source", "events/s", "p50 µs", "p99 µs", "fits", "swaps",
+            "trainer", "GC 0/1/2", "GC ms", "locks", "alloc MB");
         var modes = new[] { Mode.Off, Mode.ReplayOnly, Mode.TrainerNoPromote, Mode.Trainer, Mode.TrainerNormalPriority };
         foreach (var mode in modes) await Run(mode, 0, Math.Min(events, 100_000)).ConfigureAwait(false); // warm-up: tiered JIT of every path
 
-        void Print(Mode mode, string source, RunResult r) => Console.WriteLine("{0,-24} {1,-8} {2,12:N0} {3,9:N0} {4,9:N0} {5,6} {6,6} {7,8:P1} {8,13} {9,9:F1} {10,8}",
-            Name(mode), source, r.Rate, r.P50, r.P99, r.FineTunes, r.Swaps, r.TrainerShare, $"{r.Gen0}/{r.Gen1}/{r.Gen2}", r.GcPauseMs, r.LockContentions);
+        void Print(Mode mode, string source, RunResult r) => Console.WriteLine("{0,-24} {1,-8} {2,12:N0} {3,9:N0} {4,9:N0} {5,6} {6,6} {7,8:P1} {8,13} {9,9:F1} {10,8} {11,9:F1}",
+            Name(mode), source, r.Rate, r.P50, r.P99, r.FineTunes, r.Swaps, r.TrainerShare, $"{r.Gen0}/{r.Gen1}/{r.Gen2}", r.GcPauseMs, r.LockContentions, r.AllocatedMb);
 
         // Unpaced: the modes interleaved, repeat after repeat, so a load swing of the shared machine hits every mode alike.
         var runs = modes.ToDictionary(m => m, _ => new List<RunResult>());
@@ -236,6 +236,7 @@ public static class OnlineBench
             var gc2 = GC.CollectionCount(2);
             var pause0 = GC.GetTotalPauseDuration();
             var locks0 = Monitor.LockContentionCount;
+            var alloc0 = GC.GetTotalAllocatedBytes();
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             var trainerCpu0 = service?.CpuTime ?? TimeSpan.Zero;
             pipeline.Start(ct);
@@ -258,6 +259,7 @@ public static class OnlineBench
             var gcPause = GC.GetTotalPauseDuration() - pause0;
             (int g0, int g1, int g2) = (GC.CollectionCount(0) - gc0, GC.CollectionCount(1) - gc1, GC.CollectionCount(2) - gc2);
             var locks = Monitor.LockContentionCount - locks0;
+            var allocated = GC.GetTotalAllocatedBytes() - alloc0;
             var processCpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
             await stop.CancelAsync().ConfigureAwait(false);
             trainer?.Join();
@@ -267,7 +269,7 @@ public static class OnlineBench
             var hist = new LatencyHistogram();
             foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
             return new RunResult(n / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), Interlocked.Read(ref fineTunes), online?.For(SourceKind.Tick)!.Swaps ?? 0,
-                sw.Elapsed.TotalSeconds, trainerCpu.TotalSeconds, processCpu.TotalSeconds, g0, g1, g2, gcPause.TotalMilliseconds, locks, applied);
+                sw.Elapsed.TotalSeconds, trainerCpu.TotalSeconds, processCpu.TotalSeconds, g0, g1, g2, gcPause.TotalMilliseconds, locks, applied, allocated / 1e6);
         }
     }
 
