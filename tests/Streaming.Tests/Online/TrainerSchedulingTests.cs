@@ -97,6 +97,32 @@ public class TrainerSchedulingTests
         Assert.Null(single.Scheduler);
     }
 
+    [Fact]
+    public void TrainingOnTheHelperThreads_GivesBitIdenticalWeightsToOneThread()
+    {
+        var cfg = new Model.Lstm.LstmConfig(3, 8, 2, 2);
+        var rng = new Random(11);
+        const int b = 40, t = 6;
+        var x = Enumerable.Range(0, b * t * 3).Select(_ => (float)rng.NextDouble()).ToArray();
+        var y = Enumerable.Range(0, b * t * 2).Select(_ => (float)rng.NextDouble()).ToArray();
+        float[] Train(int threads, TaskScheduler? scheduler)
+        {
+            var model = Model.Lstm.LstmModel.CreateRandom(cfg, 5);
+            var trainer = new Model.Training.LstmTrainer(model, new Model.Training.TrainingOptions { Threads = threads, Scheduler = scheduler, LearningRate = 1e-2 });
+            for (var s = 0; s < 5; s++) trainer.TrainBatch(x, y, b, t);
+            return [.. model.WeightIh[0], .. model.WeightHh[1], .. model.HeadWeight];
+        }
+
+        var single = Train(1, null);
+        using var threads = new TrainerThreads(3, TrainerPriority.Idle);
+        // From a trainer thread (chunks inline there and on the helpers) and from any other thread (all queued to the helpers).
+        float[]? onTrainer = null;
+        Assert.True(threads.Start(_ => onTrainer = Train(3, threads.Scheduler)).Join(TimeSpan.FromSeconds(60)), "trainer thread did not finish");
+        Assert.Equal(single, onTrainer);
+        Assert.Equal(single, Train(3, threads.Scheduler));
+        Assert.True(SpinWait.SpinUntil(() => threads.HelperCpuTime > TimeSpan.Zero, TimeSpan.FromSeconds(30)), "no chunk ran on a helper");
+    }
+
     // A busy trainer: each step burns `cpuPerStep` of CPU time in `wallPerStep` of wall time (less wall than CPU: several
     // threads; more: the trainer waited for a core), then the limiter's pause passes on the fake clock.
     private static (double Cores, TimeSpan Paused) Simulate(double cores, TimeSpan cpuPerStep, TimeSpan wallPerStep, int steps)
