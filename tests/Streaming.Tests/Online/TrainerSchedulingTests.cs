@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
 using StreamLstm.Streaming.Online;
 using StreamLstm.Streaming.Online.Scheduling;
@@ -217,5 +218,16 @@ public class TrainerSchedulingTests
         Assert.True(validator.Validate(null, new OnlineOptions()).Succeeded);
         Assert.False(validator.Validate(null, new OnlineOptions { TrainerPriority = (TrainerPriority)7 }).Succeeded);
         Assert.False(validator.Validate(null, new OnlineOptions { MaxCpuShare = 0 }).Succeeded);
+
+        // As configured: names bind case-insensitively; an unset share keeps the older DutyCycle meaning.
+        var configured = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Online:TrainerPriority"] = "low", ["Online:MaxCpuShare"] = "0.3" }).Build()
+            .GetSection(OnlineOptions.Section).Get<OnlineOptions>()!;
+        Assert.Equal((TrainerPriority.Low, 0.3), (configured.TrainerPriority, configured.MaxCpuShare));
+        var legacy = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Online:DutyCycle"] = "0.5" }).Build()
+            .GetSection(OnlineOptions.Section).Get<OnlineOptions>()!;
+        Assert.Null(legacy.MaxCpuShare);
+        Assert.Equal(0.5, legacy.TrainerCores(16));
     }
 }
