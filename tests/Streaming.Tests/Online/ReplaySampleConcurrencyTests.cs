@@ -112,6 +112,50 @@ public class ReplaySampleConcurrencyTests
     }
 
     [Fact]
+    public async Task Save_WhileAWorkerFeeds_WritesEachRingAsOfOneMoment_WithoutTheFeedLock()
+    {
+        var feeder = new Feeder(new ReplayBuffer(I, K, L, H, Window, Every, maxKeys: 100));
+        for (var b = 0; b < 2 * Window; b++) feeder.Batch();
+        using var stop = new CancellationTokenSource();
+        var ct = TestContext.Current.CancellationToken;
+        long batches = 0;
+        var feeding = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                feeder.Batch();
+                Interlocked.Increment(ref batches);
+            }
+        }, ct);
+
+        var saves = 0;
+        try
+        {
+            while (saves < 100 || Interlocked.Read(ref batches) < 20_000)
+            {
+                Assert.False(feeding.IsCompleted, "the feeder stopped");
+                using var file = new MemoryStream();
+                feeder.Buffer.Save(file);
+                file.Position = 0;
+                var loaded = new ReplayBuffer(I, K, L, H, Window, Every, maxKeys: 100);
+                Assert.True(loaded.TryLoad(file));
+                Assert.Equal(Keys, loaded.KeyCount);
+                var sample = loaded.Sample(Steps, holdoutKeys: 2);
+                Assert.True(sample.Train.Count > 0, $"save {saves}: no training windows");
+                AssertConsistent(sample.Train);
+                AssertConsistent(sample.Holdout);
+                saves++;
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await feeding.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        }
+    }
+
+    [Fact]
     public void Sample_IntoAPreviousSample_RefillsItsArrays_WithTheSameWindowsAsAFreshSample_AndABatchFillAllocatesNothing()
     {
         var feeder = new Feeder(new ReplayBuffer(I, K, L, H, Window, Every, maxKeys: 100));
