@@ -20,6 +20,7 @@ public sealed class Backprop
 
     private readonly LstmConfig _cfg;
     private readonly int _threads;
+    private readonly ParallelOptions _parallel;
     private float[][] _wt = [];
     private float[][] _bias = [];
     private float[][] _wcat = [];
@@ -31,12 +32,14 @@ public sealed class Backprop
     /// <summary>Creates a pass for a model's sizes.</summary>
     /// <param name="config">Sizes.</param>
     /// <param name="threads">Worker threads (1 = caller's thread).</param>
-    public Backprop(LstmConfig config, int threads = 1)
+    /// <param name="scheduler">Where parallel chunks run (null: the thread pool).</param>
+    public Backprop(LstmConfig config, int threads = 1, TaskScheduler? scheduler = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         _cfg = config;
         _threads = threads;
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = threads, TaskScheduler = scheduler ?? TaskScheduler.Default };
     }
 
     /// <summary>
@@ -83,7 +86,7 @@ public sealed class Backprop
         }
         else
         {
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = _threads }, ch => lossPerChunk[ch] = RunChunk(job, ch));
+            Parallel.For(0, chunks, _parallel, ch => lossPerChunk[ch] = RunChunk(job, ch));
         }
 
         // Fixed-order reduction: chunk 0, 1, 2, … whatever thread computed each.

@@ -20,7 +20,7 @@ public sealed class LstmTrainer : TrainerBase
     public LstmTrainer(LstmModel model, TrainingOptions options)
         : base(model, options)
     {
-        _backprop = new Backprop(model.Config, options.Threads);
+        _backprop = new Backprop(model.Config, options.Threads, options.Scheduler);
         _grads = new Gradients(model.Config);
         _adam = new AdamOptimizer(model, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon);
     }

@@ -63,6 +63,12 @@ public sealed class TrainingOptions
     /// <summary>Threads for the batch (results do not depend on it).</summary>
     public int Threads { get; set; } = 1;
 
+    /// <summary>
+    /// Where the batch's parallel chunks run when <see cref="Threads"/> &gt; 1 (null: the thread pool). The online trainer
+    /// passes its own low-priority threads so that fine-tuning never runs at the serving threads' priority.
+    /// </summary>
+    public TaskScheduler? Scheduler { get; set; }
+
     /// <summary>Stop after this many epochs without a better validation loss (0: never stop early).</summary>
     public int Patience { get; set; }
 

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using StreamLstm.Model.Training;
+using StreamLstm.Streaming.Online.Scheduling;
 
 namespace StreamLstm.Streaming.Online;
 
@@ -28,17 +29,36 @@ public sealed class OnlineOptions
     /// <summary>File the replay buffer is saved to on stop and after each fine-tune, and loaded from at start (empty: not persisted).</summary>
     public string ReplayPath { get; set; } = "";
 
-    /// <summary>Cores the trainer may use (its thread count; the trainer thread runs below normal priority).</summary>
+    /// <summary>Trainer threads: the thread that fine-tunes plus <c>MaxCores − 1</c> helpers for a batch's parallel chunks.</summary>
     [Range(1, 256, ErrorMessage = "Online:MaxCores must be {1}..{2}.")]
     public int MaxCores { get; set; } = 1;
 
     /// <summary>
-    /// Share of wall time the trainer may compute (0..1]: after each optimizer step it pauses so that steps take at most this
-    /// fraction of the time. A cap that holds whatever the OS does with thread priorities (Linux ignores them for
-    /// unprivileged processes). 1: no pause.
+    /// Scheduling priority every trainer thread lowers itself to: <c>idle</c> (Linux <c>SCHED_IDLE</c>: runs only on a core
+    /// the serving threads leave idle; nice 19 where refused), <c>low</c> (nice 19), <c>normal</c> (unchanged). No-op off Linux.
+    /// </summary>
+    public TrainerPriority TrainerPriority { get; set; } = TrainerPriority.Idle;
+
+    /// <summary>
+    /// Cap on the trainer threads' CPU time as a fraction of the machine's cores (0..1]: e.g. 0.25 on 8 cores is 2 cores'
+    /// worth. Measured as the threads' own CPU time (<c>CLOCK_THREAD_CPUTIME_ID</c>), so it holds whatever the scheduler
+    /// does with priorities. Unset: <see cref="DutyCycle"/> × <see cref="MaxCores"/> cores.
+    /// </summary>
+    [Range(0.001, 1.0, ErrorMessage = "Online:MaxCpuShare must be {1}..{2}.")]
+    public double? MaxCpuShare { get; set; }
+
+    /// <summary>
+    /// The older form of the CPU cap, kept working: the share of each trainer thread's time it may compute (0..1], i.e. a cap of
+    /// <c>DutyCycle × MaxCores</c> cores when <see cref="MaxCpuShare"/> is unset. Now counted in CPU time, not wall time
+    /// (the trainer is not paused again for time it spent waiting for a core). 1 with no <see cref="MaxCpuShare"/>: no cap.
     /// </summary>
     [Range(0.01, 1.0, ErrorMessage = "Online:DutyCycle must be {1}..{2}.")]
     public double DutyCycle { get; set; } = 0.25;
+
+    /// <summary>Cores' worth of CPU time the trainer threads may use (the effective cap of <see cref="MaxCpuShare"/> or <see cref="DutyCycle"/>).</summary>
+    /// <param name="processorCount">The machine's cores (<see cref="Environment.ProcessorCount"/>).</param>
+    /// <returns>Cores (≥ <see cref="MaxCores"/>: no cap).</returns>
+    public double TrainerCores(int processorCount) => MaxCpuShare is { } share ? share * processorCount : DutyCycle * MaxCores;
 
     /// <summary>Where fine-tuning runs (<c>cpu</c>, <c>gpu</c>, <c>auto</c>).</summary>
     public TrainingDevice Device { get; set; } = TrainingDevice.Cpu;
@@ -131,6 +151,8 @@ public sealed class OnlineOptionsValidator : IValidateOptions<OnlineOptions>
         if (o.RewarmSteps > o.Window) errors.Add($"Online:RewarmSteps ({o.RewarmSteps}) must not exceed Online:Window ({o.Window}).");
         if (o.EveryInterval < TimeSpan.Zero) errors.Add("Online:EveryInterval must not be negative.");
         if (o.MinGap < TimeSpan.Zero) errors.Add("Online:MinGap must not be negative.");
+        if (!Enum.IsDefined(o.TrainerPriority)) errors.Add($"Online:TrainerPriority ({o.TrainerPriority}) must be idle, low or normal.");
+        if (o.MaxCpuShare is { } share && !(share > 0)) errors.Add("Online:MaxCpuShare must be > 0.");
         if (!(o.DriftDelta >= 0) || !(o.DriftLambda >= 0)) errors.Add("Online:DriftDelta and Online:DriftLambda must be >= 0.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

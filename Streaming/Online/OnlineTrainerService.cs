@@ -9,14 +9,17 @@ using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Training;
 using StreamLstm.Streaming.Online.FineTuning;
 using StreamLstm.Streaming.Online.Gate;
+using StreamLstm.Streaming.Online.Replay;
+using StreamLstm.Streaming.Online.Scheduling;
 using StreamLstm.Streaming.Online.Triggers;
 using StreamLstm.Streaming.Registry;
 
 namespace StreamLstm.Streaming.Online;
 
 /// <summary>
-/// The trainer: a hosted service that fine-tunes each kind's serving model off the hot path, on its own below-normal
-/// priority thread using at most <see cref="OnlineOptions.MaxCores"/> threads (or the GPU). Requests come from the Rx
+/// The trainer: a hosted service that fine-tunes each kind's serving model off the hot path, on its own thread at a lowered
+/// scheduling priority (<see cref="OnlineOptions.TrainerPriority"/>, Linux <c>SCHED_IDLE</c> by default) using at most
+/// <see cref="OnlineOptions.MaxCores"/> threads (or the GPU), its CPU time capped (<see cref="OnlineOptions.MaxCpuShare"/>). Requests come from the Rx
 /// triggers (<see cref="RetrainTriggers"/>) and by hand (<see cref="RequestRetrain"/>: the CLI and the web endpoint);
 /// at most one per kind waits at a time. Each fine-tune goes through the champion/challenger gate; a promoted candidate
 /// is registered (when <see cref="OnlineOptions.RegistryDirectory"/> is set) and published to the workers, which swap to
@@ -35,6 +38,10 @@ public sealed partial class OnlineTrainerService : BackgroundService
     private readonly ConcurrentDictionary<SourceKind, OnlineCounters> _counters = new();
     private readonly Dictionary<SourceKind, AdamState> _adam = [];
     private readonly List<IDisposable> _subscriptions = [];
+    private readonly ConcurrentDictionary<SourceKind, ReplaySample> _samples = new();
+    private readonly TrainerThreads _threads;
+    private readonly double _cores;
+    private long _cpuTicks;
     private int _fits;
 
     /// <summary>Creates the service.</summary>
@@ -51,7 +58,21 @@ public sealed partial class OnlineTrainerService : BackgroundService
         _logger = logger;
         _scheduler = scheduler ?? TaskPoolScheduler.Default;
         foreach (var k in online.Kinds) _counters[k.Kind] = new OnlineCounters();
+        _threads = new TrainerThreads(_o.MaxCores, _o.TrainerPriority);
+        _cores = _o.TrainerCores(Environment.ProcessorCount);
     }
+
+    /// <summary>The trainer's threads (its own fine-tuning thread, <see cref="OnlineOptions.MaxCores"/> − 1 helpers), all at the lowered priority.</summary>
+    public TrainerThreads Threads => _threads;
+
+    /// <summary>What the trainer thread's priority became (null until the thread has started).</summary>
+    public AppliedPriority? AppliedPriority { get; private set; }
+
+    /// <summary>CPU time fine-tunes have used so far, on every trainer thread (updated at the end of each fine-tune).</summary>
+    public TimeSpan CpuTime => TimeSpan.FromTicks(Interlocked.Read(ref _cpuTicks));
+
+    /// <summary>Cores' worth of CPU time the trainer may use (<see cref="OnlineOptions.MaxCpuShare"/> or <see cref="OnlineOptions.DutyCycle"/>).</summary>
+    public double CoresAllowed => _cores;
 
     /// <summary>Counters of <paramref name="kind"/> (null when it is not served).</summary>
     /// <param name="kind">Kind.</param>
@@ -82,9 +103,13 @@ public sealed partial class OnlineTrainerService : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Off the hot path: one below-normal thread runs the fine-tunes, one at a time.
-        var thread = new Thread(() => Loop(stoppingToken)) { IsBackground = true, Priority = ThreadPriority.BelowNormal, Name = "online-trainer" };
-        thread.Start();
+        // Off the hot path: one dedicated thread at the lowered priority runs the fine-tunes, one at a time.
+        var thread = _threads.Start(applied =>
+        {
+            AppliedPriority = applied;
+            LogTrainerThread(_logger, applied.ToString(), _cores, Environment.ProcessorCount, ThreadCpuClock.IsThreadCpuTime ? "thread CPU time" : "wall time");
+            Loop(stoppingToken);
+        });
         try
         {
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
@@ -140,7 +165,11 @@ public sealed partial class OnlineTrainerService : BackgroundService
         }
     }
 
-    /// <summary>Fine-tunes <paramref name="kind"/> now on this thread: sample, fine-tune, gate, register, publish.</summary>
+    /// <summary>
+    /// Fine-tunes <paramref name="kind"/> now on this thread: sample, fine-tune, gate, register, publish. The CPU-share cap
+    /// counts this thread's CPU time (and the helpers'); the priority is the calling thread's own (the service's loop runs on
+    /// a lowered <see cref="Threads"/> thread; call it from one of those to get the same).
+    /// </summary>
     /// <param name="kind">Kind.</param>
     /// <param name="reason">Why (logged).</param>
     /// <param name="ct">Stops between optimizer steps.</param>
@@ -149,7 +178,26 @@ public sealed partial class OnlineTrainerService : BackgroundService
     {
         var state = _online.For(kind) ?? throw new ArgumentException($"{kind.ToWireName()} is not served.", nameof(kind));
         var counters = _counters[kind];
-        var sample = state.Replay.Sample(_o.WindowLength, _o.HoldoutKeys);
+        var cpuStart = ThreadCpuClock.Current();
+        var helpersStart = _threads.HelperCpuTime;
+        try
+        {
+            return Retrain(state, kind, reason, counters, ct);
+        }
+        finally
+        {
+            Interlocked.Add(ref _cpuTicks, (ThreadCpuClock.Current() - cpuStart + _threads.HelperCpuTime - helpersStart).Ticks);
+        }
+    }
+
+    private GateVerdict? Retrain(OnlineKind state, SourceKind kind, TriggerReason reason, OnlineCounters counters, CancellationToken ct)
+    {
+        // Counted from here: copying the sample is trainer CPU too. One limiter per fine-tune, on the calling thread's clock.
+        var limiter = _cores < _o.MaxCores ? new CpuShareLimiter(_cores, () => ThreadCpuClock.Current() + _threads.HelperCpuTime, _time) : null;
+        // The previous sample's arrays are refilled: no megabytes of large-object garbage per fine-tune.
+        var sample = state.Replay.Sample(_o.WindowLength, _o.HoldoutKeys, reuse: _samples.GetValueOrDefault(kind));
+        _samples[kind] = sample;
+        limiter?.Throttle(ct);
         if (sample.Train.Count < _o.MinWindows || sample.Holdout.Count == 0)
         {
             counters.Skipped++;
@@ -159,7 +207,7 @@ public sealed partial class OnlineTrainerService : BackgroundService
 
         var serving = state.Serving;
         var started = Stopwatch.GetTimestamp();
-        var result = FineTuner.Run(serving, sample, _adam.GetValueOrDefault(kind), _o, _o.Seed + Interlocked.Increment(ref _fits), ct);
+        var result = FineTuner.Run(serving, sample, _adam.GetValueOrDefault(kind), _o, _o.Seed + Interlocked.Increment(ref _fits), ct, limiter, _threads.Scheduler);
         _adam[kind] = result.Adam;
         counters.FineTunes++;
         var verdict = ChampionChallengerGate.Decide(result.Champion, result.Score, _o.GateMargin, _o.RmseTolerance);
@@ -264,12 +312,16 @@ public sealed partial class OnlineTrainerService : BackgroundService
     {
         _manual.Dispose();
         _queue.Dispose();
+        _threads.Dispose();
         base.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Online {Kind}: fine-tune ({Reason}) {Verdict}: held-out NLL {ChampionNll:F4} -> {CandidateNll:F4}, RMSE {ChampionRmse:F4} -> {CandidateRmse:F4}; {Steps} steps, {Epochs} epochs on {Device} in {Ms:F0} ms")]
     private static partial void LogFineTuned(ILogger logger, string kind, TriggerReason reason, GateVerdict verdict, double championNll, double candidateNll,
         double championRmse, double candidateRmse, int steps, int epochs, string device, double ms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Online trainer thread: priority {Priority}; CPU cap {Cores:F2} cores of {ProcessorCount} (counted in {Clock})")]
+    private static partial void LogTrainerThread(ILogger logger, string priority, double cores, int processorCount, string clock);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Online {Kind}: promoted {Version} (parent {Parent}); workers swap to it before their next micro-batch")]
     private static partial void LogPromoted(ILogger logger, string kind, string version, string parent);

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Training;
 using StreamLstm.Streaming.Online.Gate;
 using StreamLstm.Streaming.Online.Replay;
+using StreamLstm.Streaming.Online.Scheduling;
 
 namespace StreamLstm.Streaming.Online.FineTuning;
 
@@ -22,6 +22,7 @@ public sealed record FineTuneResult(LstmModel Candidate, ModelScore Champion, Mo
 /// previous fine-tune; the learning rate warms up linearly then decays by cosine over this fine-tune's steps; dropout
 /// between layers; windows are drawn by weight (recency × surprise); after each epoch the candidate is scored on the
 /// held-out windows and training stops after <see cref="OnlineOptions.Patience"/> epochs without improvement, keeping the best.
+/// A <see cref="CpuShareLimiter"/> pauses it between steps to hold the trainer's CPU share.
 /// </summary>
 public static class FineTuner
 {
@@ -32,8 +33,11 @@ public static class FineTuner
     /// <param name="o">Settings.</param>
     /// <param name="seed">Seed for window draws and dropout.</param>
     /// <param name="ct">Stops between optimizer steps.</param>
+    /// <param name="limiter">The CPU-share cap, consulted after every optimizer step and held-out scoring (null: no cap).</param>
+    /// <param name="scheduler">Where a batch's parallel chunks run when <see cref="OnlineOptions.MaxCores"/> &gt; 1 (null: the thread pool).</param>
     /// <returns>The result.</returns>
-    public static FineTuneResult Run(LstmModel serving, ReplaySample sample, AdamState? adam, OnlineOptions o, int seed, CancellationToken ct = default)
+    public static FineTuneResult Run(LstmModel serving, ReplaySample sample, AdamState? adam, OnlineOptions o, int seed, CancellationToken ct = default,
+        CpuShareLimiter? limiter = null, TaskScheduler? scheduler = null)
     {
         ArgumentNullException.ThrowIfNull(serving);
         ArgumentNullException.ThrowIfNull(sample);
@@ -47,7 +51,7 @@ public static class FineTuner
             Device = o.Device, WindowLength = sample.Train.Steps, BatchSize = o.BatchSize, BatchesPerEpoch = o.StepsPerEpoch, Epochs = o.Epochs,
             LearningRate = o.LearningRate, MinLearningRate = o.LearningRate / 10, LrWarmupSteps = Math.Min(o.LrWarmupSteps, total),
             LrDecay = LrDecay.Cosine, LrDecaySteps = total, LrScheduleOffset = resumed, ClipNorm = 1.0,
-            Dropout = serving.Config.Layers > 1 ? o.Dropout : 0, Threads = o.MaxCores, Seed = seed,
+            Dropout = serving.Config.Layers > 1 ? o.Dropout : 0, Threads = o.MaxCores, Scheduler = scheduler, Seed = seed,
         };
         using var trainer = TrainerFactory.Create(candidate, options);
         if (adam is not null) trainer.LoadOptimizerState(adam);
@@ -55,28 +59,26 @@ public static class FineTuner
         var best = champion;
         LstmModel? bestModel = null;
         var rng = new Random(seed);
-        var cumulative = Cumulative(sample.Train.Weights);
+        var cumulative = Cumulative(sample.Train.Weights.AsSpan(0, sample.Train.Count));
         var picks = new int[Math.Min(o.BatchSize, sample.Train.Count)];
+        // One batch refilled every step: the trainer allocates nothing per step (its garbage would pause the serving threads too).
+        var batch = sample.Train.NewBatch(picks.Length);
         int epochs = 0, sinceBest = 0, steps = 0;
         for (var epoch = 0; epoch < o.Epochs && !ct.IsCancellationRequested; epoch++)
         {
             for (var s = 0; s < o.StepsPerEpoch && !ct.IsCancellationRequested; s++)
             {
-                var stepStart = Stopwatch.GetTimestamp();
                 for (var p = 0; p < picks.Length; p++) picks[p] = Draw(cumulative, rng);
-                trainer.TrainBatch(sample.Train.Batch(picks));
+                sample.Train.Fill(picks, batch);
+                trainer.TrainBatch(batch);
                 steps++;
-                if (o.DutyCycle < 1)
-                {
-                    // The CPU cap: pause so that computing takes at most DutyCycle of the wall time (serving keeps the rest).
-                    var busy = Stopwatch.GetElapsedTime(stepStart);
-                    ct.WaitHandle.WaitOne(busy * ((1 - o.DutyCycle) / o.DutyCycle));
-                }
+                limiter?.Throttle(ct);
             }
 
             epochs++;
             trainer.SyncModel();
             var score = HoldoutScorer.Score(trainer.Model, sample.Holdout);
+            limiter?.Throttle(ct);
             if (bestModel is null || score.Nll < best.Nll || sample.Holdout.Count == 0)
             {
                 best = score;
@@ -93,7 +95,7 @@ public static class FineTuner
         return new FineTuneResult(bestModel ?? ModelCopy.Clone(trainer.Model), champion, best, trainer.SaveOptimizerState(), steps, epochs, trainer.Device);
     }
 
-    private static double[] Cumulative(float[] weights)
+    private static double[] Cumulative(ReadOnlySpan<float> weights)
     {
         var c = new double[weights.Length];
         double sum = 0;

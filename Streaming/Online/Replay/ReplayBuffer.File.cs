@@ -9,32 +9,73 @@ public sealed partial class ReplayBuffer
 {
     private const uint Magic = 0x31425253; // "SRB1"
 
-    /// <summary>Writes every key's ring to <paramref name="stream"/>.</summary>
+    /// <summary>
+    /// Writes every key's ring to <paramref name="stream"/>. Like <see cref="Sample"/> it does not hold the feed lock: each
+    /// ring is copied between two feeds into a scratch ring (again when a feed wrote meanwhile) and written from there, so a
+    /// worker never waits for the file (or for a low-priority trainer thread writing it).
+    /// </summary>
     /// <param name="stream">Destination.</param>
     public void Save(Stream stream)
     {
         using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        lock (_gate)
+        var n = Volatile.Read(ref _ringCount);
+        var rings = Volatile.Read(ref _rings);
+        n = Math.Min(n, rings.Length);
+        w.Write(Magic);
+        foreach (var v in new[] { Inputs, Horizons, Layers, Hidden, Window, SnapshotEvery, TargetFeature }) w.Write(v);
+        w.Write(Volatile.Read(ref _seq));
+        w.Write(n);
+        var scratch = new KeyRing(Inputs, Window, SnapshotEvery, StateFloats);
+        for (var i = 0; i < n; i++)
         {
-            w.Write(Magic);
-            foreach (var v in new[] { Inputs, Horizons, Layers, Hidden, Window, SnapshotEvery, TargetFeature }) w.Write(v);
-            w.Write(_seq);
-            w.Write(_keys.Count);
-            foreach (var ring in _keys.Values)
+            var ring = rings[i];
+            var copied = false;
+            for (var attempt = 0; attempt < OptimisticTries && !copied; attempt++)
             {
-                w.Write(ring.Key);
-                w.Write(ring.Count);
-                w.Write(ring.LastSeq);
-                w.Write(ring.HasForecast);
-                w.Write(ring.LastMu);
-                w.Write(ring.LastLogSigma);
-                w.Write(MemoryMarshal.AsBytes(ring.X.AsSpan()));
-                w.Write(MemoryMarshal.AsBytes(ring.Surprise.AsSpan()));
-                w.Write(MemoryMarshal.AsBytes(ring.SnapAt.AsSpan()));
-                w.Write(MemoryMarshal.AsBytes(ring.SnapH.AsSpan()));
-                w.Write(MemoryMarshal.AsBytes(ring.SnapC.AsSpan()));
+                var v = Volatile.Read(ref _version);
+                if ((v & 1) != 0)
+                {
+                    Thread.SpinWait(64);
+                    continue;
+                }
+
+                CopyRing(ring, scratch);
+                Interlocked.MemoryBarrier(); // the copy's reads happen before the version is read again
+                copied = Volatile.Read(ref _version) == v;
             }
+
+            if (!copied)
+            {
+                lock (_gate) CopyRing(ring, scratch);
+            }
+
+            w.Write(scratch.Key);
+            w.Write(scratch.Count);
+            w.Write(scratch.LastSeq);
+            w.Write(scratch.HasForecast);
+            w.Write(scratch.LastMu);
+            w.Write(scratch.LastLogSigma);
+            w.Write(MemoryMarshal.AsBytes(scratch.X.AsSpan()));
+            w.Write(MemoryMarshal.AsBytes(scratch.Surprise.AsSpan()));
+            w.Write(MemoryMarshal.AsBytes(scratch.SnapAt.AsSpan()));
+            w.Write(MemoryMarshal.AsBytes(scratch.SnapH.AsSpan()));
+            w.Write(MemoryMarshal.AsBytes(scratch.SnapC.AsSpan()));
         }
+    }
+
+    private static void CopyRing(KeyRing from, KeyRing to)
+    {
+        to.Key = from.Key;
+        to.Count = from.Count;
+        to.LastSeq = from.LastSeq;
+        to.HasForecast = from.HasForecast;
+        to.LastMu = from.LastMu;
+        to.LastLogSigma = from.LastLogSigma;
+        from.X.CopyTo(to.X, 0);
+        from.Surprise.CopyTo(to.Surprise, 0);
+        from.SnapAt.CopyTo(to.SnapAt, 0);
+        from.SnapH.CopyTo(to.SnapH, 0);
+        from.SnapC.CopyTo(to.SnapC, 0);
     }
 
     /// <summary>Saves to <paramref name="path"/> atomically (a temporary file renamed over it).</summary>
@@ -86,10 +127,13 @@ public sealed partial class ReplayBuffer
 
         lock (_gate)
         {
+            Interlocked.Increment(ref _version);
             _keys.Clear();
             // Keep the most recent keys when the file holds more than the cap allows now.
             foreach (var ring in rings.OrderByDescending(x => x.LastSeq).Take(MaxKeys)) _keys[ring.Key] = ring;
+            ReplaceRings([.. _keys.Values]);
             _seq = Math.Max(_seq, seq);
+            Interlocked.Increment(ref _version);
         }
 
         return true;

@@ -15,6 +15,12 @@ public sealed partial class ReplayBuffer
     private const float HalfLog2Pi = 0.9189385f;
     private readonly object _gate = new();
     private readonly Dictionary<string, KeyRing> _keys = new(StringComparer.Ordinal);
+    // Every ring made, for the trainer to read without the lock (rings are reused, never dropped; replaced only by a load).
+    private KeyRing[] _rings = [];
+    private int _ringCount;
+    // Seqlock over the rings: odd while a feed (or a load, or a snapshot reset) may be writing them. The trainer copies
+    // optimistically and retries when it changed, so a worker never waits for the trainer (which runs at idle priority).
+    private int _version;
     private long _seq;
     private double _nllSum;
     private long _nllCount;
@@ -88,10 +94,18 @@ public sealed partial class ReplayBuffer
     public long Evictions { get; private set; }
 
     /// <summary>Takes the feed lock (one per micro-batch); every <see cref="RingFor"/>/<see cref="Record"/>/<see cref="Forecast"/> call sits inside it.</summary>
-    public void BeginFeed() => Monitor.Enter(_gate);
+    public void BeginFeed()
+    {
+        Monitor.Enter(_gate);
+        Interlocked.Increment(ref _version); // odd: writing (a full fence, so no ring write moves before it)
+    }
 
     /// <summary>Releases the feed lock.</summary>
-    public void EndFeed() => Monitor.Exit(_gate);
+    public void EndFeed()
+    {
+        Interlocked.Increment(ref _version); // even: consistent again
+        Monitor.Exit(_gate);
+    }
 
     /// <summary>True when <paramref name="ring"/> (cached by the caller) still belongs to <paramref name="key"/>.</summary>
     /// <param name="ring">Cached ring (may be null).</param>
@@ -123,10 +137,32 @@ public sealed partial class ReplayBuffer
         {
             ring = new KeyRing(Inputs, Window, SnapshotEvery, StateFloats);
             ring.Reset(key);
+            AddRing(ring);
         }
 
         _keys[key] = ring;
         return ring;
+    }
+
+    // Publishes a new ring to lock-free readers: the array before the count, so a reader that sees the count sees the ring.
+    private void AddRing(KeyRing ring)
+    {
+        var rings = _rings;
+        if (_ringCount == rings.Length)
+        {
+            Array.Resize(ref rings, Math.Max(16, rings.Length * 2));
+        }
+
+        rings[_ringCount] = ring;
+        Volatile.Write(ref _rings, rings);
+        Volatile.Write(ref _ringCount, _ringCount + 1);
+    }
+
+    private void ReplaceRings(KeyRing[] rings)
+    {
+        Volatile.Write(ref _ringCount, 0);
+        Volatile.Write(ref _rings, rings);
+        Volatile.Write(ref _ringCount, rings.Length);
     }
 
     /// <summary>
@@ -204,7 +240,9 @@ public sealed partial class ReplayBuffer
     {
         lock (_gate)
         {
+            Interlocked.Increment(ref _version);
             foreach (var r in _keys.Values) r.InvalidateSnapshots();
+            Interlocked.Increment(ref _version);
         }
     }
 

@@ -5,12 +5,14 @@ namespace StreamLstm.Streaming.Online.Replay;
 /// <summary>
 /// Windows copied out of a <see cref="ReplayBuffer"/>: each T steps of inputs and targets (all K targets known) and the
 /// key's (h, c) at the window's start, with a sampling weight. Owned by the trainer (workers keep feeding the buffer).
+/// A buffer handed back to <see cref="ReplayBuffer.Sample"/> is refilled in place, so its arrays may be longer than
+/// <see cref="Count"/> windows: only the first <see cref="Count"/> are meaningful.
 /// </summary>
 public sealed class ReplayWindows
 {
-    internal ReplayWindows(int count, int steps, int inputs, int horizons, int layers, int hidden)
+    internal ReplayWindows(int capacity, int steps, int inputs, int horizons, int layers, int hidden)
     {
-        Count = count;
+        var count = capacity;
         Steps = steps;
         Inputs = inputs;
         Horizons = horizons;
@@ -24,7 +26,10 @@ public sealed class ReplayWindows
     }
 
     /// <summary>Windows.</summary>
-    public int Count { get; }
+    public int Count { get; private set; }
+
+    /// <summary>Windows the arrays have room for.</summary>
+    public int Capacity => Weights.Length;
 
     /// <summary>T.</summary>
     public int Steps { get; }
@@ -42,30 +47,56 @@ public sealed class ReplayWindows
     public int Hidden { get; }
 
     /// <summary>Inputs <c>[N, T, I]</c>.</summary>
-    public float[] X { get; }
+    public float[] X { get; private set; }
 
     /// <summary>Targets <c>[N, T, K]</c>.</summary>
-    public float[] Y { get; }
+    public float[] Y { get; private set; }
 
     /// <summary>Initial hidden states <c>[N, L, H]</c>.</summary>
-    public float[] H0 { get; }
+    public float[] H0 { get; private set; }
 
     /// <summary>Initial cell states <c>[N, L, H]</c>.</summary>
-    public float[] C0 { get; }
+    public float[] C0 { get; private set; }
 
     /// <summary>Sampling weight per window (recency × surprise).</summary>
-    public float[] Weights { get; }
+    public float[] Weights { get; private set; }
 
     /// <summary>Builds a training batch of the windows <paramref name="picks"/> (initial states laid out <c>[L, B, H]</c>).</summary>
     /// <param name="picks">Window indices.</param>
     /// <returns>The batch.</returns>
     public TrainingBatch Batch(ReadOnlySpan<int> picks)
     {
+        var batch = NewBatch(picks.Length);
+        Fill(picks, batch);
+        return batch;
+    }
+
+    /// <summary>An empty batch of <paramref name="windows"/> windows of this shape, for <see cref="Fill"/> to reuse step after step.</summary>
+    /// <param name="windows">B.</param>
+    /// <returns>The batch.</returns>
+    public TrainingBatch NewBatch(int windows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(windows, 1);
+        return new TrainingBatch(windows, Steps, new float[windows * Steps * Inputs], new float[windows * Steps * Horizons])
+        {
+            H0 = new float[Layers * windows * Hidden], C0 = new float[Layers * windows * Hidden],
+        };
+    }
+
+    /// <summary>Copies the windows <paramref name="picks"/> into <paramref name="batch"/> (from <see cref="NewBatch"/>; allocates nothing).</summary>
+    /// <param name="picks">Window indices (as many as the batch holds).</param>
+    /// <param name="batch">Destination.</param>
+    public void Fill(ReadOnlySpan<int> picks, TrainingBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
         int b = picks.Length, t = Steps, i = Inputs, k = Horizons, hid = Hidden;
-        var x = new float[b * t * i];
-        var y = new float[b * t * k];
-        var h0 = new float[Layers * b * hid];
-        var c0 = new float[Layers * b * hid];
+        if (batch.Batch != b || batch.Steps != t || batch.H0 is null || batch.C0 is null) throw new ArgumentException("The batch does not fit these windows.", nameof(batch));
+        float[] x = batch.X, y = batch.Y, h0 = batch.H0, c0 = batch.C0;
+        for (var r = 0; r < b; r++)
+        {
+            if ((uint)picks[r] >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(picks), picks[r], "Window index out of range.");
+        }
+
         for (var r = 0; r < b; r++)
         {
             var w = picks[r];
@@ -77,8 +108,49 @@ public sealed class ReplayWindows
                 C0.AsSpan((w * Layers + l) * hid, hid).CopyTo(c0.AsSpan((l * b + r) * hid));
             }
         }
+    }
 
-        return new TrainingBatch(b, t, x, y) { H0 = h0, C0 = c0 };
+    // Refill in place: same shape, Count back to zero (arrays kept).
+    internal bool Fits(int steps, int inputs, int horizons, int layers, int hidden) =>
+        Steps == steps && Inputs == inputs && Horizons == horizons && Layers == layers && Hidden == hidden;
+
+    internal void Clear() => Count = 0;
+
+    // Drops the windows from `count` on (a copy that raced a feed).
+    internal void Truncate(int count) => Count = count;
+
+    // Room for one more window (arrays doubled when full; a reused buffer stops growing once it fits the usual sample); returns its index.
+    internal int Add()
+    {
+        if (Count == Capacity)
+        {
+            var n = Math.Max(16, Capacity * 2);
+            X = Grow(X, n * Steps * Inputs);
+            Y = Grow(Y, n * Steps * Horizons);
+            H0 = Grow(H0, n * Layers * Hidden);
+            C0 = Grow(C0, n * Layers * Hidden);
+            Weights = Grow(Weights, n);
+        }
+
+        return Count++;
+    }
+
+    // Arrays cut to Count windows (a sample nobody reuses keeps exact sizes).
+    internal void Trim()
+    {
+        if (Count == Capacity) return;
+        X = X[..(Count * Steps * Inputs)];
+        Y = Y[..(Count * Steps * Horizons)];
+        H0 = H0[..(Count * Layers * Hidden)];
+        C0 = C0[..(Count * Layers * Hidden)];
+        Weights = Weights[..Count];
+    }
+
+    private static float[] Grow(float[] a, int length)
+    {
+        var b = new float[length];
+        a.CopyTo(b, 0);
+        return b;
     }
 
     /// <summary>Every window, in order, as one batch.</summary>
