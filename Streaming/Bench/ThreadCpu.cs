@@ -3,37 +3,14 @@ using System.Globalization;
 namespace StreamLstm.Streaming.Bench;
 
 /// <summary>
-/// CPU time per thread of this process from <c>/proc/self/task</c> (Linux; empty elsewhere), so a bench can say which thread
+/// CPU time per thread of this process (Linux; empty elsewhere), so a bench can say which thread
 /// (a worker, the consumer, a librdkafka broker or mock-cluster thread) used the cores during a window.
 /// </summary>
 internal static class ThreadCpu
 {
-    /// <summary>CPU seconds so far per thread id, with the thread's name.</summary>
-    public static Dictionary<int, (string Name, double Seconds)> Snapshot()
-    {
-        var result = new Dictionary<int, (string, double)>();
-        const string root = "/proc/self/task";
-        if (!Directory.Exists(root)) return result;
-        foreach (var dir in Directory.EnumerateDirectories(root))
-        {
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                // Fields after the name (which may hold spaces) start after the last ')': state is field 3, utime 14, stime 15.
-                var close = stat.LastIndexOf(')');
-                var open = stat.IndexOf('(', StringComparison.Ordinal);
-                var fields = stat[(close + 2)..].Split(' ');
-                var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-                result[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] = (stat[(open + 1)..close], ticks / 100.0);
-            }
-            catch (Exception ex) when (ex is IOException or FormatException or IndexOutOfRangeException or UnauthorizedAccessException)
-            {
-                // The thread ended between listing and reading: it is left out.
-            }
-        }
-
-        return result;
-    }
+    /// <summary>CPU seconds so far per thread id, with the thread's name (read by <see cref="ThreadCpuProfile"/>).</summary>
+    public static Dictionary<int, (string Name, double Seconds)> Snapshot() =>
+        ThreadCpuProfile.Snapshot().ToDictionary(kv => kv.Key, kv => (kv.Value.Name, kv.Value.Ns / 1e9));
 
     /// <summary>"thread/process" cores between two snapshots for threads named <paramref name="name"/>.</summary>
     public static string Cores(Dictionary<int, (string Name, double Seconds)> before, Dictionary<int, (string Name, double Seconds)> after, double seconds, string name)

@@ -52,9 +52,10 @@ internal sealed class ThreadCpuProfile
         return end == 0 ? trimmed : trimmed[..end];
     }
 
-    private static Dictionary<int, (string, long)> Snapshot()
+    /// <summary>CPU ns so far per thread id, with the thread's name.</summary>
+    internal static Dictionary<int, (string Name, long Ns)> Snapshot()
     {
-        var map = new Dictionary<int, (string, long)>();
+        var map = new Dictionary<int, (string Name, long Ns)>();
         const string root = "/proc/self/task";
         if (!Directory.Exists(root)) return map;
         foreach (var dir in Directory.EnumerateDirectories(root))
