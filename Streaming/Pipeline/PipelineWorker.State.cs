@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Collections.Concurrent;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Streaming.Storage;
@@ -18,7 +19,9 @@ internal sealed partial class PipelineWorker
         {
             // The partition's model (its checkpoint's version, swaps recorded after it) before any of its keys is loaded.
             var engine = _engines[(int)ps.Kind];
+            var missing = engine?.MissingModels ?? 0;
             engine?.Assign(ps);
+            if (engine is not null && engine.MissingModels > missing) LogModelMissing(_logger, Lane, engine.LastModelError);
             if (_state is { EagerRestore: true }) engine?.RestoreAll(ps);
         }
     }
@@ -30,8 +33,13 @@ internal sealed partial class PipelineWorker
     private async ValueTask ModelBoundaryAsync(KindEngine engine, PartitionState ps, long offset, CancellationToken ct)
     {
         while (engine.Pending > 0) await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+        var missing = engine.MissingModels;
         engine.EnterPartition(ps, offset);
+        if (engine.MissingModels > missing) LogModelMissing(_logger, Lane, engine.LastModelError);
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Worker {Lane}: {Error}")]
+    private static partial void LogModelMissing(ILogger logger, int lane, string? error);
 
     /// <summary>
     /// Puts the changed state of <paramref name="partitions"/> and the offsets it corresponds to in this lane's slot of
