@@ -14,6 +14,15 @@ public interface IChangelog
     void Publish(IReadOnlyList<CheckpointBatch> batches);
 
     /// <summary>
+    /// Publishes a hot swap's records (<see cref="PartitionModelRecord"/> swap keys, no marker) when the swap happens and
+    /// waits until they are delivered; throws when they are not. A rebuild applies swap records whatever marker follows.
+    /// A transactional changelog (exactly-once) skips this: the swap reaches it with the next checkpoint's transaction, and
+    /// nothing the new model produced before that commits is visible.
+    /// </summary>
+    /// <param name="swaps">The swap records.</param>
+    void PublishSwaps(CheckpointBatch swaps);
+
+    /// <summary>
     /// Brings a newly assigned partition's local store up to the changelog: when the changelog's newest marker is ahead
     /// of the store's offset (or the store has none), writes the changelog's records up to that marker, and the marker's
     /// offset, into the store.

@@ -25,6 +25,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _timeout;
     private readonly IProducer<byte[], byte[]> _producer;
+    private readonly bool _transactional;
     private readonly ConcurrentDictionary<SourceKind, int> _ensured = new();
     private readonly Lock _publishLock = new();
     private long _restores;
@@ -57,6 +58,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
             QueueBufferingMaxMessages = 1_000_000,
         };
         foreach (var (k, v) in _extra) config.Set(k, v);
+        _transactional = sharedProducer is not null;
         _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[], byte[]>(sharedProducer).Build() : new ProducerBuilder<byte[], byte[]>(config).Build();
     }
 
@@ -118,6 +120,31 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
     }
 
     /// <inheritdoc />
+    public void PublishSwaps(CheckpointBatch swaps)
+    {
+        ArgumentNullException.ThrowIfNull(swaps);
+        if (_transactional || swaps.Count == 0) return;
+        lock (_publishLock)
+        {
+            var failures = 0;
+            string? reason = null;
+            foreach (var e in swaps.Entries)
+            {
+                Send(e.Kind, e.Partition, ChangelogRecord.Key(e.Partition, swaps.Key(e)), swaps.Value(e).ToArray(), r =>
+                {
+                    if (!r.Error.IsError) return;
+                    Interlocked.Increment(ref failures);
+                    reason = r.Error.Reason;
+                });
+            }
+
+            if (_producer.Flush(_timeout) > 0) throw new InvalidOperationException($"The changelog did not take a swap record within {_timeout.TotalSeconds:0.#} s.");
+            if (failures > 0) throw new InvalidOperationException($"The changelog refused {failures} swap records: {reason}");
+            Interlocked.Add(ref _published, swaps.Count);
+        }
+    }
+
+    /// <inheritdoc />
     public ChangelogRestore Restore(SourceKind kind, string inputTopic, int partition, IStateStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -126,7 +153,18 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
         EnsureTopic(kind, inputTopic);
         var local = store.ReadOffset(kind, partition);
         var (marker, records) = ReadToLastMarker(kind, partition);
-        if (marker <= local || marker < 0) return new ChangelogRestore(local, marker, 0, false, sw.Elapsed);
+        if (marker <= local || marker < 0)
+        {
+            // The store is current, but a swap recorded after its checkpoint by the previous owner must still come along.
+            var swaps = new CheckpointBatch();
+            foreach (var (key, value) in records)
+            {
+                if (key.StartsWith(PartitionModelRecord.SwapPrefix, StringComparison.Ordinal)) value.CopyTo(swaps.Add(kind, partition, key, value.Length));
+            }
+
+            if (swaps.Count > 0) store.Write([swaps]);
+            return new ChangelogRestore(local, marker, 0, false, sw.Elapsed);
+        }
 
         // The local store is older than the changelog (or has no state): the changelog's records up to its newest marker
         // are the partition's state as of that marker's offset.
@@ -208,7 +246,10 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
                 }
                 else if (r.Message.Value is { } value)
                 {
-                    pending[Encoding.UTF8.GetString(eventKey)] = value;
+                    var name = Encoding.UTF8.GetString(eventKey);
+                    // A swap record is written when the swap happens, not with a checkpoint: no marker has to follow it.
+                    if (name.StartsWith(PartitionModelRecord.SwapPrefix, StringComparison.Ordinal)) applied[name] = value;
+                    else pending[name] = value;
                 }
             }
 

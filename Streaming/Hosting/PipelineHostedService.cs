@@ -100,11 +100,11 @@ public sealed partial class PipelineHostedService : BackgroundService
 
         var transactions = kafka.ExactlyOnce ? _services.GetRequiredService<TransactionalProducer>() : null;
         var store = OpenStore(stateOptions, options);
-        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase), stateOptions.KeyTtl);
-        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
         using var changelog = store is not null && stateOptions.Changelog
             ? new KafkaChangelog(kafka.BootstrapServers, stateOptions.ChangelogTopicPrefix, _logger, kafka.Client, sharedProducer: transactions?.Handle)
             : null;
+        var durable = store is null ? null : new DurableState(store, string.Equals(stateOptions.Restore, "eager", StringComparison.OrdinalIgnoreCase), stateOptions.KeyTtl, changelog);
+        var pipeline = new StreamPipeline(options, models, outputs, deadLetters, _time, _logger, decoders, failures, durable);
         var consumerOptions = new KafkaConsumerOptions
         {
             BootstrapServers = kafka.BootstrapServers,

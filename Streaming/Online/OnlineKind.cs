@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
+using StreamLstm.Model.Weights;
 using StreamLstm.Streaming.Online.Replay;
+using StreamLstm.Streaming.Registry;
 
 namespace StreamLstm.Streaming.Online;
 
@@ -14,6 +17,8 @@ public sealed class OnlineKind
     private long _swaps;
     private long _rewarmed;
     private long _fresh;
+    private readonly ConcurrentDictionary<string, LstmModel> _known = new(StringComparer.Ordinal);
+    private readonly string _registry;
 
     /// <summary>Creates the kind's online state.</summary>
     /// <param name="kind">Source kind.</param>
@@ -26,6 +31,8 @@ public sealed class OnlineKind
         Kind = kind;
         _serving = serving;
         RewarmSteps = options.RewarmSteps;
+        _registry = options.RegistryDirectory;
+        Remember(serving);
         var cfg = serving.Config;
         Replay = new ReplayBuffer(cfg.InputSize, cfg.Horizons, cfg.Layers, cfg.HiddenSize, options.Window, options.SnapshotEvery, options.MaxKeys);
     }
@@ -57,7 +64,40 @@ public sealed class OnlineKind
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Config != Serving.Config) throw new ArgumentException($"A promoted model must keep the serving model's sizes ({Serving.Config}).", nameof(model));
+        Remember(model);
         Volatile.Write(ref _serving, model);
+    }
+
+    /// <summary>Makes a version known to <see cref="Resolve"/> without serving it (a model loaded elsewhere).</summary>
+    /// <param name="model">The model.</param>
+    public void Remember(LstmModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _known[model.Metadata.Version] = model;
+    }
+
+    /// <summary>
+    /// The model of <paramref name="version"/>, for a partition whose checkpoint or recorded swap names it: one served or
+    /// remembered by this process, else the registry's immutable file of that version; null when neither has it.
+    /// </summary>
+    /// <param name="version">Model version.</param>
+    /// <returns>The model, or null.</returns>
+    public LstmModel? Resolve(string version)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        if (_known.TryGetValue(version, out var model)) return model;
+        if (string.IsNullOrWhiteSpace(_registry)) return null;
+        try
+        {
+            var path = new ModelRegistry(_registry).PathOf(version);
+            if (!File.Exists(path)) return null;
+            model = ModelFile.Load(path);
+            return _known.GetOrAdd(version, model);
+        }
+        catch (Exception ex) when (ex is RegistryException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
+        {
+            return null;
+        }
     }
 
     internal void CountSwap(int rewarmed, int fresh)

@@ -11,7 +11,6 @@ internal sealed partial class KindEngine
     private readonly IStateStore? _store;
     private readonly WorkerMetrics _metrics;
     private readonly int _maxResident;
-    private byte[] _versionBytes;
     private readonly float[] _row;
     private readonly byte[] _featureState;
     private readonly List<int> _dirty = [];
@@ -30,8 +29,8 @@ internal sealed partial class KindEngine
     private byte[] _keyBuffer = new byte[256];
     private byte[] _recordBuffer = new byte[1024];
 
-    /// <summary>Bytes of one key's record.</summary>
-    public int RecordBytes => KeyStateRecord.Size(Slab.RowFloats, Features.StateBytes, _versionBytes, _scoring.StateBytes);
+    /// <summary>Bytes of one key's record (under the engine's model, without re-warm history).</summary>
+    public int RecordBytes => KeyStateRecord.Size(Slab.RowFloats, Features.StateBytes, _main.VersionBytes, _scoring.StateBytes);
 
     /// <summary>
     /// Adds the changed state of the partitions in <paramref name="previous"/> (each with
@@ -60,6 +59,7 @@ internal sealed partial class KindEngine
             written.Add(ps);
         }
 
+        WriteModelRecords(sequence, batch, previous, written);
         _redo.Clear();
         foreach (var (ps, prev) in previous)
         {
@@ -88,9 +88,10 @@ internal sealed partial class KindEngine
         {
             if (_maxResident > 0 && Slab.Count >= _maxResident) return false;
             var name = System.Text.Encoding.UTF8.GetString(key);
-            if (partition.KeySlots.ContainsKey(name)) return true;
+            if (partition.KeySlots.ContainsKey(name) || PartitionModelRecord.IsReserved(key)) return true;
             var slot = Slab.Allocate();
             if (slot >= _slotStamp.Length) GrowSlotArrays();
+            ResetHistory(slot);
             if (!Import(partition, record, slot))
             {
                 Slab.Free(slot);
@@ -113,11 +114,13 @@ internal sealed partial class KindEngine
 
     private void WriteRecord(CheckpointBatch batch, PartitionState ps, int slot, long sequence)
     {
-        var size = RecordBytes;
+        var version = (_parts.Count == 0 ? _main : ModelOf(ps)).VersionBytes;
+        var history = ExportHistory(slot);
+        var size = KeyStateRecord.Size(Slab.RowFloats, Features.StateBytes, version, _scoring.StateBytes, history.Length);
         var dest = batch.Add(Kind, ps.Partition, _slotKeys[slot]!, size);
         Slab.Export(slot, _row);
         Features.ExportState(slot, _featureState);
-        KeyStateRecord.Write(dest, Kind, Slab.Layers, Slab.Hidden, _versionBytes, _row, _featureState, ExportScoring(slot));
+        KeyStateRecord.Write(dest, Kind, Slab.Layers, Slab.Hidden, version, _row, _featureState, ExportScoring(slot), history);
         _captured[slot] = sequence;
         _metrics.CheckpointRecords++;
         _metrics.CheckpointBytes += size;
@@ -126,6 +129,7 @@ internal sealed partial class KindEngine
     private bool TryRestore(PartitionState partition, ReadOnlySpan<byte> utf8Key, int slot)
     {
         _captured[slot] = 0;
+        ResetHistory(slot);
         if (_store is null || partition.StateOffset < 0) return false;
         if (_keyBuffer.Length < utf8Key.Length) _keyBuffer = new byte[Math.Max(utf8Key.Length, _keyBuffer.Length * 2)];
         utf8Key.CopyTo(_keyBuffer);
@@ -145,11 +149,20 @@ internal sealed partial class KindEngine
         Features.ImportState(slot, view.Features);
         // A record from before scoring state was stored (or with another window) starts the key's scoring fresh.
         _scoring.TryImport(slot, view.Scoring);
-        if (view.Layers == Slab.Layers && view.Hidden == Slab.Hidden && view.ModelVersion.SequenceEqual(_versionBytes))
+        ImportHistory(slot, view.History);
+        var model = _parts.Count == 0 ? _main : ModelOf(partition);
+        if (view.Layers == Slab.Layers && view.Hidden == Slab.Hidden && view.ModelVersion.SequenceEqual(model.VersionBytes))
         {
             Slab.Import(slot, view.Row);
             // Equal to what is stored: clean, and evictable again right away.
             _captured[slot] = partition.StateSequence;
+        }
+        else if (view.Layers == Slab.Layers && view.Hidden == Slab.Hidden && RewarmOnImport(slot, model, view.ModelVersion))
+        {
+            // A record from before a swap (the key was not in memory when it happened): the new model's state over the
+            // key's stored history, exactly what the swap's re-warm would have given it.
+            _metrics.Restored++;
+            return true;
         }
         else
         {
@@ -205,6 +218,9 @@ internal sealed partial class KindEngine
         Array.Resize(ref _lruNext, cap);
         Array.Resize(ref _deferredCount, cap);
         Array.Resize(ref _deferredTs, cap);
+        Array.Resize(ref _hist, cap);
+        Array.Resize(ref _histCount, cap);
+        Array.Resize(ref _histPos, cap);
         _table.EnsureCapacity(cap);
         Features.EnsureCapacity(cap);
         _scoring.EnsureCapacity(cap);

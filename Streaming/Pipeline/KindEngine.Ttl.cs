@@ -81,6 +81,7 @@ internal sealed partial class KindEngine
             _expiredStored.Clear();
             _store.Scan(Kind, ps.Partition, (key, record) =>
             {
+                if (PartitionModelRecord.IsReserved(key)) return true;
                 if (KeyStateRecord.TryRead(record, out var view, out _) && ScoringLastEvent(view.Scoring) is { } last && last < cutoff)
                 {
                     var name = Encoding.UTF8.GetString(key);

@@ -17,7 +17,6 @@ namespace StreamLstm.Streaming.Pipeline;
 /// </summary>
 internal sealed partial class KindEngine
 {
-    private LstmStepper _stepper;
     private readonly int _inputs;
     private readonly int _horizons;
     private readonly int _maxBatch;
@@ -55,10 +54,9 @@ internal sealed partial class KindEngine
             throw new ArgumentException($"The {kind.ToWireName()} model takes {model.Config.InputSize} inputs but {kind.ToWireName()} events give {Features.FeatureCount} features ({string.Join(", ", Features.FeatureNames)}); train or load a model with InputSize={Features.FeatureCount}.");
         }
 
-        Model = model;
         _maxBatch = options.MaxBatch;
         _precision = options.WeightPrecision;
-        _stepper = new LstmStepper(model, _maxBatch, 1, StepKernelKind.Auto, _precision);
+        _main = new ModelEntry(model, _maxBatch, _precision);
         Slab = new StateSlab(model.Config, options.InitialSlots);
         _inputs = model.Config.InputSize;
         _horizons = model.Config.Horizons;
@@ -79,7 +77,6 @@ internal sealed partial class KindEngine
         _store = store;
         _metrics = metrics ?? new WorkerMetrics();
         _maxResident = options.MaxResidentKeys;
-        _versionBytes = KeyStateRecord.VersionBytes(model.Metadata.Version);
         _row = new float[Slab.RowFloats];
         _featureState = new byte[Features.StateBytes];
         InitScoring(options, time);
@@ -90,13 +87,14 @@ internal sealed partial class KindEngine
     public SourceKind Kind { get; }
 
     /// <summary>How the current stepper stores its weights (<see cref="PipelineOptions.WeightPrecision"/>).</summary>
-    public WeightPrecision StepperPrecision => _stepper.Precision;
+    public WeightPrecision StepperPrecision => _main.Stepper.Precision;
 
     public EventDecoder Decoder { get; }
 
     public FeatureExtractor Features { get; }
 
-    public LstmModel Model { get; private set; }
+    /// <summary>The engine's model: the one every partition is stepped by, except one restored on another version (see <see cref="NeedsBoundary"/>).</summary>
+    public LstmModel Model => _main.Model;
 
     public StateSlab Slab { get; }
 
@@ -144,6 +142,7 @@ internal sealed partial class KindEngine
         partition.KeySlots[key] = slot;
         _table.Add(partition, utf8Key, slot);
         LinkTail(slot);
+        _assigned.Add(partition);
         return slot;
     }
 
@@ -163,6 +162,7 @@ internal sealed partial class KindEngine
         }
 
         partition.KeySlots.Clear();
+        ForgetPartitionModel(partition);
         _hibernatedNames.Remove(partition);
         _newest.Remove(partition);
         _sweptAt.Remove(partition);
@@ -217,6 +217,8 @@ internal sealed partial class KindEngine
     private void AddRow(int slot, ReadOnlySpan<double> raw, long timestampMs, PartitionState partition, long offset, long receivedTicks)
     {
         var r = Pending++;
+        // A batch is stepped by one model: the first row decides (the worker flushes before a row of another model).
+        if (r == 0) _batchModel = _parts.Count == 0 ? _main : ModelOf(partition);
         _slotStamp[slot] = _stamp;
         _slots[r] = slot;
         Batch.Observed[r] = Features.Extract(slot, raw, timestampMs, _x.AsSpan(r * _inputs, _inputs));
@@ -314,7 +316,9 @@ internal sealed partial class KindEngine
 
     private void StepAndFill(int n)
     {
-        _stepper.Step(Slab, _slots.AsSpan(0, n), _x.AsSpan(0, n * _inputs), _mu.AsSpan(0, n * _horizons), _logSigma.AsSpan(0, n * _horizons));
+        var model = _batchModel ?? _main;
+        Batch.ModelVersion = model.Version;
+        model.Stepper.Step(Slab, _slots.AsSpan(0, n), _x.AsSpan(0, n * _inputs), _mu.AsSpan(0, n * _horizons), _logSigma.AsSpan(0, n * _horizons));
         var k = _horizons;
         for (var r = 0; r < n; r++)
         {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Collections.Concurrent;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Streaming.Storage;
@@ -14,12 +15,31 @@ internal sealed partial class PipelineWorker
 
     private void Assigned(List<PartitionState> partitions)
     {
-        if (_state is not { EagerRestore: true }) return;
         foreach (var ps in partitions)
         {
-            _engines[(int)ps.Kind]?.RestoreAll(ps);
+            // The partition's model (its checkpoint's version, swaps recorded after it) before any of its keys is loaded.
+            var engine = _engines[(int)ps.Kind];
+            var missing = engine?.MissingModels ?? 0;
+            engine?.Assign(ps);
+            if (engine is not null && engine.MissingModels > missing) LogModelMissing(_logger, Lane, engine.LastModelError);
+            if (_state is { EagerRestore: true }) engine?.RestoreAll(ps);
         }
     }
+
+    /// <summary>
+    /// Before a message whose partition is on another model than the batch being filled, or at which a recorded swap takes
+    /// effect: steps everything pending, then applies the partition's swaps (a batch is stepped by one model).
+    /// </summary>
+    private async ValueTask ModelBoundaryAsync(KindEngine engine, PartitionState ps, long offset, CancellationToken ct)
+    {
+        while (engine.Pending > 0) await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+        var missing = engine.MissingModels;
+        engine.EnterPartition(ps, offset);
+        if (engine.MissingModels > missing) LogModelMissing(_logger, Lane, engine.LastModelError);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Worker {Lane}: {Error}")]
+    private static partial void LogModelMissing(ILogger logger, int lane, string? error);
 
     /// <summary>
     /// Puts the changed state of <paramref name="partitions"/> and the offsets it corresponds to in this lane's slot of
@@ -76,4 +96,5 @@ internal sealed class WorkerCheckpoint(ConcurrentQueue<WorkerCheckpoint> pool) :
 /// <param name="Store">The state store.</param>
 /// <param name="EagerRestore">Load a partition's keys when it is assigned (else on each key's first event).</param>
 /// <param name="KeyTtl">State:KeyTtl: keys idle longer than this in their partition's event time are deleted at a checkpoint (null: never).</param>
-public sealed record DurableState(IStateStore Store, bool EagerRestore = false, TimeSpan? KeyTtl = null);
+/// <param name="Changelog">Where a hot swap's record is published when it happens (null: it reaches the changelog with the next checkpoint).</param>
+public sealed record DurableState(IStateStore Store, bool EagerRestore = false, TimeSpan? KeyTtl = null, Changelog.IChangelog? Changelog = null);

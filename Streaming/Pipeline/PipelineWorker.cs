@@ -43,7 +43,7 @@ internal sealed partial class PipelineWorker
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * time.TimestampFrequency);
         foreach (var (kind, model) in models)
         {
-            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind), state?.Store, Metrics, state?.KeyTtl);
+            _engines[(int)kind] = new KindEngine(kind, model, options, time, decoders?.Invoke(kind), state?.Store, Metrics, state?.KeyTtl) { Changelog = state?.Changelog };
         }
     }
 
@@ -142,6 +142,7 @@ internal sealed partial class PipelineWorker
                     NoModel(ps, chunk, i);
                     continue;
                 }
+                if (engine.PartitionModels > 0 && engine.NeedsBoundary(ps, chunk.Offsets[i])) await ModelBoundaryAsync(engine, ps, chunk.Offsets[i], ct).ConfigureAwait(false);
                 Handle(engine, ps, chunk, i);
                 // A full batch, or a full queue of repeated keys waiting for the next one, is stepped now.
                 if (engine.IsFull || engine.DeferredFull)

@@ -13,14 +13,19 @@ namespace StreamLstm.Streaming.Storage;
 /// f32 × 2·layers·hidden   (the slab row: h₀, c₀, h₁, c₁, …)
 /// feature state           (FeatureExtractor.ExportState: last timestamp, last observed, per statistic mean/var/count)
 /// scoring state           (ScoringSlab.Export: previous h1 forecast, smoothing window, alert phase; its own format byte first)
+/// format 3 only: u16 history floats, then f32 × that many (the key's last inputs, oldest first: what a hot swap re-warms over)
 /// </code>
+/// Format 3 is written only when the record carries re-warm history (online learning on); without it the record is format 2.
 /// Format 1 (before scoring state was stored) has the same layout with an empty scoring section; it still loads, and its
 /// key's scoring starts fresh. A reader rejects a record whose format it does not know or whose sizes do not add up, rather than guess.
 /// </summary>
 public static class KeyStateRecord
 {
     /// <summary>The format this code writes.</summary>
-    public const byte FormatVersion = 2;
+    public const byte FormatVersion = 3;
+
+    /// <summary>The format written when a record carries no re-warm history.</summary>
+    public const byte FormatWithoutHistory = 2;
 
     /// <summary>The oldest format this code reads (format 1: no scoring state).</summary>
     public const byte OldestReadable = 1;
@@ -32,9 +37,10 @@ public static class KeyStateRecord
     /// <param name="featureBytes">Feature state bytes.</param>
     /// <param name="modelVersion">Model version as UTF-8 (at most 255 bytes).</param>
     /// <param name="scoringBytes">Scoring state bytes.</param>
+    /// <param name="historyFloats">Re-warm history floats (0: none, a format 2 record).</param>
     /// <returns>The size.</returns>
-    public static int Size(int rowFloats, int featureBytes, ReadOnlySpan<byte> modelVersion, int scoringBytes = 0) =>
-        Header + modelVersion.Length + rowFloats * sizeof(float) + featureBytes + scoringBytes;
+    public static int Size(int rowFloats, int featureBytes, ReadOnlySpan<byte> modelVersion, int scoringBytes = 0, int historyFloats = 0) =>
+        Header + modelVersion.Length + rowFloats * sizeof(float) + featureBytes + scoringBytes + (historyFloats > 0 ? 2 + historyFloats * sizeof(float) : 0);
 
     /// <summary>The UTF-8 form of a model version as stored (truncated to 255 bytes).</summary>
     /// <param name="version">Model version.</param>
@@ -54,11 +60,12 @@ public static class KeyStateRecord
     /// <param name="row">Slab row.</param>
     /// <param name="features">Feature state.</param>
     /// <param name="scoring">Scoring state.</param>
+    /// <param name="history">Re-warm history (the key's last inputs, oldest first); empty: none (format 2).</param>
     public static void Write(Span<byte> destination, SourceKind kind, int layers, int hidden, ReadOnlySpan<byte> modelVersion, ReadOnlySpan<float> row,
-        ReadOnlySpan<byte> features, ReadOnlySpan<byte> scoring = default)
+        ReadOnlySpan<byte> features, ReadOnlySpan<byte> scoring = default, ReadOnlySpan<float> history = default)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("State records are written on little-endian machines only.");
-        destination[0] = FormatVersion;
+        destination[0] = history.IsEmpty ? FormatWithoutHistory : FormatVersion;
         destination[1] = (byte)kind;
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)layers));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], checked((ushort)hidden));
@@ -73,6 +80,10 @@ public static class KeyStateRecord
         features.CopyTo(destination[at..]);
         at += features.Length;
         scoring.CopyTo(destination[at..]);
+        if (history.IsEmpty) return;
+        at += scoring.Length;
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[at..], checked((ushort)history.Length));
+        MemoryMarshal.AsBytes(history).CopyTo(destination[(at + 2)..]);
     }
 
     /// <summary>Parses a record without copying.</summary>
@@ -93,6 +104,14 @@ public static class KeyStateRecord
         if (record[0] == 1 && scoringBytes != 0) return Fail(out error, $"format 1 record has {scoringBytes} scoring bytes (format 1 has none)");
         var rowBytes = 2 * layers * hidden * sizeof(float);
         var expected = Header + versionLength + rowBytes + featureBytes + scoringBytes;
+        var historyFloats = 0;
+        if (record[0] >= 3)
+        {
+            if (record.Length < expected + 2) return Fail(out error, $"format {record[0]} record of {record.Length} bytes has no history length");
+            historyFloats = BinaryPrimitives.ReadUInt16LittleEndian(record[expected..]);
+            expected += 2 + historyFloats * sizeof(float);
+        }
+
         if (record.Length != expected) return Fail(out error, $"record is {record.Length} bytes but its header describes {expected}");
         var at = Header;
         var version = record.Slice(at, versionLength);
@@ -101,7 +120,10 @@ public static class KeyStateRecord
         at += rowBytes;
         var features = record.Slice(at, featureBytes);
         at += featureBytes;
-        view = new KeyStateView((SourceKind)record[1], layers, hidden, version, row, features, record.Slice(at, scoringBytes));
+        var scoring = record.Slice(at, scoringBytes);
+        at += scoringBytes;
+        var history = historyFloats > 0 ? MemoryMarshal.Cast<byte, float>(record.Slice(at + 2, historyFloats * sizeof(float))) : default;
+        view = new KeyStateView((SourceKind)record[1], layers, hidden, version, row, features, scoring, history);
         error = null;
         return true;
     }
@@ -121,7 +143,9 @@ public static class KeyStateRecord
 /// <param name="Row">Slab row (h and c of every layer).</param>
 /// <param name="Features">Feature state.</param>
 /// <param name="Scoring">Scoring state.</param>
-public readonly ref struct KeyStateView(SourceKind Kind, int Layers, int Hidden, ReadOnlySpan<byte> ModelVersion, ReadOnlySpan<float> Row, ReadOnlySpan<byte> Features, ReadOnlySpan<byte> Scoring)
+/// <param name="History">Re-warm history (format 3; empty before).</param>
+public readonly ref struct KeyStateView(SourceKind Kind, int Layers, int Hidden, ReadOnlySpan<byte> ModelVersion, ReadOnlySpan<float> Row, ReadOnlySpan<byte> Features, ReadOnlySpan<byte> Scoring,
+    ReadOnlySpan<float> History = default)
 {
     /// <summary>Source kind.</summary>
     public SourceKind Kind { get; } = Kind;
@@ -143,4 +167,7 @@ public readonly ref struct KeyStateView(SourceKind Kind, int Layers, int Hidden,
 
     /// <summary>Scoring state.</summary>
     public ReadOnlySpan<byte> Scoring { get; } = Scoring;
+
+    /// <summary>Re-warm history: the key's last inputs, oldest first (empty when the record has none).</summary>
+    public ReadOnlySpan<float> History { get; } = History;
 }

@@ -69,6 +69,36 @@ public class ChangelogTests
     }
 
     [Fact]
+    public void ASwapPublishedAfterTheLastMarker_ReachesTheRebuiltStore_AndAStoreThatIsAlreadyCurrent()
+    {
+        using var kafka = EmbeddedKafka.Start(brokers: 1);
+        kafka.CreateTopic("ticks", 2);
+        kafka.CreateTopic("cl.tick", 2);
+        using var changelog = new KafkaChangelog(kafka.BootstrapServers, "cl.", NullLogger.Instance);
+        var checkpoint = Checkpoint(1, 100, ("a", 1));
+        PartitionModelRecord.Write(checkpoint.Add(SourceKind.Tick, 1, PartitionModelRecord.ModelKey, PartitionModelRecord.Size("v1")), -1, "v1");
+        changelog.Publish([checkpoint]);
+        // The swap happened after that checkpoint (at offset 130) and the process died before the next one: no marker follows.
+        var swap = new CheckpointBatch();
+        PartitionModelRecord.Write(swap.Add(SourceKind.Tick, 1, PartitionModelRecord.SwapKey(130), PartitionModelRecord.Size("v2")), 130, "v2");
+        changelog.PublishSwaps(swap);
+
+        using var empty = new MemoryStateStore();
+        Assert.True(changelog.Restore(SourceKind.Tick, "ticks", 1, empty).Rebuilt);
+        var (model, swaps) = PartitionModelRecord.Load(empty, SourceKind.Tick, 1);
+        Assert.Equal((-1L, "v1"), model);
+        Assert.Equal([(130L, "v2")], swaps);
+        Assert.Equal(100, empty.ReadOffset(SourceKind.Tick, 1));
+
+        // A store already at the marker is not rebuilt, but the swap recorded by the previous owner still comes along.
+        using var current = new MemoryStateStore();
+        current.Write([Checkpoint(1, 100, ("a", 1))]);
+        Assert.False(changelog.Restore(SourceKind.Tick, "ticks", 1, current).Rebuilt);
+        Assert.Equal([(130L, "v2")], PartitionModelRecord.Load(current, SourceKind.Tick, 1).Swaps);
+        Assert.Equal([1], Read(current, 1, "a"));
+    }
+
+    [Fact]
     public void Restore_RefusesAChangelogWithFewerPartitionsThanItsInput()
     {
         using var kafka = EmbeddedKafka.Start(brokers: 1);

@@ -27,6 +27,24 @@ public class KeyStateRecordFormatTests
     }
 
     [Fact]
+    public void Format3_CarriesTheRewarmHistory_AndARecordWithoutHistoryStaysFormat2()
+    {
+        var version = KeyStateRecord.VersionBytes("m1");
+        float[] row = [1, 2, 3, 4];
+        byte[] features = [9, 8, 7];
+        float[] history = [0.5f, -1.5f, 2.25f, 3f, 4f, 5f];
+        var bytes = new byte[KeyStateRecord.Size(row.Length, features.Length, version, 2, history.Length)];
+        KeyStateRecord.Write(bytes, SourceKind.Vitals, 1, 2, version, row, features, [5, 6], history);
+        Assert.Equal(3, bytes[0]);
+        Assert.True(KeyStateRecord.TryRead(bytes, out var view, out var error), error);
+        Assert.Equal(history, view.History.ToArray());
+        Assert.Equal([5, 6], view.Scoring.ToArray());
+        Assert.False(KeyStateRecord.TryRead(bytes.AsSpan(0, bytes.Length - 4), out _, out error));
+        Assert.True(Record([5]) is [2, ..], "a record without history must stay format 2");
+        Assert.True(KeyStateRecord.TryRead(Record([5]), out view, out _) && view.History.IsEmpty);
+    }
+
+    [Fact]
     public void Format1Record_StillLoads_WithAnEmptyScoringSection_ButNotWithScoringBytes()
     {
         var old = Record([]);
@@ -41,7 +59,7 @@ public class KeyStateRecordFormatTests
         Assert.Contains("format 1", error);
 
         var future = Record([]);
-        future[0] = 3;
+        future[0] = 4;
         Assert.False(KeyStateRecord.TryRead(future, out _, out error));
         Assert.Contains("not supported", error);
     }

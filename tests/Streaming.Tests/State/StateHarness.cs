@@ -22,12 +22,14 @@ internal sealed class StateHarness : IAsyncDisposable
     private readonly Dictionary<(SourceKind, int), PartitionState> _partitions = [];
     private long _sequence;
 
-    public StateHarness(IReadOnlyDictionary<SourceKind, LstmModel> models, PipelineOptions options, IStateStore? store, bool eager = false, TimeSpan? keyTtl = null)
+    public StateHarness(IReadOnlyDictionary<SourceKind, LstmModel> models, PipelineOptions options, IStateStore? store, bool eager = false, TimeSpan? keyTtl = null,
+        Streaming.Online.OnlineLearning? online = null)
     {
         Output = new CollectingOutput();
         Store = store;
         _checkpoints = store is null ? null! : new StoreCheckpoints(store);
         Pipeline = new StreamPipeline(options, models, [Output], new CountingDeadLetterSink(), state: store is null ? null : new DurableState(store, eager, keyTtl));
+        if (online is not null) Pipeline.AttachOnline(online);
         Pipeline.Start();
     }
 
