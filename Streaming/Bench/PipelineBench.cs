@@ -389,10 +389,17 @@ public static class PipelineBench
         var produceRate = events / sw.Elapsed.TotalSeconds;
         Console.WriteLine($"  produce (client + broker):                {produceRate,12:N0} msg/s");
 
-        // 1) The bare client: drain the topic with the same poll loop, no processing (and the one-call-per-message loop).
-        var singleRate = Drain(cluster.BootstrapServers, Math.Min(events, 100_000), batched: false);
+        // 1) The bare client: drain the topic with the same poll loop, no processing (and the one-call-per-message loop). Both
+        // read the same messages, twice in alternation, best of two: the first read of the topic is the slow one whichever
+        // loop does it (the mock broker's first fetches), so one run each in a fixed order would favour the second.
+        double singleRate = 0, drainRate = 0;
+        for (var round = 0; round < 2; round++)
+        {
+            singleRate = Math.Max(singleRate, Drain(cluster.BootstrapServers, events, batched: false));
+            drainRate = Math.Max(drainRate, Drain(cluster.BootstrapServers, events, batched: true));
+        }
+
         Console.WriteLine($"  consume only, one Consume(100ms) per msg: {singleRate,12:N0} msg/s");
-        var drainRate = Drain(cluster.BootstrapServers, events, batched: true);
         Console.WriteLine($"  consume only, drain loop (client+broker): {drainRate,12:N0} msg/s");
 
         // 1b) The produce side: forecast rows through the bare client and through our output, per format (item 2 and the limit).
