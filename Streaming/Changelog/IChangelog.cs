@@ -16,8 +16,9 @@ public interface IChangelog
     /// <summary>
     /// Publishes a hot swap's records (<see cref="PartitionModelRecord"/> swap keys, no marker) when the swap happens and
     /// waits until they are delivered; throws when they are not. A rebuild applies swap records whatever marker follows.
-    /// A transactional changelog (exactly-once) skips this: the swap reaches it with the next checkpoint's transaction, and
-    /// nothing the new model produced before that commits is visible.
+    /// A transactional changelog (exactly-once) publishes them outside the open transaction (which holds the outputs until
+    /// the next checkpoint): a partition that moves before that checkpoint commits is then stepped by its new owner with
+    /// the swap at the same offset, as a restart from the local store steps it.
     /// </summary>
     /// <param name="swaps">The swap records.</param>
     void PublishSwaps(CheckpointBatch swaps);

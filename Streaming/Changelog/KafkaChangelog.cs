@@ -26,6 +26,8 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
     private readonly TimeSpan _timeout;
     private readonly IProducer<byte[], byte[]> _producer;
     private readonly bool _transactional;
+    private readonly ProducerConfig _config;
+    private IProducer<byte[], byte[]>? _swapProducer;
     private readonly ConcurrentDictionary<SourceKind, int> _ensured = new();
     private readonly Lock _publishLock = new();
     private long _restores;
@@ -58,6 +60,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
             QueueBufferingMaxMessages = 1_000_000,
         };
         foreach (var (k, v) in _extra) config.Set(k, v);
+        _config = config;
         _transactional = sharedProducer is not null;
         _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[], byte[]>(sharedProducer).Build() : new ProducerBuilder<byte[], byte[]>(config).Build();
     }
@@ -99,7 +102,8 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
             {
                 foreach (var e in batch.Entries)
                 {
-                    Send(e.Kind, e.Partition, ChangelogRecord.Key(e.Partition, batch.Key(e)), batch.Value(e).ToArray(), Delivered);
+                    // A deletion (zero bytes: an expired key, a pruned swap record) is a tombstone, so compaction drops the key.
+                    Send(_producer, e.Kind, e.Partition, ChangelogRecord.Key(e.Partition, batch.Key(e)), e.ValueLength == 0 ? null : batch.Value(e).ToArray(), Delivered);
                     count++;
                 }
             }
@@ -108,7 +112,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
             {
                 foreach (var (kind, partition, offset) in batch.Offsets)
                 {
-                    Send(kind, partition, ChangelogRecord.Key(partition, []), ChangelogRecord.Marker(offset), Delivered);
+                    Send(_producer, kind, partition, ChangelogRecord.Key(partition, []), ChangelogRecord.Marker(offset), Delivered);
                     count++;
                 }
             }
@@ -123,14 +127,17 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
     public void PublishSwaps(CheckpointBatch swaps)
     {
         ArgumentNullException.ThrowIfNull(swaps);
-        if (_transactional || swaps.Count == 0) return;
+        if (swaps.Count == 0) return;
         lock (_publishLock)
         {
+            // Exactly-once: outside the open transaction (which holds outputs until the next checkpoint), on a plain
+            // idempotent producer, so a new owner re-applies the swap at its offset as a restart from the store does.
+            var producer = _transactional ? _swapProducer ??= new ProducerBuilder<byte[], byte[]>(_config).Build() : _producer;
             var failures = 0;
             string? reason = null;
             foreach (var e in swaps.Entries)
             {
-                Send(e.Kind, e.Partition, ChangelogRecord.Key(e.Partition, swaps.Key(e)), swaps.Value(e).ToArray(), r =>
+                Send(producer, e.Kind, e.Partition, ChangelogRecord.Key(e.Partition, swaps.Key(e)), swaps.Value(e).ToArray(), r =>
                 {
                     if (!r.Error.IsError) return;
                     Interlocked.Increment(ref failures);
@@ -138,7 +145,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
                 });
             }
 
-            if (_producer.Flush(_timeout) > 0) throw new InvalidOperationException($"The changelog did not take a swap record within {_timeout.TotalSeconds:0.#} s.");
+            if (producer.Flush(_timeout) > 0) throw new InvalidOperationException($"The changelog did not take a swap record within {_timeout.TotalSeconds:0.#} s.");
             if (failures > 0) throw new InvalidOperationException($"The changelog refused {failures} swap records: {reason}");
             Interlocked.Add(ref _published, swaps.Count);
         }
@@ -183,22 +190,24 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
     {
         _producer.Flush(TimeSpan.FromSeconds(5));
         _producer.Dispose();
+        _swapProducer?.Flush(TimeSpan.FromSeconds(5));
+        _swapProducer?.Dispose();
     }
 
-    private void Send(SourceKind kind, int partition, byte[] key, byte[] value, Action<DeliveryReport<byte[], byte[]>> delivered)
+    private void Send(IProducer<byte[], byte[]> producer, SourceKind kind, int partition, byte[] key, byte[]? value, Action<DeliveryReport<byte[], byte[]>> delivered)
     {
         var tp = new TopicPartition(Topic(kind), partition);
         while (true)
         {
             try
             {
-                _producer.Produce(tp, new Message<byte[], byte[]> { Key = key, Value = value }, delivered);
+                producer.Produce(tp, new Message<byte[], byte[]> { Key = key, Value = value! }, delivered);
                 return;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
                 // The local queue is full: let deliveries drain it.
-                _producer.Poll(TimeSpan.FromMilliseconds(50));
+                producer.Poll(TimeSpan.FromMilliseconds(50));
             }
         }
     }
@@ -244,12 +253,22 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
                         marker = offset;
                     }
                 }
-                else if (r.Message.Value is { } value)
+                else
                 {
                     var name = Encoding.UTF8.GetString(eventKey);
-                    // A swap record is written when the swap happens, not with a checkpoint: no marker has to follow it.
-                    if (name.StartsWith(PartitionModelRecord.SwapPrefix, StringComparison.Ordinal)) applied[name] = value;
-                    else pending[name] = value;
+                    // A tombstone is a deletion: written into the store as a zero-byte record (older builds sent zero bytes).
+                    var value = r.Message.Value ?? [];
+                    if (value.Length > 0 && name.StartsWith(PartitionModelRecord.SwapPrefix, StringComparison.Ordinal))
+                    {
+                        // A swap record is written when the swap happens, not with a checkpoint: no marker has to follow it.
+                        applied[name] = value;
+                        pending.Remove(name);
+                    }
+                    else
+                    {
+                        // A record of a checkpoint, a swap record's prune included: applied only once its marker follows.
+                        pending[name] = value;
+                    }
                 }
             }
 

@@ -21,6 +21,13 @@ internal sealed partial class KindEngine
     private readonly HashSet<PartitionState> _modelDirty = [];
     private readonly HashSet<string> _coldVersions = new(StringComparer.Ordinal);
 
+    // Swap records in each partition's store (offset, and the capture sequence whose checkpoint deletes it: 0 until one
+    // does), so a checkpoint prunes those its model record makes useless without scanning the store.
+    private readonly Dictionary<PartitionState, List<(long Offset, long PrunedAt)>> _storedSwaps = [];
+
+    // The capture sequence that last wrote each partition's model record: one that did not become durable is written again.
+    private readonly Dictionary<PartitionState, long> _modelCaptured = [];
+
     /// <summary>Where a swap record is replicated at the swap (null: the store only; the next checkpoint carries it).</summary>
     public Changelog.IChangelog? Changelog { get; set; }
 
@@ -107,6 +114,8 @@ internal sealed partial class KindEngine
 
         // Swaps after the one the checkpoint's state is in have not been applied to any stored key: they come at their offsets.
         var pending = swaps.Where(s => s.Offset > since).ToList();
+        // Every stored one is tracked, older ones too (left by a build that did not prune): the next model record prunes them.
+        _storedSwaps[partition] = swaps.Select(s => (s.Offset, 0L)).ToList();
         _parts.Remove(partition);
         if (!ReferenceEquals(current, _main) || pending.Count > 0) _parts[partition] = new PartitionModel(current, pending);
     }
@@ -157,21 +166,68 @@ internal sealed partial class KindEngine
         _parts.Remove(partition);
         _since.Remove(partition);
         _modelDirty.Remove(partition);
+        _storedSwaps.Remove(partition);
+        _modelCaptured.Remove(partition);
     }
 
-    /// <summary>Writes each captured partition's model record (version and the offset it took effect from) with its state.</summary>
+    /// <summary>
+    /// Writes each captured partition's model record (version and the offset it took effect from) with its state, and
+    /// deletes, in the same atomic batch, the partition's swap records that record makes useless (see <see cref="PruneSwaps"/>).
+    /// </summary>
     private void WriteModelRecords(long sequence, CheckpointBatch batch, IReadOnlyList<(PartitionState Partition, long PreviousCapture)> previous, HashSet<PartitionState> written)
     {
         if (Online is null) return;
         foreach (var (ps, _) in previous)
         {
             if (ps.Kind != Kind || ps.CaptureSequence != sequence) continue;
-            if (!written.Contains(ps) && !_modelDirty.Contains(ps)) continue;
+            // A model record (and its prunes) captured for a checkpoint that did not become durable is captured again.
+            var redo = _modelCaptured.TryGetValue(ps, out var captured) && captured > ps.StateSequence && captured != sequence;
+            if (!written.Contains(ps) && !_modelDirty.Contains(ps) && !redo && !HasPrunable(ps)) continue;
             var version = ModelOf(ps).Version;
             var since = _since.TryGetValue(ps, out var s) ? s : -1;
             PartitionModelRecord.Write(batch.Add(Kind, ps.Partition, PartitionModelRecord.ModelKey, PartitionModelRecord.Size(version)), since, version);
+            PruneSwaps(ps, since, sequence, batch);
             _modelDirty.Remove(ps);
+            _modelCaptured[ps] = sequence;
             written.Add(ps);
+        }
+    }
+
+    // Whether a stored swap record is useless under the partition's current model record and not yet deleted durably.
+    private bool HasPrunable(PartitionState ps)
+    {
+        if (!_storedSwaps.TryGetValue(ps, out var swaps) || swaps.Count == 0) return false;
+        var since = _since.TryGetValue(ps, out var s) ? s : -1;
+        foreach (var (offset, prunedAt) in swaps)
+        {
+            if (Prunable(ps, offset, since) && (prunedAt == 0 || prunedAt > ps.StateSequence)) return true;
+        }
+
+        return false;
+    }
+
+    // A swap record no restore needs once the model record written beside it is durable: at or before that record's offset
+    // (restore re-applies only later ones), and before the partition's read offset, so no later swap (always at or after
+    // the read offset) can write the same key while the delete is on its way to the store.
+    private static bool Prunable(PartitionState ps, long offset, long since) => offset <= since && offset < ps.ReadOffset;
+
+    /// <summary>
+    /// Deletes the swap records of <paramref name="ps"/> that the model record written beside them (effective from
+    /// <paramref name="since"/>) makes useless (<see cref="Prunable"/>). A restore (<see cref="Assign"/>) re-applies only
+    /// swaps after its model record's offset, and the delete is in the same atomic batch as that record (store write;
+    /// changelog publish, where it is a tombstone that a rebuild applies only under a marker), so no restore meets the
+    /// deletes without the record. Swaps after it (recorded since the capture, or still ahead of a restored partition)
+    /// stay. A delete is forgotten once its checkpoint is durable; until then each capture of the partition repeats it.
+    /// </summary>
+    private void PruneSwaps(PartitionState ps, long since, long sequence, CheckpointBatch batch)
+    {
+        if (!_storedSwaps.TryGetValue(ps, out var swaps)) return;
+        swaps.RemoveAll(x => x.PrunedAt > 0 && x.PrunedAt <= ps.StateSequence);
+        for (var i = 0; i < swaps.Count; i++)
+        {
+            if (!Prunable(ps, swaps[i].Offset, since)) continue;
+            batch.Delete(Kind, ps.Partition, PartitionModelRecord.SwapKey(swaps[i].Offset));
+            swaps[i] = (swaps[i].Offset, sequence);
         }
     }
 
@@ -183,6 +239,10 @@ internal sealed partial class KindEngine
         foreach (var (ps, offset) in swaps)
         {
             PartitionModelRecord.Write(batch.Add(Kind, ps.Partition, PartitionModelRecord.SwapKey(offset), PartitionModelRecord.Size(version)), offset, version);
+            if (!_storedSwaps.TryGetValue(ps, out var stored)) _storedSwaps[ps] = stored = [];
+            // A second swap at the same offset overwrites the record: tracked once.
+            stored.RemoveAll(x => x.Offset == offset);
+            stored.Add((offset, 0));
         }
 
         _store.Write([batch]);

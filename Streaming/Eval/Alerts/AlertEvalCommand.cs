@@ -112,7 +112,7 @@ public static class AlertEvalCommand
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(o);
         var inv = CultureInfo.InvariantCulture;
-        o.WriteLine(string.Create(inv, $"online trainer: requested {(r.OnlineRequested ? "on" : "off")}, {(r.OnlineActive ? $"running ({r.FineTunes} fine-tunes, {r.Promotions} promoted)" : "not running")} | {r.Events:N0} events, {r.Forecasts:N0} forecasts, {r.DeadLetters:N0} dead/late, {r.Elapsed.TotalSeconds:F1} s"));
+        o.WriteLine(string.Create(inv, $"online trainer: requested {(r.OnlineRequested ? "on" : "off")}, {(r.OnlineActive ? $"running ({r.FineTunes} fine-tunes, {r.Promotions} promoted; thread {r.TrainerPriority?.ToString() ?? "not started"})" : "not running")} | {r.Events:N0} events, {r.Forecasts:N0} forecasts, {r.DeadLetters:N0} dead/late, {r.Elapsed.TotalSeconds:F1} s"));
         o.WriteLine("kind     label              episodes detected  recall  alerts  true  precision  delay_s(med)  key_h   false/key_h");
         foreach (var k in r.Kinds)
         {
@@ -157,7 +157,8 @@ public static class AlertEvalCommand
 
             runs.Add(new JsonObject
             {
-                ["online_requested"] = r.OnlineRequested, ["online_active"] = r.OnlineActive, ["fine_tunes"] = r.FineTunes, ["promotions"] = r.Promotions, ["events"] = r.Events, ["forecasts"] = r.Forecasts,
+                ["online_requested"] = r.OnlineRequested, ["online_active"] = r.OnlineActive, ["fine_tunes"] = r.FineTunes, ["promotions"] = r.Promotions,
+                ["trainer_priority"] = r.TrainerPriority is { } p ? new JsonObject { ["requested"] = p.Requested.ToString().ToLowerInvariant(), ["applied"] = p.Applied, ["policy"] = Online.Scheduling.ThreadScheduling.PolicyName(p.Policy), ["nice"] = p.Nice } : null, ["events"] = r.Events, ["forecasts"] = r.Forecasts,
                 ["dead_or_late"] = r.DeadLetters, ["seconds"] = Math.Round(r.Elapsed.TotalSeconds, 2), ["kinds"] = kinds,
             });
         }

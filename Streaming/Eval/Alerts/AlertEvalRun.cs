@@ -68,6 +68,9 @@ public sealed record AlertEvalResult(bool OnlineRequested, bool OnlineActive, IR
 
     /// <summary>Fine-tuned models the gate promoted and the workers swapped to.</summary>
     public long Promotions { get; init; }
+
+    /// <summary>The trainer thread's priority as applied and read back (<c>Online:TrainerPriority</c>; null when off).</summary>
+    public Online.Scheduling.AppliedPriority? TrainerPriority { get; init; }
 }
 
 /// <summary>
@@ -192,7 +195,7 @@ public static class AlertEvalRun
             var totals = pipeline.Totals();
             TryDelete(deadDir);
             var (tried, promoted) = trainer.Totals;
-            return new AlertEvalResult(online, trainer.Active, kinds, (long)s.Events * s.Kinds.Count, totals.Forecasts, totals.DeadLetters + totals.Late, sw.Elapsed) { FineTunes = tried, Promotions = promoted };
+            return new AlertEvalResult(online, trainer.Active, kinds, (long)s.Events * s.Kinds.Count, totals.Forecasts, totals.DeadLetters + totals.Late, sw.Elapsed) { FineTunes = tried, Promotions = promoted, TrainerPriority = trainer.Priority };
         }
     }
 

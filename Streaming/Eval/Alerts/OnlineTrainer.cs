@@ -1,9 +1,11 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Streaming.Online;
 using StreamLstm.Streaming.Online.Gate;
+using StreamLstm.Streaming.Online.Scheduling;
 using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Eval.Alerts;
@@ -14,13 +16,34 @@ namespace StreamLstm.Streaming.Eval.Alerts;
 /// hot swaps between micro-batches, as in <c>run</c>/<c>demo</c>. The one difference: the schedule trigger fires by event
 /// count in the evaluation's own loop (<see cref="RetrainAsync"/>), with the input paused, instead of on the service's
 /// timer, because an evaluation replays hours of events in seconds and must give the same figures on every run.
-/// Nothing is registered on disk.
+/// The fine-tunes run as the service's do: on a dedicated trainer thread started through the service's
+/// <see cref="TrainerThreads"/>, lowered to <c>Online:TrainerPriority</c>, with the helpers and the CPU-share cap of
+/// <c>Online:MaxCores</c> / <c>Online:MaxCpuShare</c>. Nothing is registered on disk.
 /// </summary>
 public sealed class OnlineTrainer : IAsyncDisposable
 {
     private readonly OnlineTrainerService? _service;
+    private readonly BlockingCollection<(SourceKind Kind, TaskCompletionSource Done, CancellationToken Ct)> _requests = [];
+    private readonly Thread? _thread;
+    private readonly TaskCompletionSource<AppliedPriority> _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private OnlineTrainer(OnlineTrainerService? service) => _service = service;
+    private OnlineTrainer(OnlineTrainerService? service)
+    {
+        _service = service;
+        if (service is null) return;
+        // The service's own path: a thread of its TrainerThreads, which lowers itself before it runs anything.
+        _thread = service.Threads.Start(applied =>
+        {
+            _applied.TrySetResult(applied);
+            Loop(service);
+        }, "eval-online-trainer");
+    }
+
+    /// <summary>What the trainer thread's priority became, read back from the kernel (null when off, or until the thread has lowered itself).</summary>
+    public AppliedPriority? Priority => _applied.Task.IsCompletedSuccessfully ? _applied.Task.Result : null;
+
+    /// <summary>The thread that ran the last fine-tune, as the kernel reports it then (tid, policy, nice); null before the first.</summary>
+    public (int ThreadId, int Policy, int Nice)? LastFineTuneThread { get; private set; }
 
     /// <summary>Whether a trainer is running beside the pipeline.</summary>
     public bool Active => _service is not null;
@@ -71,16 +94,47 @@ public sealed class OnlineTrainer : IAsyncDisposable
     /// <summary>The schedule trigger's period in events (<c>Online:EveryEvents</c>).</summary>
     public long EveryEvents { get; private init; }
 
-    /// <summary>Fine-tunes <paramref name="kind"/> now (the schedule trigger), off the caller's thread; a promoted model is swapped in by the workers before their next micro-batch.</summary>
+    /// <summary>Fine-tunes <paramref name="kind"/> now (the schedule trigger) on the trainer thread; a promoted model is swapped in by the workers before their next micro-batch.</summary>
     /// <param name="kind">Kind.</param>
     /// <param name="ct">Cancels between optimizer steps.</param>
     /// <returns>A task that completes when the fine-tune and gate are done.</returns>
-    public Task RetrainAsync(SourceKind kind, CancellationToken ct) =>
-        _service is null ? Task.CompletedTask : Task.Run(() => _service.RetrainNow(kind, Online.Triggers.TriggerReason.Events, ct), ct);
+    public Task RetrainAsync(SourceKind kind, CancellationToken ct)
+    {
+        if (_service is null) return Task.CompletedTask;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _requests.Add((kind, done, ct), ct);
+        return done.Task;
+    }
+
+    private void Loop(OnlineTrainerService service)
+    {
+        foreach (var (kind, done, ct) in _requests.GetConsumingEnumerable())
+        {
+            try
+            {
+                ct.ThrowIfCancellationRequested();
+                LastFineTuneThread = ThreadScheduling.ReadCurrentThread();
+                service.RetrainNow(kind, Online.Triggers.TriggerReason.Events, ct);
+                done.TrySetResult();
+            }
+            catch (OperationCanceledException e)
+            {
+                done.TrySetCanceled(e.CancellationToken);
+            }
+            catch (Exception e)
+            {
+                // The evaluation's loop awaits the fine-tune: the failure surfaces there, not on this thread.
+                done.TrySetException(e);
+            }
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _requests.CompleteAdding();
+        _thread?.Join(TimeSpan.FromSeconds(60));
+        _requests.Dispose();
         _service?.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -20,15 +20,17 @@ internal sealed class StateHarness : IAsyncDisposable
 {
     private readonly StoreCheckpoints _checkpoints;
     private readonly Dictionary<(SourceKind, int), PartitionState> _partitions = [];
+    private readonly Streaming.Changelog.IChangelog? _changelog;
     private long _sequence;
 
     public StateHarness(IReadOnlyDictionary<SourceKind, LstmModel> models, PipelineOptions options, IStateStore? store, bool eager = false, TimeSpan? keyTtl = null,
-        Streaming.Online.OnlineLearning? online = null)
+        Streaming.Online.OnlineLearning? online = null, Streaming.Changelog.IChangelog? changelog = null)
     {
         Output = new CollectingOutput();
         Store = store;
-        _checkpoints = store is null ? null! : new StoreCheckpoints(store);
-        Pipeline = new StreamPipeline(options, models, [Output], new CountingDeadLetterSink(), state: store is null ? null : new DurableState(store, eager, keyTtl));
+        _changelog = changelog;
+        _checkpoints = store is null ? null! : new StoreCheckpoints(store, changelog);
+        Pipeline = new StreamPipeline(options, models, [Output], new CountingDeadLetterSink(), state: store is null ? null : new DurableState(store, eager, keyTtl, changelog));
         if (online is not null) Pipeline.AttachOnline(online);
         Pipeline.Start();
     }
@@ -44,7 +46,8 @@ internal sealed class StateHarness : IAsyncDisposable
     {
         if (_partitions.TryGetValue((kind, partition), out var ps)) return ps;
         ps = new PartitionState(kind.ToWireName(), partition, kind, KafkaIngestConsumer.LaneOf((int)kind, partition, Pipeline.Lanes.Count));
-        var stored = Store?.ReadOffset(kind, partition) ?? -1;
+        // With a changelog the partition's store is first brought up to it (a partition that moved here), as on assignment.
+        var stored = Store is null ? -1 : _changelog is null ? Store.ReadOffset(kind, partition) : _checkpoints.StoredOffset(ps);
         if (stored >= 0)
         {
             ps.StateOffset = stored;
