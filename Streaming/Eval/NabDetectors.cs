@@ -82,6 +82,10 @@ public static class NabDetectors
     /// <summary>Default refractory period of the online detector, in rows.</summary>
     public const int DefaultRefractory = 200;
 
+    /// <summary>Raw LSTM surprises averaged by its likelihood's short mean: twice NAB's 10, as the online LSTM's surprise is
+    /// noisy from seed to seed and a longer mean steadies it.</summary>
+    public const int LstmShortWindow = 20;
+
     /// <summary>Trailing window of the value component (NAB's windowed Gaussian uses the same).</summary>
     public const int ValueWindow = 6400;
 
@@ -162,7 +166,7 @@ public static class NabDetectors
         using var learner = useLstm ? new OnlineLstmLearner(1, o, CalendarFeatures.TimeOfDay | CalendarFeatures.DayOfWeek, n) : null;
         var history = new SeriesHistory();
         var model = learner?.NewKey(history);
-        var lstmLikelihood = new AnomalyLikelihood();
+        var lstmLikelihood = new AnomalyLikelihood(LstmShortWindow);
         var valueLikelihood = new AnomalyLikelihood();
         var value = new TrailingGaussianSurprise(ValueWindow, MaxSurprise);
         var spatial = new SpatialNovelty();

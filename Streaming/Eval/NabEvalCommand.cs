@@ -183,7 +183,7 @@ public static class NabEvalCommand
                 ? (object)new
                 {
                     kind = "lstm-online+likelihood-fusion", hidden = settings.Hidden, seed = settings.Seed, retrain_every = settings.Online.RetrainEvery,
-                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
+                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, lstm_likelihood_short_window = NabDetectors.LstmShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
                     components = DescribeComponents(settings.Components), value_window = NabDetectors.ValueWindow, refractory = settings.Refractory,
                     alert_level = NabDetectors.AlertLevel, demoted_level = NabDetectors.DemotedLevel,
                 }
