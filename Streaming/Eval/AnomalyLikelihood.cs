@@ -3,7 +3,7 @@ using StreamLstm.Sink.Anomaly;
 namespace StreamLstm.Streaming.Eval;
 
 /// <summary>
-/// A rolling anomaly likelihood in the manner of NAB's: the mean of the last <see cref="ShortWindow"/> raw scores is
+/// A rolling anomaly likelihood in the manner of NAB's: the mean of the last <see cref="Short"/> raw scores is
 /// compared with the distribution (mean, standard deviation) of such short means over the last <see cref="LongWindow"/>
 /// rows; the likelihood L is the Gaussian probability of a short mean no higher than this one, reported on a log scale in
 /// [0, 1): with <c>u = −log10(1 − L)</c>, the score is <c>u / (u + 5)</c> (0.5 means a tail of 1e-5). Scores from different series become comparable,
@@ -11,7 +11,7 @@ namespace StreamLstm.Streaming.Eval;
 /// </summary>
 public sealed class AnomalyLikelihood
 {
-    /// <summary>Raw scores averaged into the short mean.</summary>
+    /// <summary>Raw scores averaged into the short mean, by default (NAB's).</summary>
     public const int ShortWindow = 10;
 
     /// <summary>Short means the distribution is estimated from.</summary>
@@ -20,11 +20,22 @@ public sealed class AnomalyLikelihood
     /// <summary>Raw scores needed before a likelihood is reported.</summary>
     public const int MinHistory = 300;
 
-    private readonly double[] _short = new double[ShortWindow];
+    private readonly double[] _short;
     private readonly double[] _long = new double[LongWindow];
     private int _shortCount, _longCount;
     private long _seen;
     private double _shortSum, _longSum, _longSumSq;
+
+    /// <summary>Creates the likelihood.</summary>
+    /// <param name="shortWindow">Raw scores averaged into the short mean (a longer one smooths a noisy raw score).</param>
+    public AnomalyLikelihood(int shortWindow = ShortWindow)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shortWindow, 1);
+        _short = new double[shortWindow];
+    }
+
+    /// <summary>Raw scores averaged into the short mean.</summary>
+    public int Short => _short.Length;
 
     /// <summary>The score of a tail surprise <c>u = −log10(tail)</c>: <c>u / (u + 5)</c> (0.5 at a tail of 1e-5).</summary>
     /// <param name="surprise">u ≥ 0.</param>
@@ -37,8 +48,8 @@ public sealed class AnomalyLikelihood
     public double Next(double raw)
     {
         if (!double.IsFinite(raw)) return double.NaN;
-        var si = (int)(_seen % ShortWindow);
-        if (_shortCount == ShortWindow) _shortSum -= _short[si];
+        var si = (int)(_seen % _short.Length);
+        if (_shortCount == _short.Length) _shortSum -= _short[si];
         else _shortCount++;
         _short[si] = raw;
         _shortSum += raw;

@@ -53,8 +53,11 @@ public enum NabComponents
     /// <summary>A value outside the range seen so far (<see cref="SpatialNovelty"/>).</summary>
     Spatial = 4,
 
-    /// <summary>All three.</summary>
-    All = Lstm | Value | Spatial,
+    /// <summary>Bin patterns of the recent values never seen before (<see cref="ContextualNovelty"/>), through its own likelihood.</summary>
+    Context = 8,
+
+    /// <summary>All four.</summary>
+    All = Lstm | Value | Spatial | Context,
 }
 
 /// <summary>How our detector learns each NAB series.</summary>
@@ -78,6 +81,10 @@ public static class NabDetectors
 
     /// <summary>Default refractory period of the online detector, in rows.</summary>
     public const int DefaultRefractory = 200;
+
+    /// <summary>Raw LSTM surprises averaged by its likelihood's short mean: twice NAB's 10, as the online LSTM's surprise is
+    /// noisy from seed to seed and a longer mean steadies it.</summary>
+    public const int LstmShortWindow = 20;
 
     /// <summary>Trailing window of the value component (NAB's windowed Gaussian uses the same).</summary>
     public const int ValueWindow = 6400;
@@ -135,7 +142,8 @@ public static class NabDetectors
     /// value under the forecast made at row t−1 (calibrated σ), through its own <see cref="AnomalyLikelihood"/>;</item>
     /// <item>value: the surprise of the value under the trailing <see cref="ValueWindow"/> rows' mean and spread
     /// (<see cref="TrailingGaussianSurprise"/>), through its own likelihood;</item>
-    /// <item>spatial: 1 for a value outside the range seen so far (<see cref="SpatialNovelty"/>, as HTM's detector flags it).</item>
+    /// <item>spatial: 1 for a value outside the range seen so far (<see cref="SpatialNovelty"/>, as HTM's detector flags it);</item>
+    /// <item>context: the fraction of the recent bin patterns never seen before (<see cref="ContextualNovelty"/>), through its own likelihood.</item>
     /// </list>
     /// The fused score then passes a <see cref="RefractoryFilter"/> (<see cref="NabLstmSettings.Refractory"/> rows at
     /// <see cref="AlertLevel"/>), so one event is detected once.
@@ -154,13 +162,16 @@ public static class NabDetectors
         var useLstm = settings.Components.HasFlag(NabComponents.Lstm);
         var useValue = settings.Components.HasFlag(NabComponents.Value);
         var useSpatial = settings.Components.HasFlag(NabComponents.Spatial);
+        var useContext = settings.Components.HasFlag(NabComponents.Context);
         using var learner = useLstm ? new OnlineLstmLearner(1, o, CalendarFeatures.TimeOfDay | CalendarFeatures.DayOfWeek, n) : null;
         var history = new SeriesHistory();
         var model = learner?.NewKey(history);
-        var lstmLikelihood = new AnomalyLikelihood();
+        var lstmLikelihood = new AnomalyLikelihood(LstmShortWindow);
         var valueLikelihood = new AnomalyLikelihood();
         var value = new TrailingGaussianSurprise(ValueWindow, MaxSurprise);
         var spatial = new SpatialNovelty();
+        var context = new ContextualNovelty();
+        var contextLikelihood = new AnomalyLikelihood();
         var refractory = new RefractoryFilter(settings.Refractory, AlertLevel, DemotedLevel);
         var scores = new double[n];
         Span<double> mu = stackalloc double[1];
@@ -182,6 +193,7 @@ public static class NabDetectors
 
             if (useValue) score = MaxOf(score, valueLikelihood.Next(value.Next(y)));
             if (useSpatial) score = MaxOf(score, spatial.Next(y));
+            if (useContext) score = MaxOf(score, contextLikelihood.Next(context.Next(y)));
             scores[t] = refractory.Next(score);
         }
 

@@ -43,10 +43,10 @@ public static class NabEvalCommand
         var only = new Option<string?>("--file") { Description = "Evaluate only the file with this name (or <category>/<name>)." };
         var mode = new Option<NabMode>("--mode") { Description = "online: one pass, learned while scoring, rolling likelihood; probation: trained on the probation rows, then frozen.", DefaultValueFactory = _ => NabMode.Online };
         var retrain = new Option<int>("--retrain-every") { Description = "Online mode: fine-tune every N rows.", DefaultValueFactory = _ => new OnlineLstmSettings().RetrainEvery };
-        var components = new Option<string>("--components") { Description = "Online mode: raw scores fused, comma-separated from lstm, value, spatial (or all).", DefaultValueFactory = _ => "all" };
+        var components = new Option<string>("--components") { Description = "Online mode: raw scores fused, comma-separated from lstm, value, spatial, context (or all).", DefaultValueFactory = _ => "all" };
         components.Validators.Add(r =>
         {
-            if (!TryParseComponents(r.GetValue(components), out _)) r.AddError("--components: a comma-separated list of lstm, value, spatial, or all.");
+            if (!TryParseComponents(r.GetValue(components), out _)) r.AddError("--components: a comma-separated list of lstm, value, spatial, context, or all.");
         });
         var refractory = new Option<int>("--refractory") { Description = "Online mode: rows after a detection in which no new detection is raised (0: off).", DefaultValueFactory = _ => NabDetectors.DefaultRefractory };
         refractory.Validators.Add(r =>
@@ -183,7 +183,7 @@ public static class NabEvalCommand
                 ? (object)new
                 {
                     kind = "lstm-online+likelihood-fusion", hidden = settings.Hidden, seed = settings.Seed, retrain_every = settings.Online.RetrainEvery,
-                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
+                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, lstm_likelihood_short_window = NabDetectors.LstmShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
                     components = DescribeComponents(settings.Components), value_window = NabDetectors.ValueWindow, refractory = settings.Refractory,
                     alert_level = NabDetectors.AlertLevel, demoted_level = NabDetectors.DemotedLevel,
                 }
@@ -248,7 +248,7 @@ public static class NabEvalCommand
     /// <summary>Detector name in NAB's results layout.</summary>
     public const string Detector = "streamlstm";
 
-    /// <summary>Parses <c>--components</c>: a comma-separated list of <c>lstm</c>, <c>value</c>, <c>spatial</c>, or <c>all</c>.</summary>
+    /// <summary>Parses <c>--components</c>: a comma-separated list of <c>lstm</c>, <c>value</c>, <c>spatial</c>, <c>context</c>, or <c>all</c>.</summary>
     /// <param name="text">Text.</param>
     /// <param name="components">The components (at least one).</param>
     /// <returns>False when the text names something else or nothing.</returns>
@@ -262,6 +262,7 @@ public static class NabEvalCommand
                 case "lstm": components |= NabComponents.Lstm; break;
                 case "value": components |= NabComponents.Value; break;
                 case "spatial": components |= NabComponents.Spatial; break;
+                case "context": components |= NabComponents.Context; break;
                 case "all": components |= NabComponents.All; break;
                 default: return false;
             }
@@ -272,9 +273,9 @@ public static class NabEvalCommand
 
     /// <summary>The components as <c>--components</c> writes them.</summary>
     /// <param name="components">Components.</param>
-    /// <returns>E.g. <c>lstm,value,spatial</c>.</returns>
+    /// <returns>E.g. <c>lstm,value,spatial,context</c>.</returns>
     public static string DescribeComponents(NabComponents components) => string.Join(",",
-        new[] { (NabComponents.Lstm, "lstm"), (NabComponents.Value, "value"), (NabComponents.Spatial, "spatial") }.Where(c => components.HasFlag(c.Item1)).Select(c => c.Item2));
+        new[] { (NabComponents.Lstm, "lstm"), (NabComponents.Value, "value"), (NabComponents.Spatial, "spatial"), (NabComponents.Context, "context") }.Where(c => components.HasFlag(c.Item1)).Select(c => c.Item2));
 
     private static (NabResult Result, double[] Thresholds)? LeaveOneOutOf(NabEvalReport report, string profile)
     {

@@ -36,6 +36,28 @@ public class AnomalyLikelihoodTests
     }
 
     [Fact]
+    public void ShortWindow_AveragesMoreRawScores_SoOneSpikeWeighsLess()
+    {
+        var ten = new AnomalyLikelihood();
+        var twenty = new AnomalyLikelihood(20);
+        Assert.Equal(AnomalyLikelihood.ShortWindow, ten.Short);
+        Assert.Equal(20, twenty.Short);
+        var rng = new Random(7);
+        for (var i = 0; i < 600; i++)
+        {
+            var r = 0.3 + (0.1 * rng.NextDouble());
+            ten.Next(r);
+            twenty.Next(r);
+        }
+
+        // One spike moves a 20-score mean half as far as a 10-score mean: the longer window scores it lower.
+        var a = ten.Next(5.0);
+        var b = twenty.Next(5.0);
+        Assert.True(b < a, $"one spike: {b} with 20 scores, {a} with 10");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AnomalyLikelihood(0));
+    }
+
+    [Fact]
     public void OnlineDetector_PeaksAtAnInjectedLevelShift_AndIsDeterministic()
     {
         var s = ForecastTestData.Sine(1200, 48, 1.0);

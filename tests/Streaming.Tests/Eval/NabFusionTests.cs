@@ -85,6 +85,8 @@ public class NabFusionTests
     [InlineData("lstm", NabComponents.Lstm)]
     [InlineData("lstm, spatial", NabComponents.Lstm | NabComponents.Spatial)]
     [InlineData("VALUE,spatial", NabComponents.Value | NabComponents.Spatial)]
+    [InlineData("context", NabComponents.Context)]
+    [InlineData("lstm,value,spatial,context", NabComponents.All)]
     public void Components_Parse(string text, NabComponents expected)
     {
         Assert.True(NabEvalCommand.TryParseComponents(text, out var c));
