@@ -83,6 +83,8 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
     private long _failed;
     private int _disposed;
     private long _retried;
+    private long _queueFullWaits;
+    private long _queueFullWaitTicks;
 
     /// <summary>Creates the output and its producer.</summary>
     /// <param name="options">Settings.</param>
@@ -126,6 +128,12 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
 
     /// <summary>Rows produced again after a delivery error.</summary>
     public long Retried => Interlocked.Read(ref _retried);
+
+    /// <summary>Times a worker found the client's queue full and waited for deliveries (backpressure).</summary>
+    public long QueueFullWaits => Interlocked.Read(ref _queueFullWaits);
+
+    /// <summary>Time workers spent waiting on a full client queue, summed over workers.</summary>
+    public TimeSpan QueueFullWaitTime => TimeSpan.FromTicks(Interlocked.Read(ref _queueFullWaitTicks) * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
 
     /// <inheritdoc />
     public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
@@ -261,7 +269,14 @@ public sealed partial class KafkaForecastOutput : IForecastOutput, IDisposable
                 // The client's queue is full: wait for a delivery report (this is the output's backpressure). The client
                 // polls in the background, so calling Poll here would throw. The first time, arm and try again at once,
                 // so a report landing between the failed attempt and the wait is not missed.
-                if (armed) _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
+                if (armed)
+                {
+                    var from = System.Diagnostics.Stopwatch.GetTimestamp();
+                    _epochs.WaitForProgress(TimeSpan.FromMilliseconds(100), ct);
+                    Interlocked.Increment(ref _queueFullWaits);
+                    Interlocked.Add(ref _queueFullWaitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - from);
+                }
+
                 armed = true;
             }
             catch (ProduceException<byte[], ForecastValue> ex) when (!ex.Error.IsFatal)

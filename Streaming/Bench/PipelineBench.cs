@@ -302,6 +302,29 @@ public static class PipelineBench
 
         /// <summary>Wall µs per event the workers spent stepping (step + de-normalise + scoring).</summary>
         public double StepUs { get; init; }
+
+        /// <summary>Where the pipeline waited (Kafka runs).</summary>
+        public Waits? Wait { get; init; }
+    }
+
+    /// <summary>Off-CPU figures of one Kafka run.</summary>
+    /// <param name="WorkerInputWait">Fraction of the workers' wall time spent waiting for input (starved).</param>
+    /// <param name="InputWaits">How many times the workers found their input empty.</param>
+    /// <param name="LanePauses">Consumer backpressure pauses (a lane at its capacity).</param>
+    /// <param name="OutputQueueFullWait">Fraction of the workers' wall time spent waiting on a full producer queue.</param>
+    private sealed record Waits(double WorkerInputWait, long InputWaits, long LanePauses, double OutputQueueFullWait)
+    {
+        public string Format(ThreadCpuProfile.Result? cpu) =>
+            string.Create(CultureInfo.InvariantCulture, $"workers waited for input {WorkerInputWait:P1} of their time ({InputWaits:N0} waits), on a full producer queue {OutputQueueFullWait:P1}; lane pauses {LanePauses:N0}")
+            + (cpu is null ? "" : "; " + cpu.FormatWall("bench-consumer"));
+
+        public JsonObject ToJson() => new()
+        {
+            ["worker_input_wait_fraction"] = Math.Round(WorkerInputWait, 4),
+            ["worker_input_waits"] = InputWaits,
+            ["lane_pauses"] = LanePauses,
+            ["output_queue_full_wait_fraction"] = Math.Round(OutputQueueFullWait, 4),
+        };
     }
 
     private static async Task<RunResult> CoreRunAsync(Dictionary<SourceKind, LstmModel> models, byte[][] messages, byte[][] keyBytes, int[] keyIndex, int workers, CancellationToken ct, double pacedRate = 0)
@@ -417,11 +440,19 @@ public static class PipelineBench
         var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline, forecasts counted:              {full.Rate,12:N0} events/s  p50 {full.P50:N0} µs  p99 {full.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {full.Profile?.Format(full.ProfiledEvents)}; worker step ≈{full.StepUs:N2} µs/event (wall), mean batch {full.MeanBatch:N0}");
+        Console.WriteLine($"    waits: {full.Wait?.Format(full.Profile)}");
 
         // 3) The same with the forecasts topic (JSON through the idempotent producer).
         var withTopic = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic:               {withTopic.Rate,12:N0} events/s  p50 {withTopic.P50:N0} µs  p99 {withTopic.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {withTopic.Profile?.Format(withTopic.ProfiledEvents)}; worker step ≈{withTopic.StepUs:N2} µs/event, inside the topic output {withTopic.OutputUs[0]:N2} µs/event (wall), mean batch {withTopic.MeanBatch:N0}");
+        Console.WriteLine($"    waits: {withTopic.Wait?.Format(withTopic.Profile)}");
+
+        // The same with the lanes of the old default (16 chunks): a backlog pauses them, and the refetch after each resume
+        // starved the workers (docs/benchmarks.md, "Kafka path: where the wall time went").
+        var lane16 = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct, laneChunks: 16).ConfigureAwait(false);
+        Console.WriteLine($"  pipeline + forecasts topic, 16-chunk lanes: {lane16.Rate,12:N0} events/s  (the old default, same run)");
+        Console.WriteLine($"    CPU µs/event: {lane16.Profile?.TotalNs / 1e3 / Math.Max(1, lane16.ProfiledEvents):N2}; waits: {lane16.Wait?.Format(lane16.Profile)}");
 
         // The limit: what the client and broker alone need per event, consuming one tick and producing one forecast row.
         var limit = 1 / ((1 / drainRate) + (1 / produce.ClientJsonRate));
@@ -447,7 +478,7 @@ public static class PipelineBench
             ["consume_only_drain_events_per_s"] = Math.Round(drainRate),
             ["consume_only_single_message_events_per_s"] = Math.Round(singleRate),
             ["pipeline_events_per_s"] = Math.Round(full.Rate), ["p50_us"] = full.P50, ["p99_us"] = full.P99,
-            ["pipeline_with_forecasts_topic_events_per_s"] = Math.Round(withTopic.Rate), ["with_topic_p50_us"] = withTopic.P50, ["with_topic_p99_us"] = withTopic.P99,
+            ["pipeline_with_forecasts_topic_events_per_s"] = Math.Round(withTopic.Rate), ["pipeline_with_forecasts_topic_lane16_events_per_s"] = Math.Round(lane16.Rate), ["with_topic_p50_us"] = withTopic.P50, ["with_topic_p99_us"] = withTopic.P99,
             ["profile"] = new JsonObject
             {
                 ["pipeline"] = full.Profile?.ToJson(full.ProfiledEvents),
@@ -455,6 +486,10 @@ public static class PipelineBench
                 ["worker_step_wall_us_per_event"] = new JsonArray(Math.Round(full.StepUs, 3), Math.Round(withTopic.StepUs, 3)),
                 ["topic_output_wall_us_per_event"] = Math.Round(withTopic.OutputUs[0], 3),
                 ["mean_batch"] = new JsonArray(Math.Round(full.MeanBatch, 1), Math.Round(withTopic.MeanBatch, 1)),
+                ["waits"] = full.Wait?.ToJson(),
+                ["waits_with_forecasts_topic"] = withTopic.Wait?.ToJson(),
+                ["pipeline_with_forecasts_topic_lane16"] = lane16.Profile?.ToJson(lane16.ProfiledEvents),
+                ["waits_with_forecasts_topic_lane16"] = lane16.Wait?.ToJson(),
             },
             ["us_per_event"] = new JsonObject
             {
@@ -516,9 +551,9 @@ public static class PipelineBench
         return rate;
     }
 
-    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct)
+    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity)
     {
-        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = 16, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
+        var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = laneChunks, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
         var counting = new CountingOutput();
         KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = "forecasts" }, NullLogger.Instance) : null;
         var timedTopic = topic is null ? null : new TimedOutput(topic);
@@ -538,6 +573,10 @@ public static class PipelineBench
         var profile = ThreadCpuProfile.Start();
         var outputTicks0 = timedTopic?.Ticks ?? 0;
         var stepTicks0 = StepTicks(pipeline);
+        var inputWait0 = pipeline.Metrics.Sum(m => m.InputWaitNs);
+        var inputWaits0 = pipeline.Metrics.Sum(m => m.InputWaits);
+        var pauses0 = consumer.Pauses;
+        var queueFull0 = topic?.QueueFullWaitTime ?? TimeSpan.Zero;
         var sw = Stopwatch.StartNew();
         var startCount = counting.Count;
         try
@@ -552,6 +591,11 @@ public static class PipelineBench
         sw.Stop();
         var done = counting.Count - startCount;
         var cpu = profile.Stop();
+        var waits = new Waits(
+            (pipeline.Metrics.Sum(m => m.InputWaitNs) - inputWait0) / 1e9 / (workers * sw.Elapsed.TotalSeconds),
+            pipeline.Metrics.Sum(m => m.InputWaits) - inputWaits0,
+            consumer.Pauses - pauses0,
+            ((topic?.QueueFullWaitTime ?? TimeSpan.Zero) - queueFull0).TotalSeconds / (workers * sw.Elapsed.TotalSeconds));
         var outputUs = timedTopic is null ? 0 : (timedTopic.Ticks - outputTicks0) * 1e6 / Stopwatch.Frequency / done;
         var stepUs = (StepTicks(pipeline) - stepTicks0) * 1e6 / Stopwatch.Frequency / done;
         await stop.CancelAsync().ConfigureAwait(false);
@@ -563,7 +607,7 @@ public static class PipelineBench
         var t = pipeline.Totals();
         return new RunResult(sw.Elapsed.TotalSeconds, done / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)t.Forecasts / Math.Max(1, t.Batches))
         {
-            Profile = cpu, ProfiledEvents = done, OutputUs = [outputUs], StepUs = stepUs,
+            Profile = cpu, ProfiledEvents = done, OutputUs = [outputUs], StepUs = stepUs, Wait = waits,
         };
     }
 

@@ -31,9 +31,17 @@ public sealed class PipelineOptions
     /// <summary>Longest an event waits for its micro-batch to fill when input is idle (0 = flush as soon as idle).</summary>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>Capacity of each worker's input channel, in chunks.</summary>
+    /// <summary>
+    /// Capacity of each worker's input channel, in chunks. Default 128 (× 1024 messages): a lane at its capacity pauses its
+    /// partitions and resumes at half, and a resumed partition's first messages arrive only after the client refetches them
+    /// (hundreds of ms on the mock cluster); half a lane must outlast that or the worker starves. At 16 a backlog ran at a
+    /// third of the rate with the workers idle most of the time (docs/benchmarks.md, "Kafka path: where the wall time went").
+    /// </summary>
     [Range(2, 1_000_000, ErrorMessage = "Pipeline:ChannelCapacity must be {1}..{2} chunks.")]
-    public int ChannelCapacity { get; set; } = 16;
+    public int ChannelCapacity { get; set; } = DefaultChannelCapacity;
+
+    /// <summary>The default of <see cref="ChannelCapacity"/>.</summary>
+    public const int DefaultChannelCapacity = 128;
 
     /// <summary>
     /// Messages a worker lane may hold (its channel, the chunk being processed, chunks the consumer holds back) before the

@@ -68,7 +68,10 @@ internal sealed partial class PipelineWorker
 
             if (!HasPending)
             {
-                if (!await _input.WaitToReadAsync(ct).ConfigureAwait(false)) break;
+                var idleFrom = _time.GetTimestamp();
+                var more = await _input.WaitToReadAsync(ct).ConfigureAwait(false);
+                CountInputWait(idleFrom);
+                if (!more) break;
                 continue;
             }
 
@@ -83,20 +86,31 @@ internal sealed partial class PipelineWorker
             var remaining = TimeSpan.FromSeconds((double)(_maxWaitTicks - waited) / _time.TimestampFrequency);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(remaining);
+            var waitFrom = _time.GetTimestamp();
             try
             {
-                if (!await _input.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+                var more = await _input.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
+                CountInputWait(waitFrom);
+                if (!more)
                 {
                     break;
                 }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
+                CountInputWait(waitFrom);
                 await FlushAllAsync(ct).ConfigureAwait(false);
             }
         }
 
         await FlushAllAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds the time since <paramref name="from"/> to the worker's input waits (only on the idle path: no cost per event).</summary>
+    private void CountInputWait(long from)
+    {
+        Metrics.InputWaits++;
+        Metrics.InputWaitNs += (long)((_time.GetTimestamp() - from) * 1e9 / _time.TimestampFrequency);
     }
 
     /// <summary>Handles control items left in the mailbox (checkpoint captures), between two chunks.</summary>

@@ -34,6 +34,13 @@ public sealed class WorkerMetrics
     /// <summary>Time of one micro-batch's LSTM step (and de-normalisation), per batch.</summary>
     public LatencyHistogram StepLatency { get; } = new();
 
+    /// <summary>Times the worker found its input empty and waited for more (idle, or a micro-batch waiting to fill).</summary>
+    public long InputWaits;
+
+    /// <summary>Nanoseconds the worker spent waiting for input: with <see cref="Events"/> and the run's length, whether the
+    /// workers were starved (the consumer or the client slower than they are) or busy.</summary>
+    public long InputWaitNs;
+
     /// <summary>Keys currently held.</summary>
     public long Keys;
 
