@@ -24,21 +24,27 @@ public static class NabData
     /// <returns>The <c>nab</c> folder.</returns>
     public static string NabDir(string dataDir) => Path.Combine(dataDir, "nab");
 
-    /// <summary>Loads every <c>&lt;category&gt;/*.csv</c> under the NAB folder, categories and files sorted by name.</summary>
+    /// <summary>Loads every <c>&lt;category&gt;/*.csv</c> of the NAB layout found at <paramref name="dataDir"/> (see <see cref="NabLayout.Find"/>).</summary>
     /// <param name="dataDir">Data directory.</param>
     /// <returns>The files.</returns>
-    public static IReadOnlyList<NabFile> LoadAll(string dataDir)
+    public static IReadOnlyList<NabFile> LoadAll(string dataDir) =>
+        LoadAll(NabLayout.Find(dataDir) ?? throw new DirectoryNotFoundException(NabLayout.NotFound(dataDir)));
+
+    /// <summary>Loads every <c>&lt;category&gt;/*.csv</c> under the layout's data folder, categories and files sorted by name.</summary>
+    /// <param name="layout">Where the parts are.</param>
+    /// <returns>The files.</returns>
+    public static IReadOnlyList<NabFile> LoadAll(NabLayout layout)
     {
-        var nab = NabDir(dataDir);
-        var windows = ReadWindows(Path.Combine(nab, "combined_windows.json"));
+        ArgumentNullException.ThrowIfNull(layout);
+        var windows = ReadWindows(layout.WindowsPath);
         var files = new List<NabFile>();
-        foreach (var dir in Directory.GetDirectories(nab).Order(StringComparer.Ordinal))
+        foreach (var dir in Directory.GetDirectories(layout.DataRoot).Order(StringComparer.Ordinal))
         {
             var category = Path.GetFileName(dir);
             foreach (var f in Directory.GetFiles(dir, "*.csv").Order(StringComparer.Ordinal)) files.Add(Load(f, category, windows));
         }
 
-        if (files.Count == 0) throw new FileNotFoundException($"No <category>/*.csv under {nab}.");
+        if (files.Count == 0) throw new FileNotFoundException($"No <category>/*.csv under {layout.DataRoot}.");
         return files;
     }
 
@@ -115,4 +121,35 @@ public static class NabData
     private static long ParseTime(string s) =>
         new DateTimeOffset(DateTime.ParseExact(s, ["yyyy-MM-dd HH:mm:ss.ffffff", "yyyy-MM-dd HH:mm:ss"], CultureInfo.InvariantCulture,
             DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), TimeSpan.Zero).ToUnixTimeMilliseconds();
+}
+
+/// <summary>Where the parts of a NAB corpus are: the folder of category folders, the windows file and the profiles file.</summary>
+/// <param name="DataRoot">Folder holding <c>&lt;category&gt;/*.csv</c>.</param>
+/// <param name="WindowsPath"><c>combined_windows.json</c>.</param>
+/// <param name="ProfilesPath"><c>profiles.json</c> (NAB's standard profile is used when it is absent).</param>
+public sealed record NabLayout(string DataRoot, string WindowsPath, string ProfilesPath)
+{
+    /// <summary>
+    /// Finds a NAB corpus at <paramref name="dir"/>, in one of three layouts: <c>dir/nab/</c> with <c>combined_windows.json</c>
+    /// and <c>profiles.json</c> beside the category folders (this project's <c>../shared/data</c>); <c>dir</c> itself being
+    /// that folder; or a checkout of NAB's own repository (<c>data/&lt;category&gt;/</c>, <c>labels/combined_windows.json</c>,
+    /// <c>config/profiles.json</c>).
+    /// </summary>
+    /// <param name="dir">Folder to look in.</param>
+    /// <returns>The layout, or null when none is there.</returns>
+    public static NabLayout? Find(string dir)
+    {
+        var nab = Path.Combine(dir, "nab");
+        if (Directory.Exists(nab)) return new NabLayout(nab, Path.Combine(nab, "combined_windows.json"), Path.Combine(nab, "profiles.json"));
+        if (File.Exists(Path.Combine(dir, "combined_windows.json"))) return new NabLayout(dir, Path.Combine(dir, "combined_windows.json"), Path.Combine(dir, "profiles.json"));
+        var labels = Path.Combine(dir, "labels", "combined_windows.json");
+        if (File.Exists(labels) && Directory.Exists(Path.Combine(dir, "data"))) return new NabLayout(Path.Combine(dir, "data"), labels, Path.Combine(dir, "config", "profiles.json"));
+        return null;
+    }
+
+    /// <summary>The error text for a folder without a NAB layout.</summary>
+    /// <param name="dir">The folder.</param>
+    /// <returns>What was looked for.</returns>
+    public static string NotFound(string dir) =>
+        $"no NAB corpus under {dir}: looked for nab/ (category folders with combined_windows.json beside them), combined_windows.json in the folder itself, and NAB's repository layout (data/, labels/combined_windows.json).";
 }

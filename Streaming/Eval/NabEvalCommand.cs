@@ -35,7 +35,7 @@ public static class NabEvalCommand
 
     private static Command CreateNab()
     {
-        var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Shared data folder holding nab/.", DefaultValueFactory = _ => new DirectoryInfo("../shared/data") };
+        var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Folder holding nab/ (category folders beside combined_windows.json and profiles.json), that folder itself, or a checkout of NAB's repository.", DefaultValueFactory = _ => new DirectoryInfo("../shared/data") };
         var output = new Option<FileInfo>("--out") { Description = "Write the JSON report here.", DefaultValueFactory = _ => new FileInfo("artifacts/eval/nab.json") };
         var hidden = new Option<int>("--hidden") { Description = "LSTM hidden size.", DefaultValueFactory = _ => 24 };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs on each file's probation rows (--mode probation).", DefaultValueFactory = _ => 8 };
@@ -61,7 +61,7 @@ public static class NabEvalCommand
             Hidden = parse.GetValue(hidden), Epochs = parse.GetValue(epochs), Seed = parse.GetValue(seed), Mode = parse.GetValue(mode),
             Online = new OnlineLstmSettings { RetrainEvery = parse.GetValue(retrain) },
             Components = TryParseComponents(parse.GetValue(components), out var c) ? c : NabComponents.All, Refractory = parse.GetValue(refractory),
-        }, parse.GetValue(only), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(results)));
+        }, parse.GetValue(only), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(results), parse.GetResult(dataDir) is { Implicit: false }));
         return nab;
     }
 
@@ -73,7 +73,8 @@ public static class NabEvalCommand
     public static NabEvalReport Evaluate(string dataDir, NabLstmSettings settings, string? only = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var files = NabData.LoadAll(dataDir).Where(f => only is null || f.Series.Name == only || f.FileName == only).ToArray();
+        var layout = NabLayout.Find(dataDir) ?? throw new DirectoryNotFoundException(NabLayout.NotFound(dataDir));
+        var files = NabData.LoadAll(layout).Where(f => only is null || f.Series.Name == only || f.FileName == only).ToArray();
         if (files.Length == 0) throw new FileNotFoundException($"No NAB file named '{only}'.");
         var ours = new double[files.Length][];
         // Files are independent (each learned from scratch), so they run in parallel; each result is deterministic.
@@ -83,7 +84,7 @@ public static class NabEvalCommand
         });
         var baseline = files.Select(f => NabDetectors.WindowedGaussian(f.Values)).ToArray();
         var series = files.Select(f => f.Series).ToArray();
-        var profiles = ReadProfiles(Path.Combine(NabData.NabDir(dataDir), "profiles.json"));
+        var profiles = ReadProfiles(layout.ProfilesPath);
         return new NabEvalReport(files, profiles.Select(p => (p.Name, NabScorer.Optimise(series, ours, p.Profile), NabScorer.Optimise(series, baseline, p.Profile))).ToArray())
         {
             OursScores = ours,
@@ -137,13 +138,13 @@ public static class NabEvalCommand
     };
 
     /// <summary>The <c>eval nab</c> action: 0 on success, 2 when the data cannot be read.</summary>
-    internal static int Run(DirectoryInfo dataDir, FileInfo output, NabLstmSettings settings, string? only, TextWriter stdout, TextWriter stderr, DirectoryInfo? results = null)
+    internal static int Run(DirectoryInfo dataDir, FileInfo output, NabLstmSettings settings, string? only, TextWriter stdout, TextWriter stderr, DirectoryInfo? results = null, bool dataDirGiven = false)
     {
         NabEvalReport report;
         var sw = Stopwatch.StartNew();
         try
         {
-            report = Evaluate(ResolveDataDir(dataDir.FullName), settings, only);
+            report = Evaluate(ResolveDataDir(dataDir.FullName, dataDirGiven), settings, only);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or JsonException)
         {
@@ -229,17 +230,20 @@ public static class NabEvalCommand
         return 0;
     }
 
-    /// <summary>The data folder if it holds <c>nab/</c>; otherwise the first <c>shared/data</c> with <c>nab/</c> found walking up
-    /// from the current directory (so the default <c>../shared/data</c> also works from a nested worktree).</summary>
+    /// <summary>The data folder when it holds a NAB layout (<see cref="NabLayout.Find"/>). Only when the folder was not given
+    /// (the default <c>../shared/data</c>) and holds none, the first <c>shared/data</c> with one found walking up from the
+    /// current directory (so the default also works from a nested worktree); a folder given on the command line is never
+    /// replaced by another.</summary>
     /// <param name="dataDir">Requested folder.</param>
+    /// <param name="given">Whether the folder was given on the command line.</param>
     /// <returns>The folder to read.</returns>
-    internal static string ResolveDataDir(string dataDir)
+    internal static string ResolveDataDir(string dataDir, bool given = false)
     {
-        if (Directory.Exists(NabData.NabDir(dataDir))) return dataDir;
+        if (given || NabLayout.Find(dataDir) is not null) return dataDir;
         for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
         {
             var candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(NabData.NabDir(candidate))) return candidate;
+            if (NabLayout.Find(candidate) is not null) return candidate;
         }
 
         return dataDir;

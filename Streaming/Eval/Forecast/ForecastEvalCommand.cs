@@ -80,6 +80,7 @@ public static class ForecastEvalCommand
             return 2;
         }
 
+        if (series.SortedByTime) stdout.WriteLine("note: the rows were not in time order (e.g. newest first); they are read, forecast and written in time order");
         var result = ForecastEvaluation.Run(series, q.Horizons, q.Settings, CalendarFor(series, q.Calendar));
         foreach (var path in new[] { q.Predictions, q.Json, q.Plot })
         {

@@ -70,7 +70,7 @@ public static class ForecastOutputs
         (bool H1, bool HK, bool Coverage) alone = r.Models.Any(m => m.Name == LstmAlone) ? Goals(r, LstmAlone) : (false, false, false);
         var doc = new
         {
-            input = new { file = input, value_column = valueColumn, rows = r.Series.Count, skipped_rows = r.Series.SkippedRows, keys = r.KeyCount, series_std = J(r.SeriesStd) },
+            input = new { file = input, value_column = valueColumn, rows = r.Series.Count, skipped_rows = r.Series.SkippedRows, keys = r.KeyCount, series_std = J(r.SeriesStd), sorted_by_time = r.Series.SortedByTime },
             horizons = r.Horizons,
             calendar = r.Calendar.ToString(),
             period = new { final = r.Periods.Count == 0 ? 0 : r.Periods[^1].Period, detections = r.Periods.Select(p => new { row = p.Row, period = p.Period }) },

@@ -4,7 +4,7 @@ namespace StreamLstm.Streaming.Eval.Forecast;
 
 /// <summary>A univariate series read from a CSV: the rows kept, in time order.</summary>
 /// <param name="Timestamps">The time cell of each row as written in the file.</param>
-/// <param name="TimesMs">Unix milliseconds per row when the time column holds dates (null when it holds plain numbers).</param>
+/// <param name="TimesMs">Unix milliseconds per row when the time column holds dates or Unix epochs (null when it holds plain numbers).</param>
 /// <param name="Values">Value per row.</param>
 /// <param name="SkippedRows">Data rows dropped: empty or non-numeric value, or not matching a filter.</param>
 public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] Values, int SkippedRows)
@@ -18,6 +18,9 @@ public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] V
     /// Rows left out by a filter are not part of the series and are not listed.
     /// </summary>
     public IReadOnlyList<(int Before, string Timestamp)> Missing { get; init; } = [];
+
+    /// <summary>Whether the file was not in time order and its rows were sorted by time (within each key).</summary>
+    public bool SortedByTime { get; init; }
 
     /// <summary>Rows.</summary>
     public int Count => Values.Length;
@@ -34,75 +37,83 @@ public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] V
     }
 }
 
-/// <summary>Reads one value column of a CSV with a header row, keyed by a time column, with optional <c>column=value</c> filters.</summary>
+/// <summary>
+/// Reads one value column of a delimited text file keyed by a time column, with optional <c>column=value</c> filters.
+/// Comma, semicolon, tab or bar delimited (guessed from the first line), RFC 4180 quotes, prices written <c>"$1,234.50"</c>;
+/// columns by header name (exact, else the one name equal ignoring case) or, when the names are whole numbers that no header
+/// has, by 1-based position (a first line whose time and value cells read as data is then data, not a header). Times are
+/// dates (ISO 8601 and common export forms, UTC unless an offset is written), Unix seconds or milliseconds, or plain numbers.
+/// Rows out of time order (a file written newest first) are put in time order, per key, before anything reads them.
+/// </summary>
 public static class SeriesCsv
 {
-    private static readonly string[] DateFormats =
-    [
-        "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-ddTHH:mm:ss", "yyyy-MM-ddTHH:mm:ss.FFFFFFF", "yyyy-MM-ddTHH:mm:ssK",
-        "yyyy-MM-ddTHH:mm:ss.FFFFFFFK", "yyyy-MM-dd HH:mm", "yyyy-MM-dd", "yyyyMMdd HHmmss",
-    ];
-
-    /// <summary>Reads the file. Rows whose value cell is empty or not a number are skipped and counted; an unreadable time is an error.</summary>
+    /// <summary>Reads the file. Rows whose value cell is empty or not a number are kept apart and counted; an unreadable time is an error.</summary>
     /// <param name="path">CSV path.</param>
-    /// <param name="timeColumn">Header of the time column (dates, or plain numbers such as minutes).</param>
-    /// <param name="valueColumn">Header of the value column.</param>
+    /// <param name="timeColumn">Header (or 1-based position) of the time column.</param>
+    /// <param name="valueColumn">Header (or 1-based position) of the value column.</param>
     /// <param name="filters">Keep only rows whose named column equals the value (all must match).</param>
     /// <param name="keyColumn">Column naming the series each row belongs to (null: one series).</param>
-    /// <returns>The series, in file order (which must be time order, within each key).</returns>
+    /// <returns>The series, in time order (within each key; file order among equal times).</returns>
     public static SeriesData Read(string path, string timeColumn, string valueColumn, IReadOnlyList<(string Column, string Value)>? filters = null, string? keyColumn = null)
     {
         filters ??= [];
         using var reader = new StreamReader(path);
-        var header = reader.ReadLine() ?? throw new FormatException($"{path}: empty file.");
-        var names = Split(header);
-        int ti = Index(names, timeColumn, path), vi = Index(names, valueColumn, path);
-        var fi = filters.Select(f => (Index(names, f.Column, path), f.Value)).ToArray();
-        var ki = keyColumn is null ? -1 : Index(names, keyColumn, path);
-        var keys = new List<string>();
-        var stamps = new List<string>();
-        var values = new List<double>();
-        var times = new List<long>();
-        bool? dated = null;
+        string? first;
+        var lineNo = 0;
+        do
+        {
+            first = reader.ReadLine();
+            lineNo++;
+        }
+        while (first is not null && first.Trim().Length == 0);
+        if (first is null) throw new FormatException($"{path}: empty file.");
+        var delimiter = CsvCells.DetectDelimiter(first);
+        var names = CsvCells.Split(first, delimiter);
+        var requested = new List<string> { timeColumn, valueColumn };
+        requested.AddRange(filters.Select(f => f.Column));
+        if (keyColumn is not null) requested.Add(keyColumn);
+        var (columns, headerless) = ResolveColumns(names, requested, path, delimiter);
+        int ti = columns[0], vi = columns[1];
+        var fi = filters.Select((f, i) => (columns[2 + i], f.Value)).ToArray();
+        var ki = keyColumn is null ? -1 : columns[^1];
+
+        var rows = new List<Row>();
+        TimeKind? kind = null;
         var skipped = 0;
-        var missing = new List<(int, string)>();
-        var lineNo = 1;
-        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        var firstDataLine = headerless ? lineNo : lineNo + 1;
+        var lines = headerless ? new[] { first }.Concat(ReadLines(reader)) : ReadLines(reader);
+        lineNo = firstDataLine - 1;
+        foreach (var line in lines)
         {
             lineNo++;
-            if (line.Length == 0) continue;
-            var cells = Split(line);
+            if (line.Trim().Length == 0) continue;
+            var cells = CsvCells.Split(line, delimiter);
             if (fi.Any(f => f.Item1 >= cells.Length || cells[f.Item1] != f.Value)) { skipped++; continue; }
-            if (vi >= cells.Length || !double.TryParse(cells[vi], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+            var stamp = ti < cells.Length ? cells[ti] : "";
+            var key = ki >= 0 ? (ki < cells.Length ? cells[ki] : "") : "";
+            if (vi >= cells.Length || !CsvCells.TryParseNumber(cells[vi], out var v))
             {
+                // A row without a value keeps its place (and its time, when readable) for the predictions file.
                 skipped++;
-                missing.Add((values.Count, ti < cells.Length ? cells[ti] : ""));
+                var known = kind is { } k && TimeCells.TryRead(stamp, k, out var tm) ? tm : double.NaN;
+                rows.Add(new Row(stamp, known, double.NaN, key));
                 continue;
             }
 
-            var stamp = ti < cells.Length ? cells[ti] : "";
-            dated ??= !double.TryParse(stamp, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
-            if (dated.Value)
+            kind ??= TimeCells.Classify(stamp) ?? throw new FormatException($"{path}:{lineNo}: time '{stamp}' is neither a date (yyyy-MM-dd[ HH:mm:ss], ISO 8601, M/d/yyyy) nor a number.");
+            if (!TimeCells.TryRead(stamp, kind.Value, out var t))
             {
-                if (!DateTime.TryParseExact(stamp, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t))
-                {
-                    throw new FormatException($"{path}:{lineNo}: time '{stamp}' is not a date (yyyy-MM-dd[ HH:mm:ss]).");
-                }
-
-                times.Add(new DateTimeOffset(t, TimeSpan.Zero).ToUnixTimeMilliseconds());
-            }
-            else if (!double.TryParse(stamp, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-            {
-                throw new FormatException($"{path}:{lineNo}: time '{stamp}' is not a number like the rows before it.");
+                throw new FormatException(kind == TimeKind.Date
+                    ? $"{path}:{lineNo}: time '{stamp}' is not a date like the rows before it."
+                    : $"{path}:{lineNo}: time '{stamp}' is not a number like the rows before it.");
             }
 
-            stamps.Add(stamp);
-            values.Add(v);
-            if (ki >= 0) keys.Add(ki < cells.Length ? cells[ki] : "");
+            rows.Add(new Row(stamp, t, v, key));
         }
 
-        if (values.Count == 0) throw new FormatException($"{path}: no row has a numeric '{valueColumn}'.");
-        return new SeriesData(stamps.ToArray(), dated == true ? times.ToArray() : null, values.ToArray(), skipped) { Keys = ki >= 0 ? keys.ToArray() : null, Missing = missing };
+        if (!rows.Any(r => !double.IsNaN(r.Value))) throw new FormatException($"{path}: no row has a numeric '{valueColumn}'.");
+        var order = TimeOrder(rows, out var sorted);
+        return Build(rows, order, kind!.Value, skipped, ki >= 0, sorted);
     }
 
     /// <summary>Parses <c>column=value</c>.</summary>
@@ -115,12 +126,99 @@ public static class SeriesCsv
         return (text[..eq], text[(eq + 1)..]);
     }
 
-    private static int Index(string[] names, string column, string path)
+    private static IEnumerable<string> ReadLines(StreamReader reader)
     {
-        var i = Array.IndexOf(names, column);
-        return i >= 0 ? i : throw new FormatException($"{path}: no column '{column}' (columns: {string.Join(", ", names)}).");
+        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine()) yield return line;
     }
 
-    // Plain comma split; surrounding quotes and spaces are removed (the real-data files have no embedded commas).
-    private static string[] Split(string line) => line.Split(',').Select(c => c.Trim().Trim('"')).ToArray();
+    /// <summary>Column indices by name (exact, else unique ignoring case), or by 1-based position when every name is a number no header has.</summary>
+    private static (int[] Columns, bool Headerless) ResolveColumns(string[] names, List<string> requested, string path, char delimiter)
+    {
+        var byName = requested.Select(r => IndexOf(names, r)).ToArray();
+        if (byName.All(i => i >= 0)) return (byName, false);
+        if (requested.All(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= names.Length))
+        {
+            var positions = requested.Select(r => int.Parse(r, CultureInfo.InvariantCulture) - 1).ToArray();
+            var looksLikeData = TimeCells.Classify(names[positions[0]]) is not null && CsvCells.TryParseNumber(names[positions[1]], out _);
+            return (positions, looksLikeData);
+        }
+
+        var missing = requested.First(r => IndexOf(names, r) < 0);
+        var shown = delimiter == ',' ? "" : $" (delimiter '{(delimiter == '\t' ? "\\t" : delimiter.ToString())}')";
+        throw new FormatException($"{path}: no column '{missing}' (columns: {string.Join(", ", names)}){shown}; name a column by its header or, in a file without one, by its 1-based position.");
+    }
+
+    private static int IndexOf(string[] names, string column)
+    {
+        var exact = Array.IndexOf(names, column);
+        if (exact >= 0) return exact;
+        var folded = names.Select((n, i) => (n, i)).Where(p => string.Equals(p.n, column.Trim(), StringComparison.OrdinalIgnoreCase)).ToArray();
+        return folded.Length == 1 ? folded[0].i : -1;
+    }
+
+    /// <summary>
+    /// The rows' order: file order when each key's times never go back; otherwise each key's rows are stably sorted by time
+    /// into the places that key holds in the file (so several keys stay interleaved as they were). A row without a readable
+    /// time takes the time of the row before it (of its key).
+    /// </summary>
+    private static int[] TimeOrder(List<Row> rows, out bool sorted)
+    {
+        var order = Enumerable.Range(0, rows.Count).ToArray();
+        sorted = false;
+        foreach (var group in order.GroupBy(i => rows[i].Key, StringComparer.Ordinal))
+        {
+            var places = group.ToArray();
+            var times = new double[places.Length];
+            var last = double.NegativeInfinity;
+            var inOrder = true;
+            for (var j = 0; j < places.Length; j++)
+            {
+                var t = rows[places[j]].Time;
+                times[j] = double.IsNaN(t) ? last : t;
+                if (times[j] < last) inOrder = false;
+                last = times[j];
+            }
+
+            if (inOrder) continue;
+            sorted = true;
+            var byTime = Enumerable.Range(0, places.Length).OrderBy(j => times[j]).Select(j => places[j]).ToArray();
+            for (var j = 0; j < places.Length; j++) order[places[j]] = byTime[j];
+        }
+
+        return order;
+    }
+
+    private static SeriesData Build(List<Row> rows, int[] order, TimeKind kind, int skipped, bool keyed, bool sorted)
+    {
+        var stamps = new List<string>();
+        var values = new List<double>();
+        var times = new List<long>();
+        var keys = new List<string>();
+        var missing = new List<(int, string)>();
+        foreach (var i in order)
+        {
+            var r = rows[i];
+            if (double.IsNaN(r.Value))
+            {
+                missing.Add((values.Count, r.Stamp));
+                continue;
+            }
+
+            stamps.Add(r.Stamp);
+            values.Add(r.Value);
+            times.Add((long)r.Time);
+            keys.Add(r.Key);
+        }
+
+        var dated = kind != TimeKind.Number;
+        return new SeriesData(stamps.ToArray(), dated ? times.ToArray() : null, values.ToArray(), skipped)
+        {
+            Keys = keyed ? keys.ToArray() : null,
+            Missing = missing,
+            SortedByTime = sorted,
+        };
+    }
+
+    /// <summary>One data row as read: its time cell, the time it reads as (NaN when unreadable), its value (NaN: missing) and key.</summary>
+    private readonly record struct Row(string Stamp, double Time, double Value, string Key);
 }

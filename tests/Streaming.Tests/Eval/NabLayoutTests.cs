@@ -60,6 +60,41 @@ public sealed class NabLayoutTests : IDisposable
     }
 
     [Fact]
+    public void LoadAll_ReadsTheNabFolderItself_AndNabsRepositoryLayout_AsTheSameFiles()
+    {
+        WriteLayout();
+        var expected = NabData.LoadAll(_root.FullName).Select(f => (f.Series.Name, f.Series.Windows.Count, f.Values.Length)).ToArray();
+
+        // --data-dir pointing at the nab/ folder itself.
+        Assert.Equal(expected, NabData.LoadAll(Nab).Select(f => (f.Series.Name, f.Series.Windows.Count, f.Values.Length)));
+
+        // A checkout of NAB's repository: data/<category>/, labels/combined_windows.json, config/profiles.json.
+        var repo = Path.Combine(_root.FullName, "NAB");
+        Directory.CreateDirectory(Path.Combine(repo, "labels"));
+        Directory.CreateDirectory(Path.Combine(repo, "config"));
+        Directory.Move(Nab, Path.Combine(repo, "data"));
+        File.Move(Path.Combine(repo, "data", "combined_windows.json"), Path.Combine(repo, "labels", "combined_windows.json"));
+        File.Move(Path.Combine(repo, "data", "profiles.json"), Path.Combine(repo, "config", "profiles.json"));
+        var layout = NabLayout.Find(repo);
+        Assert.NotNull(layout);
+        Assert.Equal(Path.Combine(repo, "config", "profiles.json"), layout.ProfilesPath);
+        Assert.Equal(expected, NabData.LoadAll(repo).Select(f => (f.Series.Name, f.Series.Windows.Count, f.Values.Length)));
+    }
+
+    [Fact]
+    public void AGivenFolderWithoutNab_FailsAndSaysWhatItLookedFor_InsteadOfReadingAnotherFolder()
+    {
+        // The default data folder may be looked for higher up; a folder the user named must not be swapped for another.
+        var empty = Directory.CreateDirectory(Path.Combine(_root.FullName, "empty"));
+        Assert.Equal(empty.FullName, NabEvalCommand.ResolveDataDir(empty.FullName, given: true));
+        var error = new StringWriter();
+        var code = NabEvalCommand.Run(empty, new FileInfo(Path.Combine(_root.FullName, "nab.json")), new NabLstmSettings(), null, new StringWriter(), error, dataDirGiven: true);
+        Assert.Equal(2, code);
+        Assert.Contains("no NAB corpus under", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("labels/combined_windows.json", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WriteResults_WritesNabsLayout_WithScoresAndLabels()
     {
         WriteLayout();
