@@ -52,12 +52,16 @@ public static class ForecastEvaluation
         using var learner = new OnlineLstmLearner(horizons, settings, calendar, series.Count);
         var tails = new List<TailCalibration>();
         var combination = new CombinationWeights(horizons, 4);
+        // Several keys: a key's σ is floored by the change seen across all keys (see PooledChange).
+        var pooled = series.Keys is null ? null : new PooledChange();
         var (mu, sigma, names, histories) = Pass(series, horizons, h =>
         {
             OnlineForecaster[] parts = WithTails([learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)], tails, horizons);
             // Ours calibrates its σ itself (CombinationWeights.Tails); its weights are shrunk toward the last value (part 1).
-            return [.. parts, new ForecastCombiner(horizons, parts, combination, anchor: 1)];
-        });
+            OnlineForecaster[] all = [.. parts, new ForecastCombiner(horizons, parts, combination, anchor: 1)];
+            foreach (var m in all) m.Pooled = pooled;
+            return all;
+        }, pooled);
         sw.Stop();
         var std = ForecastMetrics.StandardDeviation(series.Values);
         var metrics = Score(series.Values, horizons, mu, sigma, std);
@@ -72,7 +76,8 @@ public static class ForecastEvaluation
     /// <param name="horizons">K.</param>
     /// <param name="models">Makes the models of a new key (the same names in the same order for every key).</param>
     /// <returns>Per model <c>[N, K]</c> means and standard deviations, the model names and every key's history.</returns>
-    public static (double[][] Mu, double[][] Sigma, string[] Names, List<SeriesHistory> Histories) Pass(SeriesData series, int horizons, ModelFactory models)
+    /// <param name="pooled">Change across keys, updated with each row's change from its key's previous row (null: none).</param>
+    public static (double[][] Mu, double[][] Sigma, string[] Names, List<SeriesHistory> Histories) Pass(SeriesData series, int horizons, ModelFactory models, PooledChange? pooled = null)
     {
         ArgumentNullException.ThrowIfNull(series);
         ArgumentNullException.ThrowIfNull(models);
@@ -97,6 +102,7 @@ public static class ForecastEvaluation
                 }
             }
 
+            if (pooled is not null && key.History.Count > 0) pooled.Add(series.Values[t] - key.History[key.History.Count - 1]);
             key.History.Append(series.Values[t]);
             long? time = series.TimesMs is null ? null : series.TimesMs[t];
             var j = key.History.Count - 1;

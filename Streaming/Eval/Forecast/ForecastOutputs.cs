@@ -88,6 +88,7 @@ public static class ForecastOutputs
                 learning_rate = settings.LearningRate,
                 seed = settings.Seed,
                 fine_tunes = r.Lstm.Fits,
+                short_window_fine_tunes = r.Lstm.ShortWindowFits,
                 promotions = r.Lstm.Promotions,
                 optimizer_steps = r.Lstm.OptimizerSteps,
                 first_forecast_row = r.Lstm.FirstForecastRow,

@@ -65,12 +65,24 @@ public abstract class OnlineForecaster
             for (var k = 0; k < Horizons; k++) sigma[k] *= tail.Factor(k);
         }
 
+        if (Pooled is { } pooled)
+        {
+            var floor = pooled.Floor;
+            for (var k = 0; k < Horizons; k++)
+            {
+                if (sigma[k] < floor) sigma[k] = floor;
+            }
+        }
+
         mu.CopyTo(_lastMu);
         sigma.CopyTo(_lastSigma);
 
         Rows++;
         Learn();
     }
+
+    /// <summary>Change pooled over every key of a series; when set, σ is never below its floor (null: no floor).</summary>
+    public PooledChange? Pooled { get; set; }
 
     /// <summary>Lowest <see cref="Tail"/> factor this model's σ takes (see <see cref="TailCalibration(int, double)"/>).</summary>
     public virtual double TailMinFactor => 1.0;
@@ -153,4 +165,30 @@ internal sealed class ErrorScale
     }
 
     public double Factor(int k) => _count[k] < MinErrors ? double.NaN : Math.Sqrt(Math.Max(_sum[k] / _weight[k], 1e-12));
+}
+
+/// <summary>
+/// The RMS one-row change pooled over every key of a series, as a floor for σ. A key charted with the same value many times
+/// in a row (a vital sign re-entered unchanged) would otherwise learn a σ near zero from its own errors, and the first change
+/// after it would cost an NLL of 1e9 and more; the other keys of the series say how much such a value moves.
+/// </summary>
+public sealed class PooledChange
+{
+    /// <summary>Floor as a fraction of the pooled RMS change (as <c>SeriesHistory</c> floors a key's own scale).</summary>
+    public const double Fraction = 0.25;
+
+    private double _sumSq;
+    private long _count;
+
+    /// <summary>The floor: <see cref="Fraction"/> of the RMS change so far (0 before any).</summary>
+    public double Floor => _count == 0 ? 0 : Fraction * Math.Sqrt(_sumSq / _count);
+
+    /// <summary>Adds one row's change from its key's previous row.</summary>
+    /// <param name="change">The change.</param>
+    public void Add(double change)
+    {
+        if (!double.IsFinite(change)) return;
+        _sumSq += change * change;
+        _count++;
+    }
 }

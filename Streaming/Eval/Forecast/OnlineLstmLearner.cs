@@ -15,6 +15,8 @@ namespace StreamLstm.Streaming.Eval.Forecast;
 /// </summary>
 public sealed class OnlineLstmLearner : IDisposable
 {
+    private const int MinShortWindow = 8;
+
     private readonly OnlineLstmSettings _s;
     private readonly int _expectedFits;
     private readonly List<OnlineLstmForecaster> _keys = [];
@@ -57,6 +59,9 @@ public sealed class OnlineLstmLearner : IDisposable
 
     /// <summary>Fine-tunes run.</summary>
     public int Fits { get; private set; }
+
+    /// <summary>Fine-tunes that trained on windows shorter than configured because no key had rows enough.</summary>
+    public int ShortWindowFits { get; private set; }
 
     /// <summary>Candidates promoted.</summary>
     public int Promotions { get; private set; }
@@ -121,10 +126,22 @@ public sealed class OnlineLstmLearner : IDisposable
         }
 
         var trainSet = new SeriesDataset(InputSize, Horizons, train);
-        if (trainSet.Windows(_s.WarmupSteps + _s.WindowLength, 1).Count == 0) return;
+        var (warmup, length) = (_s.WarmupSteps, _s.WindowLength);
+        if (trainSet.Windows(warmup + length, 1).Count == 0)
+        {
+            // Sparse series split by key (a vital sign charted a few dozen times per stay) may never grow a key as long as
+            // the configured window: train on windows as long as the longest key's rows instead (a third of them warm-up),
+            // rather than never fitting and never forecasting.
+            var longest = Enumerable.Range(0, train.Count).Select(trainSet.Length).DefaultIfEmpty(0).Max();
+            if (longest < MinShortWindow) return;
+            warmup = longest / 3;
+            length = longest - warmup;
+            ShortWindowFits++;
+        }
+
         var validationSet = new SeriesDataset(InputSize, Horizons, validation);
         var candidate = Clone(_model);
-        using var trainer = TrainerFactory.Create(candidate, Options(_stepper is null ? _s.FirstEpochs : _s.Epochs));
+        using var trainer = TrainerFactory.Create(candidate, Options(_stepper is null ? _s.FirstEpochs : _s.Epochs, warmup, length));
         if (_adam is not null) trainer.LoadOptimizerState(_adam);
         var champion = _stepper is null ? double.PositiveInfinity : trainer.Evaluate(validationSet);
         var report = trainer.Fit(trainSet, validationSet);
@@ -139,9 +156,9 @@ public sealed class OnlineLstmLearner : IDisposable
         foreach (var key in _keys) Rewarm(key);
     }
 
-    private TrainingOptions Options(int epochs) => new()
+    private TrainingOptions Options(int epochs, int warmup, int length) => new()
     {
-        Device = _s.Device, WindowLength = _s.WindowLength, WarmupSteps = _s.WarmupSteps, BatchSize = _s.BatchSize,
+        Device = _s.Device, WindowLength = length, WarmupSteps = warmup, BatchSize = _s.BatchSize,
         BatchesPerEpoch = _s.BatchesPerEpoch, Epochs = epochs, LearningRate = _s.LearningRate,
         LrWarmupSteps = 2 * _s.BatchesPerEpoch, LrDecay = LrDecay.Cosine,
         LrDecaySteps = (_s.FirstEpochs + (_expectedFits * _s.Epochs)) * _s.BatchesPerEpoch,
