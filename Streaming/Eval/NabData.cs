@@ -9,6 +9,12 @@ namespace StreamLstm.Streaming.Eval;
 /// <param name="Values">Value per row.</param>
 public sealed record NabFile(NabSeries Series, long[] TimestampsMs, double[] Values)
 {
+    /// <summary>Data rows left out because they did not read as <c>timestamp,value</c>.</summary>
+    public int SkippedRows { get; init; }
+
+    /// <summary>The first such row (line number and text), for the warning; null when none.</summary>
+    public string? FirstSkipped { get; init; }
+
     /// <summary>The category folder (<c>realKnownCause</c>, …).</summary>
     public string Category => Series.Name.Contains('/', StringComparison.Ordinal) ? Series.Name[..Series.Name.IndexOf('/', StringComparison.Ordinal)] : "";
 
@@ -64,21 +70,28 @@ public static class NabData
         var ts = new List<long>();
         var values = new List<double>();
         var lineNo = 0;
+        var skipped = 0;
+        string? firstBad = null;
         foreach (var line in File.ReadLines(csvPath))
         {
             lineNo++;
-            if (lineNo == 1 || line.Length == 0) continue;
-            var comma = line.IndexOf(',', StringComparison.Ordinal);
-            if (comma < 0
-                || !DateTime.TryParseExact(line.AsSpan(0, comma), "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)
-                || !double.TryParse(line.AsSpan(comma + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+            if (lineNo == 1 || line.Trim().Length == 0) continue;
+            var cells = Forecast.CsvCells.Split(line, ',');
+            if (cells.Length < 2
+                || !Forecast.TimeCells.TryParseDate(cells[0], out var ms)
+                || !Forecast.CsvCells.TryParseNumber(cells[1], out var v))
             {
-                throw new FormatException($"{csvPath}:{lineNo}: expected 'yyyy-MM-dd HH:mm:ss,value', got '{line}'.");
+                // A row that is not `timestamp,value` is left out and counted, not a reason to score no file at all.
+                skipped++;
+                firstBad ??= $"line {lineNo}: '{(line.Length > 60 ? line[..60] + "…" : line)}'";
+                continue;
             }
 
-            ts.Add(new DateTimeOffset(t, TimeSpan.Zero).ToUnixTimeMilliseconds());
+            ts.Add(ms);
             values.Add(v);
         }
+
+        if (ts.Count == 0) throw new FormatException($"{csvPath}: no row reads as 'timestamp,value' (yyyy-MM-dd HH:mm:ss,number).");
 
         var key = category + "/" + Path.GetFileName(csvPath);
         var rows = new List<(int, int)>();
@@ -94,7 +107,7 @@ public static class NabData
         }
 
         var series = new NabSeries(key, ts.Count, NabSeries.ProbationOf(ts.Count), rows);
-        return new NabFile(series, ts.ToArray(), values.ToArray());
+        return new NabFile(series, ts.ToArray(), values.ToArray()) { SkippedRows = skipped, FirstSkipped = firstBad };
     }
 
     /// <summary>Reads <c>combined_windows.json</c>: file → list of [start, end] timestamps.</summary>

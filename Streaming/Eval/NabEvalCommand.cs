@@ -152,6 +152,11 @@ public static class NabEvalCommand
             return 2;
         }
 
+        foreach (var f in report.Files.Where(f => f.SkippedRows > 0))
+        {
+            stderr.WriteLine($"eval nab: warning: {f.Series.Name}: {f.SkippedRows} row(s) left out, not 'timestamp,value' (first at {f.FirstSkipped})");
+        }
+
         var inv = CultureInfo.InvariantCulture;
         var std = report.Profiles[0];
         var how = settings.Mode == NabMode.Online

@@ -82,6 +82,21 @@ public sealed class NabLayoutTests : IDisposable
     }
 
     [Fact]
+    public void ARowThatIsNotTimestampValue_IsLeftOutAndCounted_TheFileIsStillRead()
+    {
+        WriteLayout();
+        var path = Path.Combine(Nab, "catA", "two.csv");
+        var lines = File.ReadAllLines(path).ToList();
+        lines.Insert(5, "2020-01-01 00:20:00,");
+        lines.Insert(9, "garbage");
+        File.WriteAllLines(path, lines);
+        var file = NabData.LoadAll(_root.FullName).Single(f => f.Series.Name == "catA/two.csv");
+        Assert.Equal(400, file.Values.Length);
+        Assert.Equal(2, file.SkippedRows);
+        Assert.StartsWith("line 6:", file.FirstSkipped, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AGivenFolderWithoutNab_FailsAndSaysWhatItLookedFor_InsteadOfReadingAnotherFolder()
     {
         // The default data folder may be looked for higher up; a folder the user named must not be swapped for another.
