@@ -85,6 +85,8 @@ internal sealed unsafe partial class NativeForecastProducer : IForecastProducer
     /// <inheritdoc />
     public void Produce(byte[] key, ReadOnlySpan<byte> value, DeliveryEpochs.Epoch epoch, CancellationToken cancellationToken)
     {
+        // Writing after dispose would hand a destroyed handle to the library: refuse it (as the client path does).
+        ObjectDisposedException.ThrowIf(_rk == 0, this);
         var opaque = (nint)(epoch.Handler(_register).Seq << AttemptBits);
         fixed (byte* k = key)
         fixed (byte* v = value)
