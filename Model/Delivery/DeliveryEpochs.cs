@@ -23,6 +23,15 @@ public sealed class DeliveryEpochs
         _progress.Signal();
     }
 
+    /// <summary>Marks <paramref name="count"/> deliveries of <paramref name="epoch"/> as finished at once (bulk delivery reports).</summary>
+    /// <param name="epoch">The epoch the deliveries were counted in.</param>
+    /// <param name="count">How many.</param>
+    public void Complete(Epoch epoch, long count)
+    {
+        epoch.Complete(count);
+        _progress.Signal();
+    }
+
     /// <summary>
     /// Prepares a wait for queue space: call before trying to hand a message over, then <see cref="WaitForProgress"/> if the
     /// queue was full, so a delivery finishing in between is not missed.
@@ -82,10 +91,10 @@ public sealed class DeliveryEpochs
         /// <param name="count">How many.</param>
         public void Begin(long count = 1) => Interlocked.Add(ref _pending, count);
 
-        internal void Complete()
+        internal void Complete(long count = 1)
         {
-            // Full fences on both sides (Decrement here, Exchange in Close): one of them sees the other's write.
-            if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _closed) == 1) Drained.TrySetResult();
+            // Full fences on both sides (Add here, Exchange in Close): one of them sees the other's write.
+            if (Interlocked.Add(ref _pending, -count) == 0 && Volatile.Read(ref _closed) == 1) Drained.TrySetResult();
         }
 
         internal void Close()

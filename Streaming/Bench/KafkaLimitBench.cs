@@ -26,6 +26,9 @@ internal static class KafkaLimitBench
         /// client binary, output binary, then output JSON and binary warm (every key seen before: the service's steady state).
         /// </summary>
         public double[] CpuUs { get; init; } = [];
+
+        /// <summary>Managed bytes allocated per row, least of the repeats, keys seen before: output JSON, output binary, native JSON, native binary.</summary>
+        public double[] WarmBytes { get; init; } = [];
     }
 
     /// <summary>CPU time of the whole process: on a shared box it is far steadier than wall-clock rates.</summary>
@@ -66,6 +69,11 @@ internal static class KafkaLimitBench
         var ob = new List<double>();
         var ojw = new List<double>();
         var obw = new List<double>();
+        var nj = new List<double>();
+        var nb = new List<double>();
+        var njw = new List<double>();
+        var nbw = new List<double>();
+        var bytes = new List<double[]>();
         for (var i = 0; i < repeats; i++)
         {
             var rowsN = json.Length;
@@ -78,21 +86,29 @@ internal static class KafkaLimitBench
                 await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct), ob, rowsN).ConfigureAwait(false),
                 await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ojw, ct).ConfigureAwait(false),
                 await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, obw, ct).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct, ForecastProducePath.Native), nj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct, ForecastProducePath.Native), nb, rowsN).ConfigureAwait(false),
+                await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, njw, ct, ForecastProducePath.Native).ConfigureAwait(false),
+                await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, nbw, ct, ForecastProducePath.Native).ConfigureAwait(false),
             };
             cpus.Add(cpu);
-            Console.WriteLine($"    repeat {i}: CPU µs/row client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (keys seen before: {cpu[5]:N2}), client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (keys seen: {cpu[6]:N2})");
+            bytes.Add([ojw[^1], obw[^1], njw[^1], nbw[^1]]);
+            Console.WriteLine($"    repeat {i}: CPU µs/row client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (keys seen before: {cpu[5]:N2}; native {cpu[7]:N2}, keys seen {cpu[9]:N2}), client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (keys seen: {cpu[6]:N2}; native {cpu[8]:N2}, keys seen {cpu[10]:N2})");
 
             runs.Add(new JsonObject
             {
                 ["cpu_us_per_row"] = new JsonArray([.. cpus[^1].Select(c => JsonValue.Create(Math.Round(c, 2)))]),
                 ["client_plain_json_per_s"] = Math.Round(cp[^1]), ["client_json_per_s"] = Math.Round(cj[^1]), ["output_json_per_s"] = Math.Round(oj[^1]),
                 ["client_binary_per_s"] = Math.Round(cb[^1]), ["output_binary_per_s"] = Math.Round(ob[^1]),
+                ["native_output_json_per_s"] = Math.Round(nj[^1]), ["native_output_binary_per_s"] = Math.Round(nb[^1]),
+                ["allocated_bytes_per_row_keys_seen"] = new JsonArray([.. bytes[^1].Select(c => JsonValue.Create(Math.Round(c, 1)))]),
             });
         }
 
         return new ProduceCosts(cp.Max(), cj.Max(), oj.Max(), cb.Max(), ob.Max(), (int)json.Average(v => v.Length), binary[0].Length, runs)
         {
-            CpuUs = [.. Enumerable.Range(0, 7).Select(k => cpus.Min(c => c[k]))],
+            CpuUs = [.. Enumerable.Range(0, 11).Select(k => cpus.Min(c => c[k]))],
+            WarmBytes = [.. Enumerable.Range(0, 4).Select(k => bytes.Min(c => c[k]))],
         };
     }
 
@@ -183,28 +199,28 @@ internal static class KafkaLimitBench
 
     /// <summary>
     /// The output with every key seen before and its code warm (the service's steady state, where keys repeat): one untimed
-    /// pass, then the timed one. Returns the process CPU µs per row of the timed pass and adds its rate to <paramref name="rates"/>.
+    /// pass, then the timed one. Returns the process CPU µs per row of the timed pass and adds its managed bytes allocated per
+    /// row (all threads) to <paramref name="allocated"/>.
     /// </summary>
-    private static async Task<double> WarmOutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, List<double> rates, CancellationToken ct)
+    private static async Task<double> WarmOutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, List<double> allocated, CancellationToken ct, ForecastProducePath path = ForecastProducePath.Client)
     {
-        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format }, NullLogger.Instance);
+        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format, ProducePath = path }, NullLogger.Instance);
         var rows = batches.Sum(b => b.Count);
         foreach (var b in batches) await output.WriteAsync(b, ct).ConfigureAwait(false);
         await output.FlushAsync(ct).ConfigureAwait(false);
         var cpu = CpuUs();
-        var sw = Stopwatch.StartNew();
+        var alloc = GC.GetTotalAllocatedBytes(false);
         foreach (var b in batches) await output.WriteAsync(b, ct).ConfigureAwait(false);
         await output.FlushAsync(ct).ConfigureAwait(false);
-        sw.Stop();
         var perRow = (CpuUs() - cpu) / rows;
+        allocated.Add((double)(GC.GetTotalAllocatedBytes(false) - alloc) / rows);
         if (output.Delivered != 2L * rows) throw new InvalidOperationException($"output produce: {output.Delivered} of {2 * rows} delivered");
-        rates.Add(rows / sw.Elapsed.TotalSeconds);
         return perRow;
     }
 
-    private static async Task<double> OutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, CancellationToken ct)
+    private static async Task<double> OutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, CancellationToken ct, ForecastProducePath path = ForecastProducePath.Client)
     {
-        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format }, NullLogger.Instance);
+        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format, ProducePath = path }, NullLogger.Instance);
         var rows = batches.Sum(b => b.Count);
         var sw = Stopwatch.StartNew();
         foreach (var b in batches) await output.WriteAsync(b, ct).ConfigureAwait(false);

@@ -435,6 +435,10 @@ public static class PipelineBench
         var cpu = produce.CpuUs;
         Console.WriteLine($"  process CPU µs per row (least of the repeats): plain client {cpu[0]:N2}; client JSON {cpu[1]:N2}, output JSON {cpu[2]:N2} (+{cpu[2] - cpu[1]:N2}); client binary {cpu[3]:N2}, output binary {cpu[4]:N2} (+{cpu[4] - cpu[3]:N2})");
         Console.WriteLine($"  the same with every key seen before (steady state): output JSON {cpu[5]:N2} (+{cpu[5] - cpu[1]:N2}), output binary {cpu[6]:N2} (+{cpu[6] - cpu[3]:N2})");
+        Console.WriteLine("  produce path, same run   {0,14} {1,14} {2,14} {3,14}", "JSON µs/row", "JSON B/row", "binary µs/row", "binary B/row");
+        Console.WriteLine("  {0,-24} {1,14:N2} {2,14:N0} {3,14:N2} {4,14:N0}", "client (keys seen)", cpu[5], produce.WarmBytes[0], cpu[6], produce.WarmBytes[1]);
+        Console.WriteLine("  {0,-24} {1,14:N2} {2,14:N0} {3,14:N2} {4,14:N0}", "native (keys seen)", cpu[9], produce.WarmBytes[2], cpu[10], produce.WarmBytes[3]);
+        Console.WriteLine("  {0,-24} {1,14:N2} {2,14} {3,14:N2} {4,14}", "native (cold)", cpu[7], "", cpu[8], "");
 
         // 2) The whole pipeline from the topic, forecasts to a counting output.
         var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
@@ -447,6 +451,20 @@ public static class PipelineBench
         Console.WriteLine($"  pipeline + forecasts topic:               {withTopic.Rate,12:N0} events/s  p50 {withTopic.P50:N0} µs  p99 {withTopic.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {withTopic.Profile?.Format(withTopic.ProfiledEvents)}; worker step ≈{withTopic.StepUs:N2} µs/event, inside the topic output {withTopic.OutputUs[0]:N2} µs/event (wall), mean batch {withTopic.MeanBatch:N0}");
         Console.WriteLine($"    waits: {withTopic.Wait?.Format(withTopic.Profile)}");
+
+        // 3b) The same with the forecasts topic through the native produce path (librdkafka directly, bulk delivery reports).
+        var native = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct, path: ForecastProducePath.Native).ConfigureAwait(false);
+        Console.WriteLine($"  pipeline + forecasts topic, native path:  {native.Rate,12:N0} events/s  p50 {native.P50:N0} µs  p99 {native.P99:N0} µs");
+        Console.WriteLine($"    CPU µs/event by thread: {native.Profile?.Format(native.ProfiledEvents)}; inside the topic output {native.OutputUs[0]:N2} µs/event (wall)");
+        Console.WriteLine($"    waits: {native.Wait?.Format(native.Profile)}");
+        static double CpuPerEvent(RunResult r) => r.Profile is { } p ? p.TotalNs / 1e3 / Math.Max(1, r.ProfiledEvents) : double.NaN;
+        static double BytesPerEvent(RunResult r) => r.Profile is { } p ? (double)p.AllocatedBytes / Math.Max(1, r.ProfiledEvents) : double.NaN;
+        static double GcPerEvent(RunResult r) => r.Profile is { } p ? p.GcPause.TotalMicroseconds / Math.Max(1, r.ProfiledEvents) : double.NaN;
+        Console.WriteLine("  {0,-34} {1,12} {2,10} {3,12}", "same run", "CPU µs/ev", "B/event", "GC µs/ev");
+        foreach (var (label, r) in new[] { ("forecasts counted only", full), ("+ forecasts topic, client path", withTopic), ("+ forecasts topic, native path", native) })
+        {
+            Console.WriteLine("  {0,-34} {1,12:N2} {2,10:N0} {3,12:N2}", label, CpuPerEvent(r), BytesPerEvent(r), GcPerEvent(r));
+        }
 
         // The same with the lanes of the old default (16 chunks): a backlog pauses them, and the refetch after each resume
         // starved the workers (docs/benchmarks.md, "Kafka path: where the wall time went").
@@ -478,6 +496,13 @@ public static class PipelineBench
             ["consume_only_drain_events_per_s"] = Math.Round(drainRate),
             ["consume_only_single_message_events_per_s"] = Math.Round(singleRate),
             ["pipeline_events_per_s"] = Math.Round(full.Rate), ["p50_us"] = full.P50, ["p99_us"] = full.P99,
+            ["pipeline_with_forecasts_topic_native_events_per_s"] = Math.Round(native.Rate), ["with_topic_native_p50_us"] = native.P50, ["with_topic_native_p99_us"] = native.P99,
+            ["forecasts_topic_by_path"] = new JsonObject
+            {
+                ["cpu_us_per_event"] = new JsonObject { ["counted_only"] = Math.Round(CpuPerEvent(full), 3), ["client"] = Math.Round(CpuPerEvent(withTopic), 3), ["native"] = Math.Round(CpuPerEvent(native), 3) },
+                ["allocated_bytes_per_event"] = new JsonObject { ["counted_only"] = Math.Round(BytesPerEvent(full), 1), ["client"] = Math.Round(BytesPerEvent(withTopic), 1), ["native"] = Math.Round(BytesPerEvent(native), 1) },
+                ["gc_pause_us_per_event"] = new JsonObject { ["counted_only"] = Math.Round(GcPerEvent(full), 3), ["client"] = Math.Round(GcPerEvent(withTopic), 3), ["native"] = Math.Round(GcPerEvent(native), 3) },
+            },
             ["pipeline_with_forecasts_topic_events_per_s"] = Math.Round(withTopic.Rate), ["pipeline_with_forecasts_topic_lane16_events_per_s"] = Math.Round(lane16.Rate), ["with_topic_p50_us"] = withTopic.P50, ["with_topic_p99_us"] = withTopic.P99,
             ["profile"] = new JsonObject
             {
@@ -488,6 +513,9 @@ public static class PipelineBench
                 ["mean_batch"] = new JsonArray(Math.Round(full.MeanBatch, 1), Math.Round(withTopic.MeanBatch, 1)),
                 ["waits"] = full.Wait?.ToJson(),
                 ["waits_with_forecasts_topic"] = withTopic.Wait?.ToJson(),
+                ["pipeline_with_forecasts_topic_native"] = native.Profile?.ToJson(native.ProfiledEvents),
+                ["waits_with_forecasts_topic_native"] = native.Wait?.ToJson(),
+                ["topic_output_native_wall_us_per_event"] = Math.Round(native.OutputUs[0], 3),
                 ["pipeline_with_forecasts_topic_lane16"] = lane16.Profile?.ToJson(lane16.ProfiledEvents),
                 ["waits_with_forecasts_topic_lane16"] = lane16.Wait?.ToJson(),
             },
@@ -497,6 +525,7 @@ public static class PipelineBench
                 ["our_code_core"] = double.IsFinite(usOurs) ? Math.Round(usOurs, 3) : null,
                 ["whole_pipeline"] = Math.Round(usTotal, 3),
                 ["forecasts_topic_extra"] = Math.Round(usTopic, 3),
+                ["forecasts_topic_native_extra"] = Math.Round((1e6 / native.Rate) - usTotal, 3),
             },
             ["produce_only"] = new JsonObject
             {
@@ -507,6 +536,13 @@ public static class PipelineBench
                     ["plain_client_json"] = Math.Round(cpu[0], 3), ["client_json"] = Math.Round(cpu[1], 3), ["output_json"] = Math.Round(cpu[2], 3),
                     ["client_binary"] = Math.Round(cpu[3], 3), ["output_binary"] = Math.Round(cpu[4], 3),
                     ["output_json_keys_seen"] = Math.Round(cpu[5], 3), ["output_binary_keys_seen"] = Math.Round(cpu[6], 3),
+                    ["native_output_json"] = Math.Round(cpu[7], 3), ["native_output_binary"] = Math.Round(cpu[8], 3),
+                    ["native_output_json_keys_seen"] = Math.Round(cpu[9], 3), ["native_output_binary_keys_seen"] = Math.Round(cpu[10], 3),
+                },
+                ["allocated_bytes_per_row_keys_seen"] = new JsonObject
+                {
+                    ["output_json"] = Math.Round(produce.WarmBytes[0], 1), ["output_binary"] = Math.Round(produce.WarmBytes[1], 1),
+                    ["native_output_json"] = Math.Round(produce.WarmBytes[2], 1), ["native_output_binary"] = Math.Round(produce.WarmBytes[3], 1),
                 },
                 ["client_json_per_s"] = Math.Round(produce.ClientJsonRate), ["output_json_per_s"] = Math.Round(produce.OutputJsonRate),
                 ["client_binary_per_s"] = Math.Round(produce.ClientBinaryRate), ["output_binary_per_s"] = Math.Round(produce.OutputBinaryRate),
@@ -551,11 +587,11 @@ public static class PipelineBench
         return rate;
     }
 
-    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity)
+    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity, ForecastProducePath path = ForecastProducePath.Client)
     {
         var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = laneChunks, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
         var counting = new CountingOutput();
-        KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = "forecasts" }, NullLogger.Instance) : null;
+        KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = "forecasts", ProducePath = path }, NullLogger.Instance) : null;
         var timedTopic = topic is null ? null : new TimedOutput(topic);
         IForecastOutput[] outputs = timedTopic is null ? [counting] : [counting, timedTopic];
         var pipeline = new StreamPipeline(options, models, outputs, new CountingDeadLetterSink());

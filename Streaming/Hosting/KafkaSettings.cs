@@ -30,6 +30,13 @@ public sealed class KafkaSettings
     /// <summary>Encoding of the forecasts topic: <c>json</c> (default) or the compact <c>binary</c> row (<see cref="Sink.Kafka.ForecastBinary"/>).</summary>
     public Sink.Kafka.ForecastFormat ForecastFormat { get; set; } = Sink.Kafka.ForecastFormat.Json;
 
+    /// <summary>
+    /// How forecasts are produced: <c>client</c> (default, Confluent.Kafka's producer) or <c>native</c> (librdkafka directly:
+    /// no per-message allocation, delivery reports in bulk; see docs/sink.md). An unknown value fails start-up; <c>native</c>
+    /// under <c>Kafka:Guarantee=exactly_once</c> is refused at start-up (forecasts go through the transactional producer).
+    /// </summary>
+    public Sink.Kafka.ForecastProducePath ForecastProducePath { get; set; } = Sink.Kafka.ForecastProducePath.Client;
+
     /// <summary>Dead-letter topic.</summary>
     public string DeadLetterTopic { get; set; } = "streamlstm.dlq";
 

@@ -39,6 +39,12 @@ public sealed class KafkaSettingsValidator : IValidateOptions<KafkaSettings>
 
         if (o.AutoOffsetReset is not ("earliest" or "latest")) errors.Add($"Kafka:AutoOffsetReset must be 'earliest' or 'latest' (was '{o.AutoOffsetReset}').");
         if (o.Guarantee is not ("at_least_once" or "exactly_once")) errors.Add($"Kafka:Guarantee must be 'at_least_once' or 'exactly_once' (was '{o.Guarantee}').");
+        if (o.ForecastProducePath == Sink.Kafka.ForecastProducePath.Native && o.ExactlyOnce)
+        {
+            errors.Add("Kafka:ForecastProducePath=native cannot be used with Kafka:Guarantee=exactly_once (forecasts are produced inside the transactional producer's transactions): set Kafka:ForecastProducePath=client.");
+        }
+
+        if (!Enum.IsDefined(o.ForecastProducePath)) errors.Add($"Kafka:ForecastProducePath must be 'client' or 'native' (was '{o.ForecastProducePath}').");
         if (o.FailTransactionAt < 0) errors.Add("Kafka:FailTransactionAt must be 0 (never) or a positive transaction number.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -88,7 +88,7 @@ public static partial class ServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
-            var forecastOptions = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, SharedProducer = SharedProducer(sp, kafka) };
+            var forecastOptions = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, ProducePath = kafka.ForecastProducePath, SharedProducer = SharedProducer(sp, kafka) };
             if (sp.GetService<IOptions<PipelineOptions>>()?.Value.Latency is { } latency) LatencyTuning.For(latency).ApplyTo(forecastOptions);
             return new KafkaForecastOutput(forecastOptions,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>(), sp.GetService<DeliveryFailures>());

@@ -26,6 +26,10 @@ public static partial class StartupErrors
             case AggregateException agg:
                 foreach (var inner in agg.InnerExceptions) Collect(inner, list);
                 break;
+            case InvalidOperationException when ConversionFailure().Match(ex.Message) is { Success: true } m:
+                // The binder's own error for a value it cannot convert (e.g. an unknown enum name): name the key and the choices.
+                list.Add($"{m.Groups[2].Value} is '{m.Groups[1].Value}', which is not a valid value{Choices(m.Groups[3].Value)}.");
+                break;
             default:
                 if (ex.InnerException is not null) Collect(ex.InnerException, list);
                 break;
@@ -39,6 +43,15 @@ public static partial class StartupErrors
     /// <param name="failure">One failure.</param>
     /// <returns>The annotation's own message, or the failure unchanged.</returns>
     public static string Unwrap(string failure) => DataAnnotationFailure().Match(failure) is { Success: true } m ? m.Groups[1].Value : failure;
+
+    /// <summary>", one of: a, b" for an enum type named by its full name, else nothing.</summary>
+    private static string Choices(string typeName) =>
+        AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(typeName, throwOnError: false)).FirstOrDefault(t => t is { IsEnum: true }) is { } type
+            ? "; one of: " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant()))
+            : "";
+
+    [GeneratedRegex(@"^Failed to convert configuration value '(.*)' at '([^']*)' to type '([^']*)'\.", RegexOptions.Singleline)]
+    private static partial Regex ConversionFailure();
 
     [GeneratedRegex(@"^DataAnnotation validation failed for '[^']*' members: '[^']*' with the error: '(.*)'\.$", RegexOptions.Singleline)]
     private static partial Regex DataAnnotationFailure();

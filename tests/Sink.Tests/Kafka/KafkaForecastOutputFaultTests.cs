@@ -11,8 +11,10 @@ public class KafkaForecastOutputFaultTests
 {
     private static readonly TimeSpan Phase = TimeSpan.FromSeconds(60);
 
-    [Fact]
-    public async Task FullProducerQueue_IsWaitedOut_NotThrown()
+    [Theory]
+    [InlineData(ForecastProducePath.Client)]
+    [InlineData(ForecastProducePath.Native)]
+    public async Task FullProducerQueue_IsWaitedOut_NotThrown(ForecastProducePath path)
     {
         // Before: the queue-full path called Poll() on a producer that polls in the background, which throws.
         KafkaNative.EnsureLoaded();
@@ -22,6 +24,7 @@ public class KafkaForecastOutputFaultTests
         {
             BootstrapServers = kafka.BootstrapServers,
             Topic = "forecasts",
+            ProducePath = path,
             Extra = { ["queue.buffering.max.messages"] = "10" },
         }, new TestLogger<KafkaForecastOutput>(new TestLogger()));
         var batch = Batches.Make(SourceKind.Tick, ["a", "b", "c"], 500, 0, 1_700_000_000_000);
@@ -31,8 +34,10 @@ public class KafkaForecastOutputFaultTests
         Assert.Equal(0, output.FailedDeliveries);
     }
 
-    [Fact]
-    public async Task RowsGivenUpAfterRetries_HoldTheirInputOffsets_AndTheFlushStillCompletes()
+    [Theory]
+    [InlineData(ForecastProducePath.Client)]
+    [InlineData(ForecastProducePath.Native)]
+    public async Task RowsGivenUpAfterRetries_HoldTheirInputOffsets_AndTheFlushStillCompletes(ForecastProducePath path)
     {
         KafkaNative.EnsureLoaded();
         using var kafka = EmbeddedKafka.Start(brokers: 1);
@@ -44,6 +49,7 @@ public class KafkaForecastOutputFaultTests
         {
             BootstrapServers = kafka.BootstrapServers,
             Topic = "forecasts",
+            ProducePath = path,
             DeliveryRetries = 1,
             Extra = { ["message.timeout.ms"] = "3000" },
         }, new TestLogger<KafkaForecastOutput>(logger), failures);
@@ -56,6 +62,7 @@ public class KafkaForecastOutputFaultTests
 
         await output.WriteAsync(batch, TestContext.Current.CancellationToken);
         await Wait.ForAsync(output.FlushAsync(TestContext.Current.CancellationToken).AsTask(), Phase, "flush with every delivery refused");
+        Assert.Equal(4, output.Retried);
         Assert.Equal(4, output.FailedDeliveries);
         Assert.Equal(4, failures.Count);
         Assert.Equal(100, failures.Held[(SourceKind.Vitals, 5)]);

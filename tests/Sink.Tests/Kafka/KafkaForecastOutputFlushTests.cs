@@ -9,14 +9,16 @@ public class KafkaForecastOutputFlushTests
 {
     private static readonly TimeSpan Phase = TimeSpan.FromSeconds(60);
 
-    [Fact]
-    public async Task FlushAsync_CompletesForRowsWrittenBeforeIt_WhileOtherWritersKeepProducing()
+    [Theory]
+    [InlineData(ForecastProducePath.Client)]
+    [InlineData(ForecastProducePath.Native)]
+    public async Task FlushAsync_CompletesForRowsWrittenBeforeIt_WhileOtherWritersKeepProducing(ForecastProducePath path)
     {
         var ct = TestContext.Current.CancellationToken;
         KafkaNative.EnsureLoaded();
         using var kafka = EmbeddedKafka.Start(brokers: 1);
         kafka.CreateTopic("forecasts", partitions: 2);
-        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = "forecasts" }, new TestLogger<KafkaForecastOutput>(new TestLogger()));
+        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = "forecasts", ProducePath = path }, new TestLogger<KafkaForecastOutput>(new TestLogger()));
         await output.WriteAsync(Batches.Make(SourceKind.Tick, ["a", "b", "c"], 300, 0, 1_700_000_000_000), ct);
         var before = output.Produced;
 

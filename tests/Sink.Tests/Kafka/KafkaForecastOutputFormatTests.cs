@@ -12,16 +12,18 @@ public class KafkaForecastOutputFormatTests
     private static readonly TimeSpan Phase = TimeSpan.FromSeconds(60);
 
     [Theory]
-    [InlineData(ForecastFormat.Json)]
-    [InlineData(ForecastFormat.Binary)]
-    public async Task EveryRowOnTheTopic_IsItsOwnRow_ThoughValueBuffersAreReused(ForecastFormat format)
+    [InlineData(ForecastFormat.Json, ForecastProducePath.Client)]
+    [InlineData(ForecastFormat.Binary, ForecastProducePath.Client)]
+    [InlineData(ForecastFormat.Json, ForecastProducePath.Native)]
+    [InlineData(ForecastFormat.Binary, ForecastProducePath.Native)]
+    public async Task EveryRowOnTheTopic_IsItsOwnRow_ThoughValueBuffersAreReused(ForecastFormat format, ForecastProducePath path)
     {
         // Values are pooled and returned on delivery: a buffer reused too early would put one row's bytes under another.
         var ct = TestContext.Current.CancellationToken;
         KafkaNative.EnsureLoaded();
         using var kafka = EmbeddedKafka.Start(brokers: 1);
         kafka.CreateTopic("forecasts", partitions: 1);
-        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = "forecasts", Format = format }, new TestLogger<KafkaForecastOutput>(new TestLogger()));
+        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = "forecasts", Format = format, ProducePath = path }, new TestLogger<KafkaForecastOutput>(new TestLogger()));
         var batches = Enumerable.Range(0, 3).Select(i => Batches.Make(SourceKind.Tick, ["a", "b", "c"], 200, i * 200, 1_700_000_000_000)).ToArray();
         foreach (var b in batches)
         {
@@ -44,8 +46,10 @@ public class KafkaForecastOutputFormatTests
         Assert.Equal(0, output.FailedDeliveries);
     }
 
-    [Fact]
-    public async Task GivenUpBinaryRows_AreRetriedThenHoldTheirInputOffsets()
+    [Theory]
+    [InlineData(ForecastProducePath.Client)]
+    [InlineData(ForecastProducePath.Native)]
+    public async Task GivenUpBinaryRows_AreRetriedThenHoldTheirInputOffsets(ForecastProducePath path)
     {
         var ct = TestContext.Current.CancellationToken;
         KafkaNative.EnsureLoaded();
@@ -58,6 +62,7 @@ public class KafkaForecastOutputFormatTests
             BootstrapServers = kafka.BootstrapServers,
             Topic = "forecasts",
             Format = ForecastFormat.Binary,
+            ProducePath = path,
             DeliveryRetries = 1,
             Extra = { ["message.timeout.ms"] = "3000" },
         }, new TestLogger<KafkaForecastOutput>(new TestLogger()), failures);

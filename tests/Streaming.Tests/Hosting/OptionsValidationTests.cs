@@ -97,6 +97,20 @@ public class OptionsValidationTests
         }
     }
 
+    [Fact]
+    public async Task UnknownForecastProducePath_IsReportedByKey_WithTheChoices()
+    {
+        var failures = await StartFailuresAsync(new() { ["Kafka:ForecastProducePath"] = "fast" });
+        Assert.Contains("Kafka:ForecastProducePath is 'fast', which is not a valid value; one of: client, native.", failures);
+    }
+
+    [Fact]
+    public async Task NativeForecastProducePath_UnderExactlyOnce_FailsStartUp()
+    {
+        var failures = await StartFailuresAsync(new() { ["Kafka:ForecastProducePath"] = "native", ["Kafka:Guarantee"] = "exactly_once" });
+        Assert.Contains(failures, f => f.StartsWith("Kafka:ForecastProducePath=native cannot be used with Kafka:Guarantee=exactly_once", StringComparison.Ordinal));
+    }
+
     private static async Task<IReadOnlyList<string>> StartFailuresAsync(Dictionary<string, string?> settings)
     {
         using var host = BuildHost(settings);

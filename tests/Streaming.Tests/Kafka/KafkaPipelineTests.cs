@@ -197,6 +197,16 @@ public class KafkaPipelineTests
         Assert.Contains("'broker' is not HOST:PORT", r.FailureMessage);
     }
 
+    [Fact]
+    public void NativeForecastProducePath_UnderExactlyOnce_IsRefusedAtStartUp()
+    {
+        var ok = new KafkaSettingsValidator().Validate(null, new KafkaSettings { BootstrapServers = "localhost:9092", ForecastProducePath = Sink.Kafka.ForecastProducePath.Native });
+        Assert.False(ok.Failed);
+        var r = new KafkaSettingsValidator().Validate(null, new KafkaSettings { BootstrapServers = "localhost:9092", ForecastProducePath = Sink.Kafka.ForecastProducePath.Native, Guarantee = "exactly_once" });
+        Assert.True(r.Failed);
+        Assert.Contains("Kafka:ForecastProducePath=native cannot be used with Kafka:Guarantee=exactly_once", r.FailureMessage);
+    }
+
     private static JsonElement Json(byte[] utf8) => JsonDocument.Parse(utf8).RootElement;
 }
 

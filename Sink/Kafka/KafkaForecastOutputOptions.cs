@@ -1,0 +1,44 @@
+using Confluent.Kafka;
+
+namespace StreamLstm.Sink.Kafka;
+
+/// <summary>How <see cref="KafkaForecastOutput"/> hands rows to Kafka (<c>Kafka:ForecastProducePath</c>).</summary>
+public enum ForecastProducePath
+{
+    /// <summary>Through Confluent.Kafka's producer (the default; the only path under exactly-once).</summary>
+    Client,
+
+    /// <summary>
+    /// Straight through the same librdkafka with an own producer handle: no per-message delegate, handle or allocation,
+    /// delivery reports handled in bulk on one thread. Refused under exactly-once (a shared transactional producer).
+    /// </summary>
+    Native,
+}
+
+/// <summary>Settings of <see cref="KafkaForecastOutput"/>.</summary>
+public sealed class KafkaForecastOutputOptions
+{
+    /// <summary>Brokers.</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>Topic forecasts are written to.</summary>
+    public string Topic { get; set; } = "forecasts";
+
+    /// <summary>Producer linger (batching) time.</summary>
+    public TimeSpan Linger { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How many times a message whose delivery failed is produced again before it is reported as lost.</summary>
+    public int DeliveryRetries { get; set; } = 3;
+
+    /// <summary>How rows are encoded (<see cref="ForecastFormat.Json"/> by default).</summary>
+    public ForecastFormat Format { get; set; } = ForecastFormat.Json;
+
+    /// <summary>How rows are produced (<see cref="ForecastProducePath.Client"/> by default).</summary>
+    public ForecastProducePath ProducePath { get; set; } = ForecastProducePath.Client;
+
+    /// <summary>Extra librdkafka producer properties.</summary>
+    public Dictionary<string, string> Extra { get; set; } = [];
+
+    /// <summary>Exactly-once: the process's transactional producer, produced through instead of an own client (null: own client).</summary>
+    public Handle? SharedProducer { get; set; }
+}
