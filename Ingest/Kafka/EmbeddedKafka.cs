@@ -30,8 +30,12 @@ public sealed class EmbeddedKafka : IDisposable
 
     /// <summary>Starts a mock cluster with <paramref name="brokers"/> brokers.</summary>
     /// <param name="brokers">Broker count (1..16).</param>
+    /// <param name="disableNagle">
+    /// Sets <c>TCP_NODELAY</c> on the brokers' accepted connections, as a real Kafka broker does (the mock applies its own
+    /// handle's <c>socket.nagle.disable</c> to them): small responses are sent at once, not held for the client's ACK.
+    /// </param>
     /// <returns>The running cluster; dispose it to stop it.</returns>
-    public static EmbeddedKafka Start(int brokers = 1)
+    public static EmbeddedKafka Start(int brokers = 1, bool disableNagle = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(brokers, 16);
@@ -40,6 +44,7 @@ public sealed class EmbeddedKafka : IDisposable
         var err = new byte[512];
         Set(conf, "client.id", "streamlstm-embedded-kafka", err);
         Set(conf, "log_level", "3", err);
+        if (disableNagle) Set(conf, "socket.nagle.disable", "true", err);
         var rk = Native.rd_kafka_new(ProducerType, conf, err, (nuint)err.Length);
         if (rk == 0)
         {

@@ -41,7 +41,7 @@ internal static class KafkaPacedBench
                 ["target_events_per_s"] = rate, ["events_per_s"] = Math.Round(r.Rate),
                 ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["p999_us"] = r.P999, ["topic_p99_us"] = r.TopicP99, ["events"] = r.Events,
                 ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis, ["timeline"] = r.Timeline,
-                ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable,
+                ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable, ["broker_nagle_disabled"] = knobs.BrokerNagleDisable,
             };
             // The split of each event's latency: produce → consumer poll, poll → hand-off, hand-off → readable on the topic.
             foreach (var (name, v) in r.Split.Fields) row[name] = v;
@@ -55,10 +55,11 @@ internal static class KafkaPacedBench
 
     /// <summary>
     /// The knobs a paced run is measured with (the latency profile's settings, or overrides): <paramref name="Partitions"/> of
-    /// the ticks and forecasts topics, and <paramref name="NagleDisable"/> (<c>socket.nagle.disable</c>) on every client of
-    /// the run (ticks producer, consumer, forecasts producer, topic reader).
+    /// the ticks and forecasts topics, <paramref name="NagleDisable"/> (<c>socket.nagle.disable</c>) on every client of
+    /// the run (ticks producer, consumer, forecasts producer, topic reader) and <paramref name="BrokerNagleDisable"/> on the
+    /// mock broker's side of the connections (on by default, as a real Kafka broker).
     /// </summary>
-    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16, int Partitions = 8, bool NagleDisable = false)
+    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16, int Partitions = 8, bool NagleDisable = false, bool BrokerNagleDisable = true)
     {
         public static Knobs Of(LatencyProfile profile)
         {
@@ -78,7 +79,7 @@ internal static class KafkaPacedBench
     private static async Task<Result> OneAsync(Dictionary<SourceKind, LstmModel> models, int keys, int workers, double rate, TimeSpan duration, Knobs knobs, CancellationToken ct)
     {
         KafkaNative.EnsureLoaded();
-        using var cluster = EmbeddedKafka.Start(1);
+        using var cluster = EmbeddedKafka.Start(1, knobs.BrokerNagleDisable);
         cluster.CreateTopic("ticks", knobs.Partitions);
         cluster.CreateTopic("forecasts", knobs.Partitions);
         var clientProperties = knobs.ClientProperties().ToDictionary();

@@ -45,7 +45,7 @@ public static class PipelineBench
         var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
         var pacedPartitions = new Option<string>("--paced-partitions") { Description = "Partitions of the ticks and forecasts topics in the paced and transport runs, comma-separated: each count is a full set of runs", DefaultValueFactory = _ => "8" };
-        var pacedNagle = new Option<string>("--paced-nagle") { Description = "socket.nagle.disable on every client of the paced and transport runs, comma-separated: profile (the latency profile's; off for --knobs runs), on (Nagle disabled), off; each value is a full set of runs", DefaultValueFactory = _ => "profile" };
+        var pacedNagle = new Option<string>("--paced-nagle") { Description = "Nagle's algorithm in the paced and transport runs, comma-separated, each value a full set of runs: profile (clients as the latency profile says, off for --knobs runs; broker TCP_NODELAY), on (disabled on the clients and the mock broker), off (enabled on both), clients (disabled on the clients only), broker (on the mock broker only)", DefaultValueFactory = _ => "profile" };
         var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
         command.Options.Add(knobs);
         command.Options.Add(output);
@@ -66,10 +66,12 @@ public static class PipelineBench
             var partitionCounts = parse.GetValue(pacedPartitions)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             var nagle = parse.GetValue(pacedNagle)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => v.ToLowerInvariant() switch
             {
-                "profile" => (bool?)null,
-                "on" => true,
-                "off" => false,
-                _ => throw new ArgumentException($"--paced-nagle: '{v}' is not profile, on or off"),
+                "profile" => (Clients: (bool?)null, Broker: true),
+                "on" => (true, true),
+                "off" => (false, false),
+                "clients" => (true, false),
+                "broker" => (false, true),
+                _ => throw new ArgumentException($"--paced-nagle: '{v}' is not profile, on, off, clients or broker"),
             }).ToArray();
             var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle);
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
@@ -82,8 +84,8 @@ public static class PipelineBench
         return command;
     }
 
-    // PacedPartitions: each count a full set of transport and paced runs; PacedNagle per set: disabled (true), enabled (false), the knobs' (null).
-    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, bool?[] PacedNagle);
+    // PacedPartitions: each count a full set of transport and paced runs; PacedNagle per set: Nagle disabled (true), enabled (false) or the knobs' (null), on the clients and on the mock broker.
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle);
 
     private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
     {
@@ -103,7 +105,7 @@ public static class PipelineBench
         {
             foreach (var nagle in plan.PacedNagle)
             {
-                KafkaPacedBench.Knobs Variant(KafkaPacedBench.Knobs k) => k with { Partitions = partitions, NagleDisable = nagle ?? k.NagleDisable };
+                KafkaPacedBench.Knobs Variant(KafkaPacedBench.Knobs k) => k with { Partitions = partitions, NagleDisable = nagle.Clients ?? k.NagleDisable, BrokerNagleDisable = nagle.Broker };
                 if (transport is not null)
                 {
                     // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait, linger and sockets.
