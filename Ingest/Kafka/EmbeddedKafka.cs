@@ -78,6 +78,21 @@ public sealed class EmbeddedKafka : IDisposable
     }
 
     /// <summary>
+    /// Deletes the records of <paramref name="topic"/>[<paramref name="partition"/>] before <paramref name="offset"/> (the log
+    /// start moves there), as retention would. The mock finds a fetch's offset by walking the partition's message sets from
+    /// the start, so a long log makes every fetch slower; this keeps it short.
+    /// </summary>
+    /// <param name="topic">Topic.</param>
+    /// <param name="partition">Partition.</param>
+    /// <param name="offset">First offset to keep.</param>
+    public void DeleteRecordsBefore(string topic, int partition, long offset)
+    {
+        ObjectDisposedException.ThrowIf(_cluster == 0, this);
+        var rc = Native.rd_kafka_mock_partition_delete_records(_cluster, topic, partition, offset);
+        if (rc != 0) throw new InvalidOperationException($"Could not delete records of {topic}[{partition}] before {offset}: librdkafka error {rc}");
+    }
+
+    /// <summary>
     /// Fault injection: every request about <paramref name="topic"/> (produce, fetch, metadata) fails with
     /// <paramref name="error"/> until it is set back to <see cref="Confluent.Kafka.ErrorCode.NoError"/>.
     /// </summary>
@@ -155,6 +170,7 @@ public sealed class EmbeddedKafka : IDisposable
         [DllImport(Lib)] public static extern void rd_kafka_mock_cluster_destroy(nint cluster);
         [DllImport(Lib)] public static extern nint rd_kafka_mock_cluster_bootstraps(nint cluster);
         [DllImport(Lib)] public static extern int rd_kafka_mock_topic_create(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partitions, int replicationFactor);
+        [DllImport(Lib)] public static extern int rd_kafka_mock_partition_delete_records(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partition, long offset);
         [DllImport(Lib)] public static extern void rd_kafka_mock_topic_set_error(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
         [DllImport(Lib)] public static extern void rd_kafka_mock_broker_set_host_port(nint cluster, int brokerId, [MarshalAs(UnmanagedType.LPUTF8Str)] string host, int port);
         [DllImport(Lib)] public static extern void rd_kafka_mock_push_request_errors_array(nint cluster, short apiKey, nuint count, int[] errors);

@@ -41,7 +41,7 @@ internal static class KafkaPacedBench
                 ["target_events_per_s"] = rate, ["events_per_s"] = Math.Round(r.Rate),
                 ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["p999_us"] = r.P999, ["topic_p99_us"] = r.TopicP99, ["events"] = r.Events,
                 ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis, ["timeline"] = r.Timeline,
-                ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable, ["broker_nagle_disabled"] = knobs.BrokerNagleDisable,
+                ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable, ["broker_nagle_disabled"] = knobs.BrokerNagleDisable, ["retention_ms"] = knobs.RetentionMs,
             };
             // The split of each event's latency: produce → consumer poll, poll → hand-off, hand-off → readable on the topic.
             foreach (var (name, v) in r.Split.Fields) row[name] = v;
@@ -57,9 +57,10 @@ internal static class KafkaPacedBench
     /// The knobs a paced run is measured with (the latency profile's settings, or overrides): <paramref name="Partitions"/> of
     /// the ticks and forecasts topics, <paramref name="NagleDisable"/> (<c>socket.nagle.disable</c>) on every client of
     /// the run (ticks producer, consumer, forecasts producer, topic reader) and <paramref name="BrokerNagleDisable"/> on the
-    /// mock broker's side of the connections (on by default, as a real Kafka broker).
+    /// mock broker's side of the connections (on by default, as a real Kafka broker); with <paramref name="RetentionMs"/> &gt; 0
+    /// the mock's logs are cut to the last one to two such periods (its fetches walk the log from the start).
     /// </summary>
-    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16, int Partitions = 8, bool NagleDisable = false, bool BrokerNagleDisable = true)
+    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16, int Partitions = 8, bool NagleDisable = false, bool BrokerNagleDisable = true, int RetentionMs = 0)
     {
         public static Knobs Of(LatencyProfile profile)
         {
@@ -122,6 +123,9 @@ internal static class KafkaPacedBench
         }
 
         var start = Stopwatch.GetTimestamp();
+        var retention = knobs.RetentionMs > 0
+            ? Task.Factory.StartNew(() => Retain(cluster, knobs.Partitions, knobs.RetentionMs, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.CompletedTask;
         log.Start = start;
         var gcBefore = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
         var pausesBefore = consumer.Pauses;
@@ -168,6 +172,7 @@ internal static class KafkaPacedBench
         }
 
         await reader.ConfigureAwait(false);
+        await retention.ConfigureAwait(false);
         var h = log.Sorted(log.HandoffUs);
         var t = log.Sorted(log.TopicUs);
         if (transportOnly) h = t;
@@ -183,6 +188,26 @@ internal static class KafkaPacedBench
         var timeline = log.Timeline(transportOnly ? log.TopicUs : log.HandoffUs);
         var split = transportOnly ? new Split([("transport", h)]) : log.Split();
         return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess + "; " + threads, timeline + "; cores per second (mock broker thread/process): " + string.Join(", ", cpuTimeline), split);
+    }
+
+    /// <summary>Every <paramref name="periodMs"/>, deletes what both topics held one period ago (so 1–2 periods stay).</summary>
+    private static void Retain(EmbeddedKafka cluster, int partitions, int periodMs, CancellationToken stop)
+    {
+        using var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "paced-retention" }).Build();
+        var previous = new Dictionary<TopicPartition, long>();
+        while (!stop.WaitHandle.WaitOne(periodMs))
+        {
+            foreach (var topic in new[] { "ticks", "forecasts" })
+            {
+                for (var p = 0; p < partitions; p++)
+                {
+                    var tp = new TopicPartition(topic, p);
+                    var high = c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(1)).High.Value;
+                    if (previous.TryGetValue(tp, out var before) && before > 0) cluster.DeleteRecordsBefore(topic, p, before);
+                    previous[tp] = high;
+                }
+            }
+        }
     }
 
     private static void Produce(IProducer<byte[], byte[]> producer, string key, long ts)

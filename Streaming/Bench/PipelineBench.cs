@@ -46,6 +46,7 @@ public static class PipelineBench
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
         var pacedPartitions = new Option<string>("--paced-partitions") { Description = "Partitions of the ticks and forecasts topics in the paced and transport runs, comma-separated: each count is a full set of runs", DefaultValueFactory = _ => "8" };
         var pacedNagle = new Option<string>("--paced-nagle") { Description = "Nagle's algorithm in the paced and transport runs, comma-separated, each value a full set of runs: profile (clients as the latency profile says, off for --knobs runs; broker TCP_NODELAY), on (disabled on the clients and the mock broker), off (enabled on both), clients (disabled on the clients only), broker (on the mock broker only)", DefaultValueFactory = _ => "profile" };
+        var pacedRetention = new Option<string>("--paced-retention-ms") { Description = "Cut the mock broker's logs in the paced and transport runs every N ms to the last N-2N ms (0: never; the mock walks a log from its start on every fetch), comma-separated: each value a full set of runs", DefaultValueFactory = _ => "0" };
         var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
         command.Options.Add(knobs);
         command.Options.Add(output);
@@ -54,6 +55,7 @@ public static class PipelineBench
         command.Options.Add(pacedSeconds);
         command.Options.Add(pacedPartitions);
         command.Options.Add(pacedNagle);
+        command.Options.Add(pacedRetention);
         command.Options.Add(produceRows);
         command.SetAction(async (parse, ct) =>
         {
@@ -73,7 +75,8 @@ public static class PipelineBench
                 "broker" => (false, true),
                 _ => throw new ArgumentException($"--paced-nagle: '{v}' is not profile, on, off, clients or broker"),
             }).ToArray();
-            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle);
+            var retentions = parse.GetValue(pacedRetention)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions);
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -85,7 +88,7 @@ public static class PipelineBench
     }
 
     // PacedPartitions: each count a full set of transport and paced runs; PacedNagle per set: Nagle disabled (true), enabled (false) or the knobs' (null), on the clients and on the mock broker.
-    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle);
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle, int[] PacedRetentionMs);
 
     private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
     {
@@ -100,26 +103,23 @@ public static class PipelineBench
         var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, ct).ConfigureAwait(false) : null;
         JsonArray? kafkaPaced = plan.Parts.Contains("paced") ? [] : null;
         JsonArray? transport = plan.Parts.Contains("transport") ? [] : null;
-        // Each variant (partition count × Nagle) is a full set of runs, one variant after the other: same-run comparisons.
-        foreach (var partitions in plan.PacedPartitions)
+        // Each variant (partition count × Nagle × retention) is a full set of runs, one variant after the other: same-run comparisons.
+        foreach (var (partitions, nagle, retention) in plan.PacedPartitions.SelectMany(p => plan.PacedNagle.SelectMany(n => plan.PacedRetentionMs.Select(r => (p, n, r)))))
         {
-            foreach (var nagle in plan.PacedNagle)
+            KafkaPacedBench.Knobs Variant(KafkaPacedBench.Knobs k) => k with { Partitions = partitions, NagleDisable = nagle.Clients ?? k.NagleDisable, BrokerNagleDisable = nagle.Broker, RetentionMs = retention };
+            if (transport is not null)
             {
-                KafkaPacedBench.Knobs Variant(KafkaPacedBench.Knobs k) => k with { Partitions = partitions, NagleDisable = nagle.Clients ?? k.NagleDisable, BrokerNagleDisable = nagle.Broker };
-                if (transport is not null)
-                {
-                    // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait, linger and sockets.
-                    var low = Variant(KafkaPacedBench.Knobs.Of(LatencyProfile.Low) with { ChunkSize = 0 });
-                    Move(await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, low, "transport only ").ConfigureAwait(false), transport);
-                }
+                // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait, linger and sockets.
+                var low = Variant(KafkaPacedBench.Knobs.Of(LatencyProfile.Low) with { ChunkSize = 0 });
+                Move(await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, low, "transport only ").ConfigureAwait(false), transport);
+            }
 
-                if (kafkaPaced is null) continue;
-                var runsToDo = plan.Profiles.Select(p => (Knobs: KafkaPacedBench.Knobs.Of(p), Label: p.ToString().ToLowerInvariant() + " "))
-                    .Concat(plan.ExtraKnobs.Select(k => (Knobs: k, Label: "custom ")));
-                foreach (var (k, label) in runsToDo)
-                {
-                    Move(await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, Variant(k), label).ConfigureAwait(false), kafkaPaced);
-                }
+            if (kafkaPaced is null) continue;
+            var runsToDo = plan.Profiles.Select(p => (Knobs: KafkaPacedBench.Knobs.Of(p), Label: p.ToString().ToLowerInvariant() + " "))
+                .Concat(plan.ExtraKnobs.Select(k => (Knobs: k, Label: "custom ")));
+            foreach (var (k, label) in runsToDo)
+            {
+                Move(await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, Variant(k), label).ConfigureAwait(false), kafkaPaced);
             }
         }
 
