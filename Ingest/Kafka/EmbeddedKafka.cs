@@ -30,8 +30,12 @@ public sealed class EmbeddedKafka : IDisposable
 
     /// <summary>Starts a mock cluster with <paramref name="brokers"/> brokers.</summary>
     /// <param name="brokers">Broker count (1..16).</param>
+    /// <param name="disableNagle">
+    /// Sets <c>TCP_NODELAY</c> on the brokers' accepted connections, as a real Kafka broker does (the mock applies its own
+    /// handle's <c>socket.nagle.disable</c> to them): small responses are sent at once, not held for the client's ACK.
+    /// </param>
     /// <returns>The running cluster; dispose it to stop it.</returns>
-    public static EmbeddedKafka Start(int brokers = 1)
+    public static EmbeddedKafka Start(int brokers = 1, bool disableNagle = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(brokers, 16);
@@ -40,6 +44,7 @@ public sealed class EmbeddedKafka : IDisposable
         var err = new byte[512];
         Set(conf, "client.id", "streamlstm-embedded-kafka", err);
         Set(conf, "log_level", "3", err);
+        if (disableNagle) Set(conf, "socket.nagle.disable", "true", err);
         var rk = Native.rd_kafka_new(ProducerType, conf, err, (nuint)err.Length);
         if (rk == 0)
         {
@@ -70,6 +75,21 @@ public sealed class EmbeddedKafka : IDisposable
         {
             throw new InvalidOperationException($"Could not create topic '{topic}' with {partitions} partitions: librdkafka error {rc}");
         }
+    }
+
+    /// <summary>
+    /// Deletes the records of <paramref name="topic"/>[<paramref name="partition"/>] before <paramref name="offset"/> (the log
+    /// start moves there), as retention would. The mock finds a fetch's offset by walking the partition's message sets from
+    /// the start, so a long log makes every fetch slower; this keeps it short.
+    /// </summary>
+    /// <param name="topic">Topic.</param>
+    /// <param name="partition">Partition.</param>
+    /// <param name="offset">First offset to keep.</param>
+    public void DeleteRecordsBefore(string topic, int partition, long offset)
+    {
+        ObjectDisposedException.ThrowIf(_cluster == 0, this);
+        var rc = Native.rd_kafka_mock_partition_delete_records(_cluster, topic, partition, offset);
+        if (rc != 0) throw new InvalidOperationException($"Could not delete records of {topic}[{partition}] before {offset}: librdkafka error {rc}");
     }
 
     /// <summary>
@@ -150,6 +170,7 @@ public sealed class EmbeddedKafka : IDisposable
         [DllImport(Lib)] public static extern void rd_kafka_mock_cluster_destroy(nint cluster);
         [DllImport(Lib)] public static extern nint rd_kafka_mock_cluster_bootstraps(nint cluster);
         [DllImport(Lib)] public static extern int rd_kafka_mock_topic_create(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partitions, int replicationFactor);
+        [DllImport(Lib)] public static extern int rd_kafka_mock_partition_delete_records(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partition, long offset);
         [DllImport(Lib)] public static extern void rd_kafka_mock_topic_set_error(nint cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
         [DllImport(Lib)] public static extern void rd_kafka_mock_broker_set_host_port(nint cluster, int brokerId, [MarshalAs(UnmanagedType.LPUTF8Str)] string host, int port);
         [DllImport(Lib)] public static extern void rd_kafka_mock_push_request_errors_array(nint cluster, short apiKey, nuint count, int[] errors);

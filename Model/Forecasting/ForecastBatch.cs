@@ -25,6 +25,7 @@ public sealed partial class ForecastBatch
         Sigma = new float[capacity * horizons];
         Partitions = new int[capacity];
         Offsets = new long[capacity];
+        ReceivedTicks = new long[capacity];
     }
 
     /// <summary>Source kind of every row.</summary>
@@ -62,6 +63,12 @@ public sealed partial class ForecastBatch
 
     /// <summary>Source Kafka offset per row (-1 when the event did not come from Kafka).</summary>
     public long[] Offsets { get; }
+
+    /// <summary>
+    /// Per row, the <see cref="System.Diagnostics.Stopwatch"/> timestamp at which its event arrived in the process (its
+    /// consumer poll round), the origin of the in-process latency; 0 when not known.
+    /// </summary>
+    public long[] ReceivedTicks { get; }
 
     /// <summary>Row <paramref name="row"/>'s means.</summary>
     /// <param name="row">Row index.</param>

@@ -26,45 +26,64 @@ internal static class KafkaPacedBench
         knobs ??= Knobs.Of(LatencyProfile.Low);
         var rows = new JsonArray();
         Console.WriteLine();
-        Console.WriteLine($"kafka paced {label}(mock cluster, {workers} workers, {duration.TotalSeconds:0} s measured per rate after 2 s of warm-up; latency from produce to hand-off and to readable on the topic)");
+        Console.WriteLine($"kafka paced {label}(mock cluster, {knobs.Partitions} partitions, {workers} workers, {duration.TotalSeconds:0} s measured per rate after 2 s of warm-up; latency from produce to hand-off and to readable on the topic)");
         Console.WriteLine($"  knobs: {knobs}");
         Console.WriteLine("{0,10} {1,12} {2,10} {3,10} {4,10} {5,12}", "target/s", "events/s", "p50 µs", "p99 µs", "p999 µs", "topic p99 µs");
         foreach (var rate in rates)
         {
             var r = await OneAsync(models, keys, workers, rate, duration, knobs, ct).ConfigureAwait(false);
             Console.WriteLine("{0,10:N0} {1,12:N0} {2,10:N0} {3,10:N0} {4,10:N0} {5,12:N0}", rate, r.Rate, r.P50, r.P99, r.P999, r.TopicP99);
+            Console.WriteLine("  split p50/p99/p999 µs: " + r.Split.Text);
             Console.WriteLine("  " + r.Diagnosis);
             Console.WriteLine("  timeline " + r.Timeline);
-            rows.Add(new JsonObject
+            var row = new JsonObject
             {
                 ["target_events_per_s"] = rate, ["events_per_s"] = Math.Round(r.Rate),
                 ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["p999_us"] = r.P999, ["topic_p99_us"] = r.TopicP99, ["events"] = r.Events,
                 ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis, ["timeline"] = r.Timeline,
-            });
+                ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable, ["broker_nagle_disabled"] = knobs.BrokerNagleDisable, ["retention_ms"] = knobs.RetentionMs,
+            };
+            // The split of each event's latency: produce → consumer poll, poll → hand-off, hand-off → readable on the topic.
+            foreach (var (name, v) in r.Split.Fields) row[name] = v;
+            rows.Add(row);
         }
 
         return rows;
     }
 
-    private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis, string Timeline);
+    private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis, string Timeline, Split Split);
 
-    /// <summary>The knobs a paced run is measured with (the latency profile's settings, or overrides).</summary>
-    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16)
+    /// <summary>
+    /// The knobs a paced run is measured with (the latency profile's settings, or overrides): <paramref name="Partitions"/> of
+    /// the ticks and forecasts topics, <paramref name="NagleDisable"/> (<c>socket.nagle.disable</c>) on every client of
+    /// the run (ticks producer, consumer, forecasts producer, topic reader) and <paramref name="BrokerNagleDisable"/> on the
+    /// mock broker's side of the connections (on by default, as a real Kafka broker); with <paramref name="RetentionMs"/> &gt; 0
+    /// the mock's logs are cut to the last one to two such periods (its fetches walk the log from the start).
+    /// </summary>
+    internal sealed record Knobs(double TickLingerMs, int FetchWaitMaxMs, double MaxWaitMs, double ForecastLingerMs, int ChunkSize, int ChannelCapacity = 16, int Partitions = 8, bool NagleDisable = false, bool BrokerNagleDisable = true, int RetentionMs = 0)
     {
         public static Knobs Of(LatencyProfile profile)
         {
             var t = LatencyTuning.For(profile);
-            // The ticks producer stands for the upstream (not ours): 1 ms linger in every profile.
-            return new Knobs(1, t.FetchWaitMaxMs, t.MaxWait.TotalMilliseconds, t.ProducerLinger.TotalMilliseconds, 256, t.ChannelCapacity);
+            // The ticks producer stands for the upstream (not ours): 1 ms linger in every profile; its socket settings follow
+            // the profile's, as a latency-minded upstream would.
+            return new Knobs(1, t.FetchWaitMaxMs, t.MaxWait.TotalMilliseconds, t.ProducerLinger.TotalMilliseconds, 256, t.ChannelCapacity, NagleDisable: t.DisableNagle);
+        }
+
+        /// <summary>The librdkafka properties the knobs add to every client of the run.</summary>
+        public IEnumerable<KeyValuePair<string, string>> ClientProperties()
+        {
+            if (NagleDisable) yield return new(LatencyTuning.NagleDisableProperty, "true");
         }
     }
 
     private static async Task<Result> OneAsync(Dictionary<SourceKind, LstmModel> models, int keys, int workers, double rate, TimeSpan duration, Knobs knobs, CancellationToken ct)
     {
         KafkaNative.EnsureLoaded();
-        using var cluster = EmbeddedKafka.Start(1);
-        cluster.CreateTopic("ticks", 8);
-        cluster.CreateTopic("forecasts", 8);
+        using var cluster = EmbeddedKafka.Start(1, knobs.BrokerNagleDisable);
+        cluster.CreateTopic("ticks", knobs.Partitions);
+        cluster.CreateTopic("forecasts", knobs.Partitions);
+        var clientProperties = knobs.ClientProperties().ToDictionary();
 
         // Bookkeeping in arrays sized up front, indexed by event number (ts - t0 - 1): a growing dictionary of the sent
         // events was the bench's own large-object garbage, and gen2 collections in the measured window.
@@ -72,7 +91,7 @@ internal static class KafkaPacedBench
         var total = warm + (long)(rate * duration.TotalSeconds);
         var log = new EventLog(total, warm);
         var transportOnly = knobs.ChunkSize == 0;
-        using var topic = transportOnly ? null : new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = cluster.BootstrapServers, Topic = "forecasts", Linger = TimeSpan.FromMilliseconds(knobs.ForecastLingerMs) }, NullLogger.Instance);
+        using var topic = transportOnly ? null : new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = cluster.BootstrapServers, Topic = "forecasts", Linger = TimeSpan.FromMilliseconds(knobs.ForecastLingerMs), Extra = clientProperties }, NullLogger.Instance);
         var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = Math.Max(1, knobs.ChunkSize), ChannelCapacity = knobs.ChannelCapacity, MaxWait = TimeSpan.FromMilliseconds(knobs.MaxWaitMs), InitialSlots = keys / workers + 1024 };
         var handoff = new LatencyOutput(log);
         var pipeline = new StreamPipeline(options, models, topic is null ? [handoff] : [handoff, topic], new CountingDeadLetterSink());
@@ -80,7 +99,7 @@ internal static class KafkaPacedBench
         {
             BootstrapServers = cluster.BootstrapServers, GroupId = "paced-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick },
             PollTimeout = TimeSpan.FromMilliseconds(1),
-            Extra = { ["fetch.wait.max.ms"] = knobs.FetchWaitMaxMs.ToString(CultureInfo.InvariantCulture) },
+            Extra = new Dictionary<string, string>(clientProperties) { ["fetch.wait.max.ms"] = knobs.FetchWaitMaxMs.ToString(CultureInfo.InvariantCulture) },
         }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance, pipeline.FlushOutputsAsync);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true, Name = "consumer" };
@@ -91,10 +110,11 @@ internal static class KafkaPacedBench
         }
 
         // Transport only (no pipeline): the reader reads the ticks themselves, which is the client + broker floor.
-        var reader = Task.Run(() => ReadTopic(cluster.BootstrapServers, transportOnly ? "ticks" : "forecasts", knobs.FetchWaitMaxMs, log, stop.Token), CancellationToken.None);
+        var reader = Task.Run(() => ReadTopic(cluster.BootstrapServers, transportOnly ? "ticks" : "forecasts", knobs.FetchWaitMaxMs, clientProperties, log, stop.Token), CancellationToken.None);
 
         // Wait for the assignments with warm-up events, then pace.
-        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = knobs.TickLingerMs, Acks = Acks.Leader }).Build();
+        var tickConfig = new ProducerConfig(new Dictionary<string, string>(clientProperties)) { BootstrapServers = cluster.BootstrapServers, LingerMs = knobs.TickLingerMs, Acks = Acks.Leader };
+        using var producer = new ProducerBuilder<byte[], byte[]>(tickConfig).Build();
         var wait = Stopwatch.StartNew();
         while ((!log.WarmSeen || (!transportOnly && !handoff.WarmSeen)) && wait.Elapsed < TimeSpan.FromSeconds(60))
         {
@@ -103,6 +123,9 @@ internal static class KafkaPacedBench
         }
 
         var start = Stopwatch.GetTimestamp();
+        var retention = knobs.RetentionMs > 0
+            ? Task.Factory.StartNew(() => Retain(cluster, knobs.Partitions, knobs.RetentionMs, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.CompletedTask;
         log.Start = start;
         var gcBefore = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
         var pausesBefore = consumer.Pauses;
@@ -149,6 +172,7 @@ internal static class KafkaPacedBench
         }
 
         await reader.ConfigureAwait(false);
+        await retention.ConfigureAwait(false);
         var h = log.Sorted(log.HandoffUs);
         var t = log.Sorted(log.TopicUs);
         if (transportOnly) h = t;
@@ -162,7 +186,28 @@ internal static class KafkaPacedBench
         }
 
         var timeline = log.Timeline(transportOnly ? log.TopicUs : log.HandoffUs);
-        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess + "; " + threads, timeline + "; cores per second (mock broker thread/process): " + string.Join(", ", cpuTimeline));
+        var split = transportOnly ? new Split([("transport", h)]) : log.Split();
+        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess + "; " + threads, timeline + "; cores per second (mock broker thread/process): " + string.Join(", ", cpuTimeline), split);
+    }
+
+    /// <summary>Every <paramref name="periodMs"/>, deletes what both topics held one period ago (so 1–2 periods stay).</summary>
+    private static void Retain(EmbeddedKafka cluster, int partitions, int periodMs, CancellationToken stop)
+    {
+        using var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "paced-retention" }).Build();
+        var previous = new Dictionary<TopicPartition, long>();
+        while (!stop.WaitHandle.WaitOne(periodMs))
+        {
+            foreach (var topic in new[] { "ticks", "forecasts" })
+            {
+                for (var p = 0; p < partitions; p++)
+                {
+                    var tp = new TopicPartition(topic, p);
+                    var high = c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(1)).High.Value;
+                    if (previous.TryGetValue(tp, out var before) && before > 0) cluster.DeleteRecordsBefore(topic, p, before);
+                    previous[tp] = high;
+                }
+            }
+        }
     }
 
     private static void Produce(IProducer<byte[], byte[]> producer, string key, long ts)
@@ -171,9 +216,9 @@ internal static class KafkaPacedBench
         producer.Produce("ticks", new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(key), Value = Encoding.UTF8.GetBytes(json) });
     }
 
-    private static void ReadTopic(string bootstrap, string topicName, int fetchWaitMaxMs, EventLog log, CancellationToken stop)
+    private static void ReadTopic(string bootstrap, string topicName, int fetchWaitMaxMs, Dictionary<string, string> clientProperties, EventLog log, CancellationToken stop)
     {
-        using var c = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        using var c = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig(new Dictionary<string, string>(clientProperties))
         {
             BootstrapServers = bootstrap, GroupId = "paced-reader-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Latest, FetchWaitMaxMs = fetchWaitMaxMs,
         }).Build();
@@ -199,6 +244,24 @@ internal static class KafkaPacedBench
 
     private static double Q(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : Math.Round(sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))]);
 
+    /// <summary>Percentiles of each part of the latency, sorted samples per part (µs).</summary>
+    private sealed class Split(IReadOnlyList<(string Name, double[] Sorted)> parts)
+    {
+        public string Text => string.Join(", ", parts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{Label(p.Name)} {Q(p.Sorted, 0.5):N0}/{Q(p.Sorted, 0.99):N0}/{Q(p.Sorted, 0.999):N0}")));
+
+        public IEnumerable<(string Name, double Value)> Fields => parts.SelectMany(p => new[]
+        {
+            ($"{p.Name}_p50_us", Q(p.Sorted, 0.5)), ($"{p.Name}_p99_us", Q(p.Sorted, 0.99)), ($"{p.Name}_p999_us", Q(p.Sorted, 0.999)),
+        });
+
+        private static string Label(string name) => name switch
+        {
+            "transport" => "transport (produce → poll)",
+            "in_process" => "in process (poll → hand-off)",
+            _ => "hand-off → topic",
+        };
+    }
+
     /// <summary>Per event: when it was produced, and its latencies to the hand-off and to the topic (NaN until seen).</summary>
     private sealed class EventLog
     {
@@ -214,11 +277,16 @@ internal static class KafkaPacedBench
             SentAt = new long[total];
             HandoffUs = new double[total];
             TopicUs = new double[total];
+            TransportUs = new double[total];
             Array.Fill(HandoffUs, double.NaN);
             Array.Fill(TopicUs, double.NaN);
+            Array.Fill(TransportUs, double.NaN);
         }
 
         public long[] SentAt { get; }
+
+        /// <summary>Produce → the consumer's poll round (the row's <see cref="ForecastBatch.ReceivedTicks"/>), µs.</summary>
+        public double[] TransportUs { get; }
 
         public double[] HandoffUs { get; }
 
@@ -245,6 +313,29 @@ internal static class KafkaPacedBench
             if (i < _warm || i >= SentAt.Length) return;
             into[i] = Stopwatch.GetElapsedTime(SentAt[i], now).TotalMicroseconds;
             Interlocked.Increment(ref onTopic ? ref _onTopic : ref _handoffs);
+        }
+
+        /// <summary>Records when the row of event time <paramref name="ts"/> was polled by the pipeline's consumer.</summary>
+        public void RecordPolled(long ts, long polledTicks)
+        {
+            var i = ts - T0 - 1;
+            if (i < _warm || i >= SentAt.Length || polledTicks == 0) return;
+            TransportUs[i] = Stopwatch.GetElapsedTime(SentAt[i], polledTicks).TotalMicroseconds;
+        }
+
+        /// <summary>Per event seen at all three points: transport, in process, and hand-off → topic, each sorted.</summary>
+        public Split Split()
+        {
+            var (transport, inProcess, toTopic) = (new List<double>(), new List<double>(), new List<double>());
+            for (var i = (int)_warm; i < SentAt.Length; i++)
+            {
+                if (!double.IsFinite(TransportUs[i]) || !double.IsFinite(HandoffUs[i]) || !double.IsFinite(TopicUs[i])) continue;
+                transport.Add(TransportUs[i]);
+                inProcess.Add(HandoffUs[i] - TransportUs[i]);
+                toTopic.Add(TopicUs[i] - HandoffUs[i]);
+            }
+
+            return new([("transport", [.. transport.Order()]), ("in_process", [.. inProcess.Order()]), ("handoff_to_topic", [.. toTopic.Order()])]);
         }
 
         public double[] Sorted(double[] latencies) => [.. latencies.Skip((int)_warm).Where(double.IsFinite).Order()];
@@ -288,8 +379,14 @@ internal static class KafkaPacedBench
             var now = Stopwatch.GetTimestamp();
             for (var r = 0; r < batch.Count; r++)
             {
-                if (batch.TimestampsMs[r] == EventLog.T0) _warmSeen = true;
-                else log.Record(log.HandoffUs, batch.TimestampsMs[r], now, onTopic: false);
+                if (batch.TimestampsMs[r] == EventLog.T0)
+                {
+                    _warmSeen = true;
+                    continue;
+                }
+
+                log.RecordPolled(batch.TimestampsMs[r], batch.ReceivedTicks[r]);
+                log.Record(log.HandoffUs, batch.TimestampsMs[r], now, onTopic: false);
             }
 
             return ValueTask.CompletedTask;

@@ -44,12 +44,18 @@ public static class PipelineBench
         var latency = new Option<string>("--latency") { Description = "Latency profiles (Pipeline:Latency) the paced run is measured with, comma-separated", DefaultValueFactory = _ => "low,balanced" };
         var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
+        var pacedPartitions = new Option<string>("--paced-partitions") { Description = "Partitions of the ticks and forecasts topics in the paced and transport runs, comma-separated: each count is a full set of runs", DefaultValueFactory = _ => "8" };
+        var pacedNagle = new Option<string>("--paced-nagle") { Description = "Nagle's algorithm in the paced and transport runs, comma-separated, each value a full set of runs: profile (clients as the latency profile says, off for --knobs runs; broker TCP_NODELAY), on (disabled on the clients and the mock broker), off (enabled on both), clients (disabled on the clients only), broker (on the mock broker only)", DefaultValueFactory = _ => "profile" };
+        var pacedRetention = new Option<string>("--paced-retention-ms") { Description = "Cut the mock broker's logs in the paced and transport runs every N ms to the last N-2N ms (0: never; the mock walks a log from its start on every fetch), comma-separated: each value a full set of runs", DefaultValueFactory = _ => "0" };
         var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
         command.Options.Add(knobs);
         command.Options.Add(output);
         command.Options.Add(runs);
         command.Options.Add(latency);
         command.Options.Add(pacedSeconds);
+        command.Options.Add(pacedPartitions);
+        command.Options.Add(pacedNagle);
+        command.Options.Add(pacedRetention);
         command.Options.Add(produceRows);
         command.SetAction(async (parse, ct) =>
         {
@@ -59,7 +65,18 @@ public static class PipelineBench
             var extra = parse.GetValue(knobs)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Select(k => k.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray())
                 .Select(v => new KafkaPacedBench.Knobs(v[0], (int)v[1], v[2], v[3], 256, v.Length > 4 ? (int)v[4] : 16)).ToArray();
-            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra);
+            var partitionCounts = parse.GetValue(pacedPartitions)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            var nagle = parse.GetValue(pacedNagle)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => v.ToLowerInvariant() switch
+            {
+                "profile" => (Clients: (bool?)null, Broker: true),
+                "on" => (true, true),
+                "off" => (false, false),
+                "clients" => (true, false),
+                "broker" => (false, true),
+                _ => throw new ArgumentException($"--paced-nagle: '{v}' is not profile, on, off, clients or broker"),
+            }).ToArray();
+            var retentions = parse.GetValue(pacedRetention)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions);
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -70,7 +87,8 @@ public static class PipelineBench
         return command;
     }
 
-    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs);
+    // PacedPartitions: each count a full set of transport and paced runs; PacedNagle per set: Nagle disabled (true), enabled (false) or the knobs' (null), on the clients and on the mock broker.
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle, int[] PacedRetentionMs);
 
     private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
     {
@@ -83,28 +101,25 @@ public static class PipelineBench
         if (plan.Parts.Contains("core")) (phases, core, paced) = await CoreAsync(models, events, keys, hidden, workerCounts, ct).ConfigureAwait(false);
 
         var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, ct).ConfigureAwait(false) : null;
-        JsonArray? kafkaPaced = null;
-        JsonArray? transport = null;
-        if (plan.Parts.Contains("transport"))
+        JsonArray? kafkaPaced = plan.Parts.Contains("paced") ? [] : null;
+        JsonArray? transport = plan.Parts.Contains("transport") ? [] : null;
+        // Each variant (partition count × Nagle × retention) is a full set of runs, one variant after the other: same-run comparisons.
+        foreach (var (partitions, nagle, retention) in plan.PacedPartitions.SelectMany(p => plan.PacedNagle.SelectMany(n => plan.PacedRetentionMs.Select(r => (p, n, r)))))
         {
-            // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait and linger.
-            var low = KafkaPacedBench.Knobs.Of(LatencyProfile.Low) with { ChunkSize = 0 };
-            transport = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, low, "transport only ").ConfigureAwait(false);
-        }
+            KafkaPacedBench.Knobs Variant(KafkaPacedBench.Knobs k) => k with { Partitions = partitions, NagleDisable = nagle.Clients ?? k.NagleDisable, BrokerNagleDisable = nagle.Broker, RetentionMs = retention };
+            if (transport is not null)
+            {
+                // No pipeline: ticks produced and read back at the same rate, with the low profile's fetch wait, linger and sockets.
+                var low = Variant(KafkaPacedBench.Knobs.Of(LatencyProfile.Low) with { ChunkSize = 0 });
+                Move(await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, low, "transport only ").ConfigureAwait(false), transport);
+            }
 
-        if (plan.Parts.Contains("paced"))
-        {
-            kafkaPaced = [];
+            if (kafkaPaced is null) continue;
             var runsToDo = plan.Profiles.Select(p => (Knobs: KafkaPacedBench.Knobs.Of(p), Label: p.ToString().ToLowerInvariant() + " "))
                 .Concat(plan.ExtraKnobs.Select(k => (Knobs: k, Label: "custom ")));
             foreach (var (k, label) in runsToDo)
             {
-                var rows = await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, k, label).ConfigureAwait(false);
-                foreach (var row in rows.ToArray())
-                {
-                    rows.Remove(row);
-                    kafkaPaced.Add(row);
-                }
+                Move(await KafkaPacedBench.RunAsync(models, Math.Min(keys, 10_000), workerCounts.Max(), [20_000], plan.PacedDuration, ct, Variant(k), label).ConfigureAwait(false), kafkaPaced);
             }
         }
 
@@ -119,6 +134,16 @@ public static class PipelineBench
             ["kafka_paced"] = kafkaPaced,
             ["kafka_transport_paced"] = transport,
         };
+    }
+
+    /// <summary>Moves every row of <paramref name="from"/> to <paramref name="to"/> (a JSON node has one parent).</summary>
+    private static void Move(JsonArray from, JsonArray to)
+    {
+        foreach (var row in from.ToArray())
+        {
+            from.Remove(row);
+            to.Add(row);
+        }
     }
 
     private static async Task<(JsonObject Phases, JsonArray Core, JsonArray Paced)> CoreAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int hidden, int[] workerCounts, CancellationToken ct)

@@ -88,13 +88,24 @@ public static partial class ServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var kafka = sp.GetRequiredService<IOptions<KafkaSettings>>().Value;
-            var forecastOptions = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, ProducePath = kafka.ForecastProducePath, SharedProducer = SharedProducer(sp, kafka) };
-            if (sp.GetService<IOptions<PipelineOptions>>()?.Value.Latency is { } latency) LatencyTuning.For(latency).ApplyTo(forecastOptions);
+            var forecastOptions = ForecastOutputOptions(kafka, sp.GetService<IOptions<PipelineOptions>>()?.Value.Latency);
+            forecastOptions.SharedProducer = SharedProducer(sp, kafka);
             return new KafkaForecastOutput(forecastOptions,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<KafkaForecastOutput>(), sp.GetService<DeliveryFailures>());
         });
         services.AddSingleton<IForecastOutput>(sp => sp.GetRequiredService<KafkaForecastOutput>());
         return services;
+    }
+
+    /// <summary>The forecasts output's settings from <c>Kafka</c>, with the latency profile's (if any) applied.</summary>
+    /// <param name="kafka">Kafka settings.</param>
+    /// <param name="latency">The <c>Pipeline:Latency</c> profile, or null.</param>
+    /// <returns>The settings (no shared producer).</returns>
+    internal static KafkaForecastOutputOptions ForecastOutputOptions(KafkaSettings kafka, LatencyProfile? latency)
+    {
+        var options = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, ProducePath = kafka.ForecastProducePath };
+        if (latency is { } profile) LatencyTuning.For(profile).ApplyTo(options);
+        return options;
     }
 
     /// <summary>The transactional producer's handle under exactly-once; null otherwise (each output has its own client).</summary>

@@ -25,7 +25,6 @@ internal sealed partial class KindEngine
     private readonly float[] _mu;
     private readonly float[] _logSigma;
     private readonly PartitionState[] _rowPartitions;
-    private readonly long[] _rowTicks;
     private readonly double[] _raw;
     private int[] _slotStamp = [];
     private string?[] _slotKeys = [];
@@ -65,7 +64,6 @@ internal sealed partial class KindEngine
         _mu = new float[_maxBatch * _horizons];
         _logSigma = new float[_maxBatch * _horizons];
         _rowPartitions = new PartitionState[_maxBatch];
-        _rowTicks = new long[_maxBatch];
         _raw = new double[Decoder.ValueCount];
         _dSlots = new int[_maxBatch];
         _dTs = new long[_maxBatch];
@@ -104,7 +102,7 @@ internal sealed partial class KindEngine
     public int Pending { get; private set; }
 
     /// <summary>Stopwatch timestamp of the oldest pending row.</summary>
-    public long OldestTicks => Pending > 0 ? _rowTicks[0] : long.MaxValue;
+    public long OldestTicks => Pending > 0 ? Batch.ReceivedTicks[0] : long.MaxValue;
 
     public double[] Raw => _raw;
 
@@ -225,8 +223,8 @@ internal sealed partial class KindEngine
         Batch.TimestampsMs[r] = timestampMs;
         Batch.Partitions[r] = partition.Partition;
         Batch.Offsets[r] = offset;
+        Batch.ReceivedTicks[r] = receivedTicks;
         _rowPartitions[r] = partition;
-        _rowTicks[r] = receivedTicks;
     }
 
     /// <summary>
@@ -251,8 +249,8 @@ internal sealed partial class KindEngine
         var kindLatency = metrics.KindLatency[(int)Kind];
         for (var r = 0; r < n; r++)
         {
-            metrics.Latency.Record(_rowTicks[r], now);
-            kindLatency.Record(_rowTicks[r], now);
+            metrics.Latency.Record(Batch.ReceivedTicks[r], now);
+            kindLatency.Record(Batch.ReceivedTicks[r], now);
             _rowPartitions[r].PendingRows--;
         }
 

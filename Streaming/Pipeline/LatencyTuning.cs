@@ -18,8 +18,8 @@ public enum LatencyProfile
 }
 
 /// <summary>
-/// The settings a <see cref="LatencyProfile"/> stands for, applied at start-up to the consumer (fetch wait, poll timeout),
-/// the forecasts producer (linger) and the workers (micro-batch wait). Explicit librdkafka properties (<c>Kafka:Client</c>)
+/// The settings a <see cref="LatencyProfile"/> stands for, applied at start-up to the consumer (fetch wait, poll timeout,
+/// Nagle), the forecasts producer (linger, Nagle) and the workers (micro-batch wait). Explicit librdkafka properties (<c>Kafka:Client</c>)
 /// still win over the profile's.
 /// </summary>
 /// <param name="FetchWaitMaxMs">Consumer <c>fetch.wait.max.ms</c>: how long the broker holds a fetch that has no data.</param>
@@ -31,16 +31,25 @@ public enum LatencyProfile
 /// in messages (channel capacity × chunk size) and coalesce small held chunks, so short polls no longer pause them; the
 /// minimum only sets how far behind a worker may fall before backpressure.
 /// </param>
-public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, TimeSpan ProducerLinger, TimeSpan MaxWait, int ChannelCapacity)
+/// <param name="DisableNagle">
+/// Sets <c>socket.nagle.disable=true</c> on the consumer and the forecasts producer: small requests and responses go out at
+/// once instead of waiting for the previous segment's ACK (which delayed ACK can hold back for tens of milliseconds).
+/// </param>
+public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, TimeSpan ProducerLinger, TimeSpan MaxWait, int ChannelCapacity, bool DisableNagle = false)
 {
+    /// <summary>The librdkafka property that turns Nagle's algorithm off (<c>TCP_NODELAY</c>) on a client's broker sockets.</summary>
+    public const string NagleDisableProperty = "socket.nagle.disable";
+
     /// <summary>The settings of <paramref name="profile"/> (measured with <c>bench pipeline</c>; see docs/benchmarks.md).</summary>
     /// <param name="profile">Profile.</param>
     /// <returns>Its settings.</returns>
     public static LatencyTuning For(LatencyProfile profile) => profile switch
     {
         // Linger and micro-batch wait stay ≥ 1 ms even at Low: at 0 every row is its own produce request and every chunk its
-        // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md).
-        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 64),
+        // own batch, and on a busy 2-core host that CPU cost queued events for seconds (docs/benchmarks.md; MaxWait 0 measured
+        // again with the latency split: in-process p99 87-102 ms against 7-40 ms at 8 partitions). Nagle off: small requests
+        // are not held for an ACK (with Nagle on both ends, 0.2-0.6 s stalls in the same runs).
+        LatencyProfile.Low => new(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), 64, DisableNagle: true),
         LatencyProfile.Balanced => new(5, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(2), 64),
         LatencyProfile.Throughput => new(100, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(5), 256),
         _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, "Unknown latency profile."),
@@ -55,21 +64,33 @@ public sealed record LatencyTuning(int FetchWaitMaxMs, TimeSpan PollTimeout, Tim
         options.ChannelCapacity = Math.Max(options.ChannelCapacity, ChannelCapacity);
     }
 
-    /// <summary>Sets the consumer's fetch wait (unless <c>fetch.wait.max.ms</c> is set explicitly) and poll timeout.</summary>
+    /// <summary>
+    /// Sets the consumer's fetch wait and, with <see cref="DisableNagle"/>, <c>socket.nagle.disable</c> (each unless set
+    /// explicitly), and its poll timeout.
+    /// </summary>
     /// <param name="options">Consumer options (changed in place).</param>
     public void ApplyTo(KafkaConsumerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.PollTimeout = PollTimeout;
+        // A copy: the extra properties may be the shared Kafka:Client dictionary.
         options.Extra = new Dictionary<string, string>(options.Extra);
         options.Extra.TryAdd("fetch.wait.max.ms", FetchWaitMaxMs.ToString(CultureInfo.InvariantCulture));
+        if (DisableNagle) options.Extra.TryAdd(NagleDisableProperty, "true");
     }
 
-    /// <summary>Sets the forecasts producer's linger (unless <c>linger.ms</c> is set explicitly in its extra properties).</summary>
+    /// <summary>
+    /// Sets the forecasts producer's linger (unless <c>linger.ms</c> is set explicitly in its extra properties) and, with
+    /// <see cref="DisableNagle"/>, <c>socket.nagle.disable</c> (unless set explicitly).
+    /// </summary>
     /// <param name="options">Forecasts output options (changed in place).</param>
     public void ApplyTo(KafkaForecastOutputOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Linger = ProducerLinger;
+        if (!DisableNagle) return;
+        // A copy: the extra properties may be the shared Kafka:Client dictionary.
+        options.Extra = new Dictionary<string, string>(options.Extra);
+        options.Extra.TryAdd(NagleDisableProperty, "true");
     }
 }

@@ -57,4 +57,44 @@ public class EmbeddedKafkaTests
             Assert.Equal(values.Order(), values);
         }
     }
+
+    [Fact]
+    public void DeleteRecordsBefore_MovesTheLogStart_AndAConsumerFromEarliestStartsThere()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        kafka.CreateTopic("trimmed", partitions: 1);
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, LingerMs = 0 }).Build())
+        {
+            // One message set per message: a cut can fall between any two.
+            for (var i = 0; i < 10; i++)
+            {
+                producer.Produce("trimmed", new Message<Null, string> { Value = i.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+            }
+        }
+
+        kafka.DeleteRecordsBefore("trimmed", 0, 6);
+
+        using var consumer = new ConsumerBuilder<Ignore, string>(new ConsumerConfig
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = "g-trimmed",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        var watermarks = consumer.QueryWatermarkOffsets(new TopicPartition("trimmed", 0), TimeSpan.FromSeconds(10));
+        Assert.Equal(6, watermarks.Low.Value);
+        Assert.Equal(10, watermarks.High.Value);
+        consumer.Subscribe("trimmed");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        ConsumeResult<Ignore, string>? first = null;
+        while (first is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "consume phase: no message within 60 s");
+            first = consumer.Consume(TimeSpan.FromMilliseconds(200));
+        }
+
+        Assert.Equal(6, first.Offset.Value);
+        Assert.Equal("6", first.Message.Value);
+        consumer.Close();
+    }
 }

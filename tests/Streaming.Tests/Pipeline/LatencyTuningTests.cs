@@ -41,12 +41,62 @@ public class LatencyTuningTests
     }
 
     [Fact]
+    public void Low_DisablesNagle_OnConsumerAndForecastsProducer_OtherProfilesDoNot_AndAnExplicitValueWins()
+    {
+        const string Nagle = LatencyTuning.NagleDisableProperty;
+        var low = LatencyTuning.For(LatencyProfile.Low);
+        var consumer = new KafkaConsumerOptions();
+        var producer = new KafkaForecastOutputOptions();
+        low.ApplyTo(consumer);
+        low.ApplyTo(producer);
+        Assert.Equal("true", consumer.Extra[Nagle]);
+        Assert.Equal("true", producer.Extra[Nagle]);
+
+        foreach (var profile in new[] { LatencyProfile.Balanced, LatencyProfile.Throughput })
+        {
+            var (c, p) = (new KafkaConsumerOptions(), new KafkaForecastOutputOptions());
+            LatencyTuning.For(profile).ApplyTo(c);
+            LatencyTuning.For(profile).ApplyTo(p);
+            Assert.False(c.Extra.ContainsKey(Nagle), $"{profile} consumer");
+            Assert.False(p.Extra.ContainsKey(Nagle), $"{profile} producer");
+        }
+
+        // Kafka:Client is one dictionary shared by both clients: the explicit value wins and the dictionary is not changed.
+        var client = new Dictionary<string, string> { [Nagle] = "false" };
+        var pinnedConsumer = new KafkaConsumerOptions { Extra = client };
+        var pinnedProducer = new KafkaForecastOutputOptions { Extra = client };
+        low.ApplyTo(pinnedConsumer);
+        low.ApplyTo(pinnedProducer);
+        Assert.Equal("false", pinnedConsumer.Extra[Nagle]);
+        Assert.Equal("false", pinnedProducer.Extra[Nagle]);
+        var shared = new Dictionary<string, string>();
+        var sharedProducer = new KafkaForecastOutputOptions { Extra = shared };
+        low.ApplyTo(sharedProducer);
+        Assert.Empty(shared);
+    }
+
+    [Fact]
+    public void Low_DisablesNagle_OnTheForecastsOutputBuiltFromConfiguration_UnlessKafkaClientSetsIt()
+    {
+        Assert.Equal("true", ForecastOptions(new() { ["Pipeline:Latency"] = "low" }).Extra[LatencyTuning.NagleDisableProperty]);
+        Assert.False(ForecastOptions(new() { ["Pipeline:Latency"] = "balanced" }).Extra.ContainsKey(LatencyTuning.NagleDisableProperty));
+        Assert.Equal("false", ForecastOptions(new() { ["Pipeline:Latency"] = "low", ["Kafka:Client:socket.nagle.disable"] = "false" }).Extra[LatencyTuning.NagleDisableProperty]);
+    }
+
+    [Fact]
     public void Profiles_TradeLatencyForBatching_InOrder()
     {
         var (low, balanced, throughput) = (LatencyTuning.For(LatencyProfile.Low), LatencyTuning.For(LatencyProfile.Balanced), LatencyTuning.For(LatencyProfile.Throughput));
         Assert.True(low.FetchWaitMaxMs < balanced.FetchWaitMaxMs && balanced.FetchWaitMaxMs < throughput.FetchWaitMaxMs);
         Assert.True(low.ProducerLinger < balanced.ProducerLinger && balanced.ProducerLinger < throughput.ProducerLinger);
         Assert.True(low.MaxWait < balanced.MaxWait && balanced.MaxWait < throughput.MaxWait);
+    }
+
+    private static KafkaForecastOutputOptions ForecastOptions(Dictionary<string, string?> settings)
+    {
+        settings["Kafka:BootstrapServers"] = "localhost:9092";
+        var sp = Provider(settings);
+        return ServiceCollectionExtensions.ForecastOutputOptions(sp.GetRequiredService<IOptions<KafkaSettings>>().Value, sp.GetRequiredService<IOptions<PipelineOptions>>().Value.Latency);
     }
 
     private static ServiceProvider Provider(Dictionary<string, string?> settings) =>
