@@ -23,13 +23,26 @@ internal static class CsvLines
         }
     }
 
-    public static double Number(string path, int line, string text)
+    /// <summary>Parses a number cell; when it is not one, the line is bad (see <see cref="Bad"/>).</summary>
+    public static bool TryNumber(string path, int line, string text, ReplayBadLines? bad, out double value)
     {
-        if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value) && double.IsFinite(value))
         {
-            throw new InvalidDataException($"{Path.GetFileName(path)} line {line}: '{text}' is not a number");
+            return true;
         }
 
-        return v;
+        return Bad(bad, $"{Path.GetFileName(path)} line {line}: '{text}' is not a number");
+    }
+
+    /// <summary>A line that cannot be read: thrown without a collector, else recorded and skipped (returns false).</summary>
+    public static bool Bad(ReplayBadLines? bad, string reason)
+    {
+        if (bad is null)
+        {
+            throw new InvalidDataException(reason);
+        }
+
+        bad.Add(reason);
+        return false;
     }
 }

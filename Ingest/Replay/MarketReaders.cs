@@ -26,8 +26,9 @@ public static class MarketReaders
     /// column header, price = adjusted close, size = 1 (the file has no volume), ts = the date at 21:00 UTC.
     /// </summary>
     /// <param name="dataDir">The data folder.</param>
+    /// <param name="bad">Where unreadable lines are recorded and skipped (null: the first one throws).</param>
     /// <returns>Records in time order, tickers in column order within a day.</returns>
-    public static IEnumerable<ReplayRecord> ReadDailyCloses(string dataDir)
+    public static IEnumerable<ReplayRecord> ReadDailyCloses(string dataDir, ReplayBadLines? bad = null)
     {
         var path = Path.Combine(dataDir, DailyFile);
         string[]? symbols = null;
@@ -45,7 +46,8 @@ public static class MarketReaders
 
             if (!DateTime.TryParseExact(cells[0], "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var date))
             {
-                throw new InvalidDataException($"{DailyFile} line {line}: bad date '{cells[0]}'");
+                CsvLines.Bad(bad, $"{DailyFile} line {line}: bad date '{cells[0]}'");
+                continue;
             }
 
             var ts = new DateTimeOffset(date, TimeSpan.Zero).Add(DailyCloseUtc).ToUnixTimeMilliseconds();
@@ -56,7 +58,11 @@ public static class MarketReaders
                     continue;
                 }
 
-                var price = CsvLines.Number(path, line, cells[i]);
+                if (!CsvLines.TryNumber(path, line, cells[i], bad, out var price))
+                {
+                    continue;
+                }
+
                 var n = EventJson.WriteTick(buffer, encoded![i - 1], ts, price, 1, double.NaN, double.NaN);
                 yield return new ReplayRecord(symbols[i - 1], ts, buffer[..n]);
             }
@@ -65,8 +71,9 @@ public static class MarketReaders
 
     /// <summary>SPY minute bars: symbol SPY, price = bar close, size = bar volume, ts = bar time (US Eastern).</summary>
     /// <param name="dataDir">The data folder.</param>
+    /// <param name="bad">Where unreadable lines are recorded and skipped (null: the first one throws).</param>
     /// <returns>Records in file (time) order.</returns>
-    public static IEnumerable<ReplayRecord> ReadSpyMinuteBars(string dataDir)
+    public static IEnumerable<ReplayRecord> ReadSpyMinuteBars(string dataDir, ReplayBadLines? bad = null)
     {
         var path = Path.Combine(dataDir, SpyFile);
         var key = EventJson.EncodeKey("SPY");
@@ -77,19 +84,26 @@ public static class MarketReaders
             var cells = text.Split(';');
             if (cells.Length < 6 || !DateTime.TryParseExact(cells[0], "yyyyMMdd HHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
             {
-                throw new InvalidDataException($"{SpyFile} line {line}: expected 'yyyyMMdd HHmmss;open;high;low;close;volume'");
+                CsvLines.Bad(bad, $"{SpyFile} line {line}: expected 'yyyyMMdd HHmmss;open;high;low;close;volume'");
+                continue;
+            }
+
+            if (!CsvLines.TryNumber(path, line, cells[4], bad, out var close) || !CsvLines.TryNumber(path, line, cells[5], bad, out var volume))
+            {
+                continue;
             }
 
             var ts = new DateTimeOffset(local, SpyUtcOffset).ToUnixTimeMilliseconds();
-            var n = EventJson.WriteTick(buffer, key, ts, CsvLines.Number(path, line, cells[4]), CsvLines.Number(path, line, cells[5]), double.NaN, double.NaN);
+            var n = EventJson.WriteTick(buffer, key, ts, close, volume, double.NaN, double.NaN);
             yield return new ReplayRecord("SPY", ts, buffer[..n]);
         }
     }
 
     /// <summary>BTC/USD trades: symbol BTCUSD, price and size (BTC amount) as traded, ts = unix seconds × 1000.</summary>
     /// <param name="dataDir">The data folder.</param>
+    /// <param name="bad">Where unreadable lines are recorded and skipped (null: the first one throws).</param>
     /// <returns>Records in file (time) order.</returns>
-    public static IEnumerable<ReplayRecord> ReadBtcTrades(string dataDir)
+    public static IEnumerable<ReplayRecord> ReadBtcTrades(string dataDir, ReplayBadLines? bad = null)
     {
         var path = Path.Combine(dataDir, BtcFile);
         var key = EventJson.EncodeKey("BTCUSD");
@@ -99,11 +113,17 @@ public static class MarketReaders
             var cells = text.Split(',');
             if (cells.Length < 3 || !long.TryParse(cells[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds))
             {
-                throw new InvalidDataException($"{BtcFile} line {line}: expected 'unix_seconds,price,amount'");
+                CsvLines.Bad(bad, $"{BtcFile} line {line}: expected 'unix_seconds,price,amount'");
+                continue;
+            }
+
+            if (!CsvLines.TryNumber(path, line, cells[1], bad, out var price) || !CsvLines.TryNumber(path, line, cells[2], bad, out var amount))
+            {
+                continue;
             }
 
             var ts = seconds * 1000;
-            var n = EventJson.WriteTick(buffer, key, ts, CsvLines.Number(path, line, cells[1]), CsvLines.Number(path, line, cells[2]), double.NaN, double.NaN);
+            var n = EventJson.WriteTick(buffer, key, ts, price, amount, double.NaN, double.NaN);
             yield return new ReplayRecord("BTCUSD", ts, buffer[..n]);
         }
     }

@@ -8,6 +8,9 @@ public sealed class ReplayReadOptions
 
     /// <summary>Audio stream per speaker or per recording.</summary>
     public AudioStreamMode AudioStreams { get; set; } = AudioStreamMode.PerSpeaker;
+
+    /// <summary>Where unreadable lines are recorded and skipped (null: the first one throws <see cref="InvalidDataException"/>).</summary>
+    public ReplayBadLines? BadLines { get; set; }
 }
 
 /// <summary>One entry point over every reader.</summary>
@@ -23,10 +26,10 @@ public static class ReplaySources
         options ??= new ReplayReadOptions();
         return source switch
         {
-            ReplaySource.MarketDaily => MarketReaders.ReadDailyCloses(dataDir),
-            ReplaySource.SpyMinute => MarketReaders.ReadSpyMinuteBars(dataDir),
-            ReplaySource.BtcTicks => MarketReaders.ReadBtcTrades(dataDir),
-            ReplaySource.Vitals => VitalsReader.Read(dataDir, options.BaseUnixMs),
+            ReplaySource.MarketDaily => MarketReaders.ReadDailyCloses(dataDir, options.BadLines),
+            ReplaySource.SpyMinute => MarketReaders.ReadSpyMinuteBars(dataDir, options.BadLines),
+            ReplaySource.BtcTicks => MarketReaders.ReadBtcTrades(dataDir, options.BadLines),
+            ReplaySource.Vitals => VitalsReader.Read(dataDir, options.BaseUnixMs, options.BadLines),
             ReplaySource.Audio => FsddReader.Read(dataDir, options.AudioStreams, options.BaseUnixMs),
             _ => throw new ArgumentOutOfRangeException(nameof(source), source, null),
         };

@@ -22,8 +22,9 @@ public static class VitalsReader
     /// <summary>Reads and groups the file.</summary>
     /// <param name="dataDir">The data folder.</param>
     /// <param name="baseUnixMs">Time of minute 0 for every stay.</param>
+    /// <param name="bad">Where unreadable lines are recorded and skipped (null: the first one throws).</param>
     /// <returns>Records ordered by time, then record id.</returns>
-    public static IReadOnlyList<ReplayRecord> Read(string dataDir, long baseUnixMs = DefaultBaseUnixMs)
+    public static IReadOnlyList<ReplayRecord> Read(string dataDir, long baseUnixMs = DefaultBaseUnixMs, ReplayBadLines? bad = null)
     {
         var path = Path.Combine(dataDir, File);
         var groups = new Dictionary<(long Record, int Minute), Reading>();
@@ -34,10 +35,15 @@ public static class VitalsReader
                 || !long.TryParse(cells[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var record)
                 || !int.TryParse(cells[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var minute))
             {
-                throw new InvalidDataException($"{File} line {line}: expected 'record_id,minutes_since_icu_admission,parameter,value'");
+                CsvLines.Bad(bad, $"{File} line {line}: expected 'record_id,minutes_since_icu_admission,parameter,value'");
+                continue;
             }
 
-            var value = CsvLines.Number(path, line, cells[3]);
+            if (!CsvLines.TryNumber(path, line, cells[3], bad, out var value))
+            {
+                continue;
+            }
+
             if (!groups.TryGetValue((record, minute), out var r))
             {
                 groups[(record, minute)] = r = new Reading { Values = VitalValues.Missing };

@@ -349,14 +349,22 @@ public static class DemoCommand
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: {source.ToName()} from {dir} -> topic '{source.DefaultTopic()}', speed {(speed == 0 ? "max" : speed.ToString(CultureInfo.InvariantCulture))}"));
         using var producer = new KafkaEventProducer(bootstrap);
+        var bad = new ReplayBadLines();
         try
         {
-            var report = await ReplayRunner.RunAsync(ReplaySources.Read(source, dir), producer, source.DefaultTopic(), speed, 0, TimeProvider.System, null, ct).ConfigureAwait(false);
+            var report = await ReplayRunner.RunAsync(ReplaySources.Read(source, dir, new ReplayReadOptions { BadLines = bad }), producer, source.DefaultTopic(), speed, 0, TimeProvider.System, null, ct).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: done, {report.Produced:N0} events of {report.Keys} keys in {report.Elapsed.TotalSeconds:F1} s; the pipeline and dashboard keep running until Ctrl+C"));
         }
         catch (OperationCanceledException)
         {
         }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // The replay ends, the pipeline and dashboard go on; said, not swallowed by a faulted task nobody awaits.
+            await Console.Error.WriteLineAsync("replay: stopped: " + e.Message).ConfigureAwait(false);
+        }
+
+        if (bad.Count > 0) await Console.Error.WriteLineAsync("replay: " + bad.Summary()).ConfigureAwait(false);
     }, CancellationToken.None);
 
     private static string Format(StatusSample s, TimeSpan elapsed)

@@ -106,7 +106,8 @@ public static class ReplayCommand
 
             Console.WriteLine($"bootstrap.servers={bootstrap}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: {source.ToName()} from {dir} -> topic '{topic}', speed {(speed == 0 ? "max" : speed.ToString(CultureInfo.InvariantCulture))}{(limit > 0 ? $", limit {limit}" : "")}"));
-            var records = ReplaySources.Read(source, dir, new ReplayReadOptions { AudioStreams = audio });
+            var bad = new ReplayBadLines();
+            var records = ReplaySources.Read(source, dir, new ReplayReadOptions { AudioStreams = audio, BadLines = bad });
             using var producer = new KafkaEventProducer(bootstrap);
             var lastPrint = TimeProvider.System.GetTimestamp();
             var report = await ReplayRunner.RunAsync(records, producer, topic, speed, limit, TimeProvider.System, n =>
@@ -119,6 +120,7 @@ public static class ReplayCommand
             }, ct).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"replay: {report.Produced} events ({report.Keys} keys, event time {DateTimeOffset.FromUnixTimeMilliseconds(report.FirstTimestampMs):u} .. {DateTimeOffset.FromUnixTimeMilliseconds(report.LastTimestampMs):u}) in {report.Elapsed.TotalSeconds:F2} s; delivered {report.Delivered}, failed {report.Failed}"));
+            if (bad.Count > 0) await Console.Error.WriteLineAsync("replay: " + bad.Summary()).ConfigureAwait(false);
             if (embedded is not null && keepAlive && !ct.IsCancellationRequested)
             {
                 Console.WriteLine("replay done; embedded Kafka keeps running until Ctrl+C");

@@ -56,6 +56,30 @@ public class ReplayReaderFixtureTests
     }
 
     [Fact]
+    public void MalformedRows_WithACollector_AreSkippedAndCounted_TheRestIsRead()
+    {
+        using var d = new TestData.Fixture();
+        d.Write(MarketReaders.BtcFile, "1315922016,5.8,1\n1315922024,abc,1\nnot a trade\n1315922030,5.9,2\n");
+        var bad = new ReplayBadLines();
+        var records = MarketReaders.ReadBtcTrades(d.Root, bad).ToList();
+        Assert.Equal([1315922016000L, 1315922030000L], records.Select(r => r.TimestampMs));
+        Assert.Equal(2, bad.Count);
+        Assert.Contains("line 2", bad.First[0], StringComparison.Ordinal);
+        Assert.Contains("line 3", bad.First[1], StringComparison.Ordinal);
+
+        d.Write(MarketReaders.SpyFile, "20110103 093000;1;2;0.5;126.75;1000\n20110103 0931;1;2;0.5;126.9;900\n20110103 093200;1;2;0.5;x;900\n");
+        var spyBad = new ReplayBadLines();
+        Assert.Single(ReplaySources.Read(ReplaySource.SpyMinute, d.Root, new ReplayReadOptions { BadLines = spyBad }));
+        Assert.Equal(2, spyBad.Count);
+
+        d.Write(VitalsReader.File, "record_id,minutes_since_icu_admission,parameter,value\n7,0,HR,73\n7,x,HR,74\n7,5,HR,\n7,5,Temp,36.4\n");
+        var vitalsBad = new ReplayBadLines();
+        Assert.Equal(2, VitalsReader.Read(d.Root, bad: vitalsBad).Count);
+        Assert.Equal(2, vitalsBad.Count);
+        Assert.StartsWith("2 line(s) skipped", vitalsBad.Summary(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Vitals_GroupRowsPerMinute_MapParameters_PreferInvasivePressure()
     {
         using var d = new TestData.Fixture();
