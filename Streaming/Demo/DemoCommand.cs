@@ -353,7 +353,9 @@ public static class DemoCommand
         try
         {
             var report = await ReplayRunner.RunAsync(ReplaySources.Read(source, dir, new ReplayReadOptions { BadLines = bad }), producer, source.DefaultTopic(), speed, 0, TimeProvider.System, null, ct).ConfigureAwait(false);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: done, {report.Produced:N0} events of {report.Keys} keys in {report.Elapsed.TotalSeconds:F1} s; the pipeline and dashboard keep running until Ctrl+C"));
+            Console.WriteLine(ct.IsCancellationRequested
+                ? string.Create(CultureInfo.InvariantCulture, $"replay: stopped with the run after {report.Produced:N0} events of {report.Keys} keys ({report.Elapsed.TotalSeconds:F1} s)")
+                : string.Create(CultureInfo.InvariantCulture, $"replay: done, {report.Produced:N0} events of {report.Keys} keys in {report.Elapsed.TotalSeconds:F1} s; the pipeline and dashboard keep running until Ctrl+C"));
         }
         catch (OperationCanceledException)
         {
