@@ -47,7 +47,12 @@ internal sealed class ClientForecastProducer : IForecastProducer
             ? new DependentProducerBuilder<byte[], ForecastValue>(shared).SetValueSerializer(ForecastValueSerializer.Instance).Build()
             : new ProducerBuilder<byte[], ForecastValue>(Config(options))
             .SetValueSerializer(ForecastValueSerializer.Instance)
-            .SetErrorHandler((_, e) => { if (e.IsFatal) ledger.Fatal(e.Reason); })
+            .SetErrorHandler((p, e) =>
+            {
+                if (e.IsFatal) ledger.Fatal(e.Reason);
+                else KafkaClientLog.TransientError(ledger.Logger, p.Name, e.Reason);
+            })
+            .SetLogHandler((_, m) => KafkaClientLog.Write(ledger.Logger, m))
             .Build();
     }
 

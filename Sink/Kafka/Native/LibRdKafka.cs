@@ -16,6 +16,9 @@ internal static unsafe class LibRdKafka
     /// <summary>Event type: delivery reports (a batch of messages per event).</summary>
     public const int EventDr = 0x1;
 
+    /// <summary>Event type: a log line (with <c>log.queue=true</c> and the log queue forwarded).</summary>
+    public const int EventLogType = 0x4;
+
     /// <summary>Event type: a client error.</summary>
     public const int EventError = 0x8;
 
@@ -121,6 +124,9 @@ internal static unsafe class LibRdKafka
             api->EventDestroy = (delegate* unmanaged<nint, void>)NativeLibrary.GetExport(lib, "rd_kafka_event_destroy");
             api->Flush = (delegate* unmanaged<nint, int, int>)NativeLibrary.GetExport(lib, "rd_kafka_flush");
             api->Purge = (delegate* unmanaged<nint, int, int>)NativeLibrary.GetExport(lib, "rd_kafka_purge");
+            api->SetLogQueue = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(lib, "rd_kafka_set_log_queue");
+            api->EventLogRead = (delegate* unmanaged<nint, byte**, byte**, int*, int>)NativeLibrary.GetExport(lib, "rd_kafka_event_log");
+            api->Name = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(lib, "rd_kafka_name");
             api->OutqLen = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(lib, "rd_kafka_outq_len");
             s_api = api;
         }
@@ -231,5 +237,8 @@ internal static unsafe class LibRdKafka
         public delegate* unmanaged<nint, int, int> Flush;
         public delegate* unmanaged<nint, int, int> Purge;
         public delegate* unmanaged<nint, int> OutqLen;
+        public delegate* unmanaged<nint, nint, int> SetLogQueue;
+        public delegate* unmanaged<nint, byte**, byte**, int*, int> EventLogRead;
+        public delegate* unmanaged<nint, nint> Name;
     }
 }

@@ -34,6 +34,7 @@ internal sealed unsafe partial class NativeForecastProducer : IForecastProducer
     private nint _rk;
     private nint _rkt;
     private nint _queue;
+    private readonly string _name;
     private long _nextSeq;
     private volatile bool _stopPolling;
     private volatile bool _closing;
@@ -65,13 +66,19 @@ internal sealed unsafe partial class NativeForecastProducer : IForecastProducer
             }
         }
 
-        Fn.ConfSetEvents(conf, EventDr | EventError);
+        // Log lines become events on the main queue (served by the report thread, written to the ILogger), not stderr.
+        fixed (byte* n = "log.queue\0"u8)
+        fixed (byte* v = "true\0"u8) Fn.ConfSet(conf, n, v, err, 512);
+        Fn.ConfSetEvents(conf, EventDr | EventError | EventLogType);
         _rk = Fn.New(Producer, conf, err, 512);
         if (_rk == 0)
         {
             Fn.ConfDestroy(conf);
             throw new InvalidOperationException($"Creating the native forecasts producer failed: {Marshal.PtrToStringUTF8((nint)err)}");
         }
+
+        Fn.SetLogQueue(_rk, 0);
+        _name = Str(Fn.Name(_rk));
 
         fixed (byte* topic = Utf8Z(options.Topic)) _rkt = Fn.TopicNew(_rk, topic, 0);
         _queue = Fn.QueueGetMain(_rk);
@@ -180,6 +187,14 @@ internal sealed unsafe partial class NativeForecastProducer : IForecastProducer
                     _fatal = reason;
                     _ledger.Fatal(reason);
                 }
+                else if (type == EventError)
+                {
+                    KafkaClientLog.TransientError(_ledger.Logger, _name, Str(Fn.EventErrorString(ev)));
+                }
+                else if (type == EventLogType)
+                {
+                    Log(ev);
+                }
             }
             catch (Exception ex)
             {
@@ -191,6 +206,15 @@ internal sealed unsafe partial class NativeForecastProducer : IForecastProducer
                 Fn.EventDestroy(ev);
             }
         }
+    }
+
+    /// <summary>A librdkafka log line, as the client path's log handler writes it.</summary>
+    private void Log(nint ev)
+    {
+        byte* facility, text;
+        int level;
+        if (Fn.EventLogRead(ev, &facility, &text, &level) != 0) return;
+        KafkaClientLog.Write(_ledger.Logger, new LogMessage(_name, (SyslogLevel)level, Str((nint)facility), Str((nint)text)));
     }
 
     /// <summary>One array of delivery reports: runs of delivered rows of one epoch complete together.</summary>
