@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using StreamLstm.Model.Forecasting;
+using StreamLstm.Sink.Kafka;
 
 namespace StreamLstm.Sink.Alerts;
 
@@ -46,6 +47,7 @@ public sealed partial class KafkaAlertOutput : IForecastOutput, IAsyncDisposable
             ? new DependentProducerBuilder<string, string>(shared).Build()
             : new ProducerBuilder<string, string>(config)
             .SetErrorHandler((_, e) => LogKafkaError(_logger, e.Code.ToString(), e.Reason))
+            .SetLogHandler((_, m) => KafkaClientLog.Write(_logger, m))
             .Build();
     }
 
