@@ -37,13 +37,15 @@ public static class OnlineBench
         var share = new Option<double?>("--max-cpu-share") { Description = "Online:MaxCpuShare: the trainer's CPU cap as a fraction of the machine's cores (default: from --duty-cycle)" };
         var priority = new Option<TrainerPriority>("--priority") { Description = "Online:TrainerPriority of the trainer threads: idle, low, normal", DefaultValueFactory = _ => TrainerPriority.Idle };
         var repeats = new Option<int>("--repeats") { Description = "Interleaved unpaced repeats (off and trainer side by side, their order alternating); the ratio is the median of the repeats' on/off ratios", DefaultValueFactory = _ => 5 };
+        var swapKeys = new Option<int>("--swap-keys") { Description = "Resident keys of the hot-swap probe (what a promotion costs the serving path; 0: skip it)", DefaultValueFactory = _ => 20_000 };
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/online.json" };
-        foreach (var o in new Option[] { events, keys, hidden, rate, seconds, workers, duty, share, priority, repeats, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { events, keys, hidden, rate, seconds, workers, duty, share, priority, repeats, swapKeys, output }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var trainer = new TrainerSettings(parse.GetValue(duty), parse.GetValue(share), parse.GetValue(priority));
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), parse.GetValue(rate), parse.GetValue(seconds), parse.GetValue(workers),
                 trainer, Math.Max(1, parse.GetValue(repeats)), ct).ConfigureAwait(false);
+            if (parse.GetValue(swapKeys) > 0) result["swap_stall"] = await SwapStallProbe.RunAsync(parse.GetValue(swapKeys), parse.GetValue(hidden), ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             await File.WriteAllTextAsync(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);

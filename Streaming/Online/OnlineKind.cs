@@ -100,9 +100,10 @@ public sealed class OnlineKind
         }
     }
 
-    internal void CountSwap(int rewarmed, int fresh)
+    internal void CountSwap() => Interlocked.Increment(ref _swaps);
+
+    internal void CountRewarm(int rewarmed, int fresh)
     {
-        Interlocked.Increment(ref _swaps);
         Interlocked.Add(ref _rewarmed, rewarmed);
         Interlocked.Add(ref _fresh, fresh);
     }

@@ -14,6 +14,8 @@ internal sealed partial class KindEngine
     {
         _histCount[slot] = 0;
         _histPos[slot] = 0;
+        // The slot's previous key may have been waiting for its re-warm; the new key is not.
+        _stale[slot] = false;
     }
 
     /// <summary>Appends one input row to the slot's history (no allocation after the key's first step).</summary>

@@ -76,14 +76,17 @@ internal sealed partial class KindEngine
                 {
                     Slab.Zero(slot);
                     Slab.MarkDirty(slot);
+                    _stale[slot] = false;
                 }
 
-                Online?.CountSwap(0, slots.Count);
+                Online?.CountSwap();
+                Online?.CountRewarm(0, slots.Count);
             }
             else
             {
-                var (rewarmed, fresh) = Rewarm(slots, entry);
-                Online?.CountSwap(rewarmed, fresh);
+                // As a live swap: each key is re-warmed by its next micro-batch, which this partition's model steps.
+                MarkStale(slots);
+                Online?.CountSwap();
             }
 
             pm.Current = entry;

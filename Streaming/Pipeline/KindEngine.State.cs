@@ -114,7 +114,7 @@ internal sealed partial class KindEngine
 
     private void WriteRecord(CheckpointBatch batch, PartitionState ps, int slot, long sequence)
     {
-        var version = (_parts.Count == 0 ? _main : ModelOf(ps)).VersionBytes;
+        var version = RecordVersion(ps, slot);
         var history = ExportHistory(slot);
         var size = KeyStateRecord.Size(Slab.RowFloats, Features.StateBytes, version, _scoring.StateBytes, history.Length);
         var dest = batch.Add(Kind, ps.Partition, _slotKeys[slot]!, size);
@@ -157,12 +157,12 @@ internal sealed partial class KindEngine
             // Equal to what is stored: clean, and evictable again right away.
             _captured[slot] = partition.StateSequence;
         }
-        else if (view.Layers == Slab.Layers && view.Hidden == Slab.Hidden && RewarmOnImport(slot, model, view.ModelVersion))
+        else if (view.Layers == Slab.Layers && view.Hidden == Slab.Hidden && StaleOnImport(slot, view.ModelVersion))
         {
-            // A record from before a swap (the key was not in memory when it happened): the new model's state over the
-            // key's stored history, exactly what the swap's re-warm would have given it.
-            _metrics.Restored++;
-            return true;
+            // A record from before a swap (or of a key still waiting for its re-warm): stale, so its next micro-batch gives
+            // it the new model's state over its stored history, exactly what the swap's re-warm would have given it.
+            Slab.Import(slot, view.Row);
+            Slab.MarkDirty(slot);
         }
         else
         {
@@ -221,6 +221,7 @@ internal sealed partial class KindEngine
         Array.Resize(ref _hist, cap);
         Array.Resize(ref _histCount, cap);
         Array.Resize(ref _histPos, cap);
+        Array.Resize(ref _stale, cap);
         _table.EnsureCapacity(cap);
         Features.EnsureCapacity(cap);
         _scoring.EnsureCapacity(cap);

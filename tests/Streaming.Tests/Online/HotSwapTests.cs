@@ -52,9 +52,13 @@ public class HotSwapTests
             var engine = worker.Engine(SourceKind.Tick)!;
             // A key with no replayed history: it must start from zero state.
             var ghost = engine.SlotFor(source.Partition(SourceKind.Tick, 0), Encoding.UTF8.GetBytes("ghost" + worker.Lane));
+            var rewarmedBefore = tick.RewarmedKeys + tick.FreshKeys;
             Assert.True(engine.ApplyPendingSwap());
             Assert.Same(next, engine.Model);
             Assert.Equal("tick-v2", engine.Batch.ModelVersion);
+            // The swap itself re-warms nothing: each key waits for its next micro-batch (here: forced for every key at once).
+            Assert.Equal(rewarmedBefore, tick.RewarmedKeys + tick.FreshKeys);
+            Assert.True(engine.CompleteRewarm() > 0);
             for (var l = 0; l < cfg.Layers; l++) Assert.All(engine.Slab.H(ghost, l).ToArray(), v => Assert.Equal(0f, v));
             foreach (var key in events.Where(e => e.Kind == SourceKind.Tick).Select(e => e.Key).Distinct())
             {
