@@ -47,5 +47,18 @@ public static class ForecastNotes
         return notes;
     }
 
-    private static string Horizons(int[] ks) => (ks.Length == 1 ? "horizon " : "horizons ") + string.Join(", ", ks.Select(k => (k + 1).ToString(CultureInfo.InvariantCulture)));
+    /// <summary>Zero-based horizons as words, runs of three or more as ranges: <c>horizons 1, 2</c>, <c>horizons 1-60</c>.</summary>
+    private static string Horizons(int[] ks)
+    {
+        var parts = new List<string>();
+        for (var i = 0; i < ks.Length;)
+        {
+            var j = i;
+            while (j + 1 < ks.Length && ks[j + 1] == ks[j] + 1) j++;
+            parts.Add(j - i >= 2 ? string.Create(CultureInfo.InvariantCulture, $"{ks[i] + 1}-{ks[j] + 1}") : string.Join(", ", ks[i..(j + 1)].Select(k => (k + 1).ToString(CultureInfo.InvariantCulture))));
+            i = j + 1;
+        }
+
+        return (ks.Length == 1 ? "horizon " : "horizons ") + string.Join(", ", parts);
+    }
 }

@@ -180,10 +180,18 @@ public static class SeriesCsv
             return (positions, looksLikeData);
         }
 
+        // Every column given by position (and no header has those names), one of them outside the row: name that one.
+        if (requested.All(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            var beyond = requested.First(r => int.Parse(r, CultureInfo.InvariantCulture) is var n && (n < 1 || n > names.Length));
+            throw new FormatException($"{path}: no column {beyond}: the first line has {names.Length} column(s) ({string.Join(", ", names)}){Delimited(delimiter)}.");
+        }
+
         var missing = requested.First(r => IndexOf(names, r) < 0);
-        var shown = delimiter == ',' ? "" : $" (delimiter '{(delimiter == '\t' ? "\\t" : delimiter.ToString())}')";
-        throw new FormatException($"{path}: no column '{missing}' (columns: {string.Join(", ", names)}){shown}; name a column by its header or, in a file without one, by its 1-based position.");
+        throw new FormatException($"{path}: no column '{missing}' (columns: {string.Join(", ", names)}){Delimited(delimiter)}; name a column by its header or, in a file without one, by its 1-based position.");
     }
+
+    private static string Delimited(char delimiter) => delimiter == ',' ? "" : $" (delimiter '{(delimiter == '\t' ? "\\t" : delimiter.ToString())}')";
 
     private static int IndexOf(string[] names, string column)
     {

@@ -150,6 +150,14 @@ public class SeriesCsvTests
     }
 
     [Fact]
+    public void APositionPastTheLastColumn_IsNamed()
+    {
+        // Column 9 of a 3-column file without a header was reported as "no column '1'".
+        var e = Assert.Throws<FormatException>(() => Read("20110103 093000;126.7;1000\n", time: "1", value: "9"));
+        Assert.Contains("no column 9: the first line has 3 column(s) (20110103 093000, 126.7, 1000) (delimiter ';')", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ABomCrlfTrailingDelimiterAndBlankLines_ReadLikeAPlainFile()
     {
         var plain = Read("t,v\n1,1.5\n2,2.5\n3,-1\n");
