@@ -147,6 +147,12 @@ public static class NabEvalCommand
     {
         NabEvalReport report;
         var sw = Stopwatch.StartNew();
+        if (ForecastEvalCommand.Unwritable([output.FullName]) is { } cannot)
+        {
+            stderr.WriteLine($"eval nab: {cannot}");
+            return 2;
+        }
+
         try
         {
             report = Evaluate(ResolveDataDir(dataDir.FullName, dataDirGiven), settings, only);
@@ -248,14 +254,21 @@ public static class NabEvalCommand
             }),
         };
         var outPath = output.FullName;
-        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-        File.WriteAllText(outPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
-        stdout.WriteLine($"wrote {outPath}");
-        if (report.OursScores.Count > 0)
+        try
         {
-            var dir = results?.FullName ?? Path.Combine(Path.GetDirectoryName(outPath)!, "results");
-            WriteResults(dir, Detector, report);
-            stdout.WriteLine($"wrote NAB results layout under {dir}");
+            File.WriteAllText(outPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            stdout.WriteLine($"wrote {outPath}");
+            if (report.OursScores.Count > 0)
+            {
+                var dir = results?.FullName ?? Path.Combine(Path.GetDirectoryName(outPath)!, "results");
+                WriteResults(dir, Detector, report);
+                stdout.WriteLine($"wrote NAB results layout under {dir}");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"eval nab: cannot write the outputs: {e.Message}");
+            return 2;
         }
         return 0;
     }

@@ -86,6 +86,13 @@ public static class ForecastEvalCommand
             return 2;
         }
 
+        // The output folders are made before the pass, so that an output that cannot be written ends the run before its minutes of work.
+        if (Unwritable([q.Predictions, q.Json, q.Plot]) is { } cannot)
+        {
+            stderr.WriteLine($"eval forecast: {cannot}");
+            return 2;
+        }
+
         if (series.SortedByTime) stdout.WriteLine("note: the rows were not in time order (e.g. newest first); they are read, forecast and written in time order");
         if (series.RowsWithoutTime > 0) stderr.WriteLine($"eval forecast: warning: {series.RowsWithoutTime} row(s) with an empty time cell kept as missing rows, not learned from (first at line {series.FirstRowWithoutTime})");
         ForecastEvalResult result;
@@ -100,18 +107,44 @@ public static class ForecastEvalCommand
             return 2;
         }
 
-        foreach (var path in new[] { q.Predictions, q.Json, q.Plot })
+        var ours = result.Models.Single(m => m.Name == ForecastOutputs.Ours);
+        try
         {
-            if (path is not null) Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            ForecastOutputs.WritePredictions(q.Predictions, series, q.Horizons, ours);
+            ForecastOutputs.WriteJson(q.Json, result, Path.GetFileName(q.Csv), q.ValueColumn, q.Settings);
+            if (q.Plot is not null) ForecastPlot.Write(q.Plot, result, $"{Path.GetFileName(q.Csv)} {q.ValueColumn}", q.PlotRows);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"eval forecast: cannot write the outputs: {e.Message}");
+            return 2;
         }
 
-        var ours = result.Models.Single(m => m.Name == ForecastOutputs.Ours);
-        ForecastOutputs.WritePredictions(q.Predictions, series, q.Horizons, ours);
-        ForecastOutputs.WriteJson(q.Json, result, Path.GetFileName(q.Csv), q.ValueColumn, q.Settings);
-        if (q.Plot is not null) ForecastPlot.Write(q.Plot, result, $"{Path.GetFileName(q.Csv)} {q.ValueColumn}", q.PlotRows);
         Print(result, stdout);
         stdout.WriteLine($"wrote {q.Predictions}, {q.Json}{(q.Plot is null ? "" : ", " + q.Plot)}");
         return 0;
+    }
+
+    /// <summary>Makes each output's folder; says why one cannot be written there (a folder by that name, a folder that cannot
+    /// be made), or null.</summary>
+    /// <param name="paths">Output paths (null: not asked for).</param>
+    /// <returns>The reason, or null.</returns>
+    internal static string? Unwritable(IEnumerable<string?> paths)
+    {
+        foreach (var path in paths.OfType<string>())
+        {
+            if (Directory.Exists(path)) return $"cannot write {path}: it is a folder.";
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return $"cannot write {path}: {e.Message}";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Why a series cannot be evaluated at K horizons (null when it can): no forecast K rows ahead exists in a key of K

@@ -71,6 +71,20 @@ public sealed class NabUnusualInputTests : IDisposable
         Assert.Equal(3, doc.RootElement.GetProperty("files").GetArrayLength());
     }
 
+    [Fact]
+    public void AnOutputUnderAFile_EndsWithExit2BeforeScoring()
+    {
+        WriteFile("a.csv", 200);
+        File.WriteAllText(Path.Combine(Nab, "combined_windows.json"), """{"cat/a.csv": []}""");
+        var file = Path.Combine(Nab, "cat", "a.csv");
+        var error = new StringWriter();
+        var output = new StringWriter();
+        var code = NabEvalCommand.Run(_root, new FileInfo(Path.Combine(file, "nab.json")), new NabLstmSettings(), null, output, error, dataDirGiven: true);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"eval nab: cannot write {Path.Combine(file, "nab.json")}: ", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString());
+    }
+
     // Writes cat/<name> with `rows` five-minute rows from 2020-01-01, a flat-then-step value.
     private void WriteFile(string name, int rows)
     {

@@ -107,6 +107,24 @@ public sealed class ForecastUnusualInputTests : IDisposable
         Assert.Null(ForecastOutputs.J(double.PositiveInfinity));
     }
 
+    [Fact]
+    public void AnOutputThatCannotBeWritten_EndsWithExit2BeforeThePass()
+    {
+        // A --json that is a folder, or a --plot under a file, crashed with a stack trace after the whole pass.
+        var csv = Write("t,v\n" + string.Concat(Enumerable.Range(0, 20).Select(i => $"{i},{i % 5}\n")));
+        string[] args = ["eval", "forecast", "--csv", csv, "--time-column", "t", "--value-column", "v", "--predictions", Predictions, "--json", _dir.FullName];
+        var error = new StringWriter();
+        var output = new StringWriter();
+        Assert.Equal(2, CommandLineApp.Build().Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = error }));
+        Assert.Equal($"eval forecast: cannot write {_dir.FullName}: it is a folder.", error.ToString().Trim());
+        Assert.False(File.Exists(Predictions));
+        Assert.Equal("", output.ToString());
+
+        Assert.StartsWith($"cannot write {Path.Combine(csv, "x.png")}: ", ForecastEvalCommand.Unwritable([Predictions, null, Path.Combine(csv, "x.png")]), StringComparison.Ordinal);
+        Assert.Null(ForecastEvalCommand.Unwritable([Path.Combine(_dir.FullName, "new", "p.csv"), null]));
+        Assert.True(Directory.Exists(Path.Combine(_dir.FullName, "new")));
+    }
+
     private string Predictions => Path.Combine(_dir.FullName, "p.csv");
 
     private string Json => Path.Combine(_dir.FullName, "e.json");
