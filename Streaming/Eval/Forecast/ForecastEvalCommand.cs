@@ -191,7 +191,10 @@ public static class ForecastEvalCommand
     /// <param name="assignment">Name=Value.</param>
     internal static void Apply(OnlineLstmSettings settings, string assignment)
     {
-        var (name, value) = SeriesCsv.ParseFilter(assignment);
+        // Not ParseFilter: its message names --where.
+        var eq = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0) throw new FormatException($"--set '{assignment}': expected Name=Value.");
+        var (name, value) = (assignment[..eq], assignment[(eq + 1)..]);
         var prop = typeof(OnlineLstmSettings).GetProperty(name) ?? throw new FormatException($"--set {assignment}: no setting '{name}'.");
         try
         {

@@ -125,6 +125,16 @@ public sealed class ForecastUnusualInputTests : IDisposable
         Assert.True(Directory.Exists(Path.Combine(_dir.FullName, "new")));
     }
 
+    [Fact]
+    public void ASetWithoutAValue_NamesSet_NotWhere()
+    {
+        var e = Assert.Throws<FormatException>(() => ForecastEvalCommand.Apply(new OnlineLstmSettings(), "Epochs"));
+        Assert.Equal("--set 'Epochs': expected Name=Value.", e.Message);
+        var s = new OnlineLstmSettings();
+        ForecastEvalCommand.Apply(s, "Epochs=3");
+        Assert.Equal(3, s.Epochs);
+    }
+
     private string Predictions => Path.Combine(_dir.FullName, "p.csv");
 
     private string Json => Path.Combine(_dir.FullName, "e.json");
