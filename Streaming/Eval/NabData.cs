@@ -15,6 +15,12 @@ public sealed record NabFile(NabSeries Series, long[] TimestampsMs, double[] Val
     /// <summary>The first such row (line number and text), for the warning; null when none.</summary>
     public string? FirstSkipped { get; init; }
 
+    /// <summary>Whether the windows file has an entry for this file (false: scored as a file without anomalies).</summary>
+    public bool HasWindowsEntry { get; init; } = true;
+
+    /// <summary>Windows of this file's entry that hold none of its rows (left out).</summary>
+    public int WindowsOutside { get; init; }
+
     /// <summary>The category folder (<c>realKnownCause</c>, …).</summary>
     public string Category => Series.Name.Contains('/', StringComparison.Ordinal) ? Series.Name[..Series.Name.IndexOf('/', StringComparison.Ordinal)] : "";
 
@@ -95,34 +101,43 @@ public static class NabData
 
         var key = category + "/" + Path.GetFileName(csvPath);
         var rows = new List<(int, int)>();
-        if (windows.TryGetValue(key, out var list))
+        var outside = 0;
+        var listed = windows.TryGetValue(key, out var list);
+        foreach (var (s, e) in list ?? [])
         {
-            foreach (var (s, e) in list)
-            {
-                // Window bounds are timestamps; the window holds every row whose time lies within them.
-                var start = ts.FindIndex(x => x >= s);
-                var end = ts.FindLastIndex(x => x <= e);
-                if (start >= 0 && end >= start) rows.Add((start, end));
-            }
+            // Window bounds are timestamps; the window holds every row whose time lies within them.
+            var start = ts.FindIndex(x => x >= s);
+            var end = ts.FindLastIndex(x => x <= e);
+            if (start >= 0 && end >= start) rows.Add((start, end));
+            else outside++;
         }
 
         var series = new NabSeries(key, ts.Count, NabSeries.ProbationOf(ts.Count), rows);
-        return new NabFile(series, ts.ToArray(), values.ToArray()) { SkippedRows = skipped, FirstSkipped = firstBad };
+        return new NabFile(series, ts.ToArray(), values.ToArray()) { SkippedRows = skipped, FirstSkipped = firstBad, HasWindowsEntry = listed, WindowsOutside = outside };
     }
 
     /// <summary>Reads <c>combined_windows.json</c>: file → list of [start, end] timestamps.</summary>
     /// <param name="path">JSON path.</param>
     /// <returns>Windows as Unix milliseconds, by NAB relative path.</returns>
+    /// <exception cref="FormatException">The file is not JSON, or not an object of lists of [start, end] timestamp pairs (the message names the entry).</exception>
     public static Dictionary<string, List<(long Start, long End)>> ReadWindows(string path)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        using var doc = ParseJson(path);
         var result = new Dictionary<string, List<(long, long)>>(StringComparer.Ordinal);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new FormatException($"{path}: expected an object of \"<category>/<file>.csv\": [[start, end], ...].");
         foreach (var file in doc.RootElement.EnumerateObject())
         {
             var list = new List<(long, long)>();
+            var shape = $"{path}: \"{file.Name}\": expected a list of [\"yyyy-MM-dd HH:mm:ss[.ffffff]\", \"...\"] pairs";
+            if (file.Value.ValueKind != JsonValueKind.Array) throw new FormatException(shape + ".");
             foreach (var w in file.Value.EnumerateArray())
             {
-                list.Add((ParseTime(w[0].GetString()!), ParseTime(w[1].GetString()!)));
+                if (w.ValueKind != JsonValueKind.Array || w.GetArrayLength() != 2 || w[0].ValueKind != JsonValueKind.String || w[1].ValueKind != JsonValueKind.String)
+                {
+                    throw new FormatException($"{shape}, found {w.GetRawText()}.");
+                }
+
+                list.Add((ParseTime(w[0].GetString()!, path, file.Name), ParseTime(w[1].GetString()!, path, file.Name)));
             }
 
             result[file.Name] = list;
@@ -131,9 +146,26 @@ public static class NabData
         return result;
     }
 
-    private static long ParseTime(string s) =>
-        new DateTimeOffset(DateTime.ParseExact(s, ["yyyy-MM-dd HH:mm:ss.ffffff", "yyyy-MM-dd HH:mm:ss"], CultureInfo.InvariantCulture,
-            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), TimeSpan.Zero).ToUnixTimeMilliseconds();
+    /// <summary>Parses a JSON file, naming the file when it is not JSON.</summary>
+    /// <param name="path">JSON path.</param>
+    /// <returns>The document.</returns>
+    /// <exception cref="FormatException">Not JSON.</exception>
+    internal static JsonDocument ParseJson(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{path}: not valid JSON ({e.Message})", e);
+        }
+    }
+
+    private static long ParseTime(string s, string path, string entry) =>
+        DateTime.TryParseExact(s, ["yyyy-MM-dd HH:mm:ss.ffffff", "yyyy-MM-dd HH:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)
+            ? new DateTimeOffset(t, TimeSpan.Zero).ToUnixTimeMilliseconds()
+            : throw new FormatException($"{path}: \"{entry}\": window time '{s}' is not yyyy-MM-dd HH:mm:ss[.ffffff].");
 }
 
 /// <summary>Where the parts of a NAB corpus are: the folder of category folders, the windows file and the profiles file.</summary>

@@ -17,6 +17,9 @@ public sealed record NabEvalReport(IReadOnlyList<NabFile> Files, IReadOnlyList<(
     /// <summary>Per profile (as <see cref="Profiles"/>): our detector left one out (each file scored at the threshold chosen on
     /// the others, <see cref="NabScorer.LeaveOneOut"/>), or null with fewer than two files.</summary>
     public IReadOnlyList<(NabResult Result, double[] Thresholds)?> OursLeaveOneOut { get; init; } = [];
+
+    /// <summary>Entries of the windows file naming a file that is not there, in a category that is (for the warning).</summary>
+    public IReadOnlyList<string> WindowsWithoutFile { get; init; } = [];
 }
 
 /// <summary><c>eval</c>: evaluations of the anomaly scoring on real labelled data.</summary>
@@ -74,7 +77,8 @@ public static class NabEvalCommand
     {
         ArgumentNullException.ThrowIfNull(settings);
         var layout = NabLayout.Find(dataDir) ?? throw new DirectoryNotFoundException(NabLayout.NotFound(dataDir));
-        var files = NabData.LoadAll(layout).Where(f => only is null || f.Series.Name == only || f.FileName == only).ToArray();
+        var all = NabData.LoadAll(layout);
+        var files = all.Where(f => only is null || f.Series.Name == only || f.FileName == only).ToArray();
         if (files.Length == 0) throw new FileNotFoundException($"No NAB file named '{only}'.");
         var ours = new double[files.Length][];
         // Files are independent (each learned from scratch), so they run in parallel; each result is deterministic.
@@ -89,6 +93,7 @@ public static class NabEvalCommand
         {
             OursScores = ours,
             OursLeaveOneOut = profiles.Select(p => series.Length < 2 ? ((NabResult, double[])?)null : NabScorer.LeaveOneOut(series, ours, p.Profile)).ToArray(),
+            WindowsWithoutFile = WindowsWithoutFile(layout, all),
         };
     }
 
@@ -142,6 +147,12 @@ public static class NabEvalCommand
     {
         NabEvalReport report;
         var sw = Stopwatch.StartNew();
+        if (ForecastEvalCommand.Unwritable([output.FullName]) is { } cannot)
+        {
+            stderr.WriteLine($"eval nab: {cannot}");
+            return 2;
+        }
+
         try
         {
             report = Evaluate(ResolveDataDir(dataDir.FullName, dataDirGiven), settings, only);
@@ -155,6 +166,26 @@ public static class NabEvalCommand
         foreach (var f in report.Files.Where(f => f.SkippedRows > 0))
         {
             stderr.WriteLine($"eval nab: warning: {f.Series.Name}: {f.SkippedRows} row(s) left out, not 'timestamp,value' (first at {f.FirstSkipped})");
+        }
+
+        foreach (var f in report.Files.Where(f => !f.HasWindowsEntry))
+        {
+            stderr.WriteLine($"eval nab: warning: {f.Series.Name}: no entry in the windows file; scored as a file without anomalies");
+        }
+
+        foreach (var f in report.Files.Where(f => f.WindowsOutside > 0))
+        {
+            stderr.WriteLine($"eval nab: warning: {f.Series.Name}: {f.WindowsOutside} window(s) hold none of its rows (outside its times); left out");
+        }
+
+        if (report.WindowsWithoutFile.Count > 0)
+        {
+            stderr.WriteLine($"eval nab: warning: the windows file names {report.WindowsWithoutFile.Count} file(s) not found in their category folder: {string.Join(", ", report.WindowsWithoutFile.Take(5))}{(report.WindowsWithoutFile.Count > 5 ? ", …" : "")}");
+        }
+
+        foreach (var f in report.Files.Where(f => f.Series.Rows < TinyFileRows))
+        {
+            stderr.WriteLine($"eval nab: warning: {f.Series.Name}: only {f.Series.Rows} row(s) (probation {f.Series.Probation}); its score says little");
         }
 
         var inv = CultureInfo.InvariantCulture;
@@ -223,14 +254,21 @@ public static class NabEvalCommand
             }),
         };
         var outPath = output.FullName;
-        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-        File.WriteAllText(outPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
-        stdout.WriteLine($"wrote {outPath}");
-        if (report.OursScores.Count > 0)
+        try
         {
-            var dir = results?.FullName ?? Path.Combine(Path.GetDirectoryName(outPath)!, "results");
-            WriteResults(dir, Detector, report);
-            stdout.WriteLine($"wrote NAB results layout under {dir}");
+            File.WriteAllText(outPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            stdout.WriteLine($"wrote {outPath}");
+            if (report.OursScores.Count > 0)
+            {
+                var dir = results?.FullName ?? Path.Combine(Path.GetDirectoryName(outPath)!, "results");
+                WriteResults(dir, Detector, report);
+                stdout.WriteLine($"wrote NAB results layout under {dir}");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"eval nab: cannot write the outputs: {e.Message}");
+            return 2;
         }
         return 0;
     }
@@ -286,6 +324,17 @@ public static class NabEvalCommand
     public static string DescribeComponents(NabComponents components) => string.Join(",",
         new[] { (NabComponents.Lstm, "lstm"), (NabComponents.Value, "value"), (NabComponents.Spatial, "spatial"), (NabComponents.Context, "context") }.Where(c => components.HasFlag(c.Item1)).Select(c => c.Item2));
 
+    /// <summary>One profile's <c>CostMatrix</c> weights (tpWeight, fnWeight, fpWeight), or an error naming the profile.</summary>
+    private static NabProfile ReadProfile(string path, JsonProperty p)
+    {
+        double Weight(string name) =>
+            p.Value.ValueKind == JsonValueKind.Object && p.Value.TryGetProperty("CostMatrix", out var m) && m.ValueKind == JsonValueKind.Object
+            && m.TryGetProperty(name, out var w) && w.ValueKind == JsonValueKind.Number && double.IsFinite(w.GetDouble())
+                ? w.GetDouble()
+                : throw new FormatException($"{path}: profile \"{p.Name}\": expected \"CostMatrix\": {{ \"tpWeight\", \"fnWeight\", \"fpWeight\" }} numbers ({name} missing or not a number).");
+        return new NabProfile(Weight("tpWeight"), Weight("fnWeight"), Weight("fpWeight"));
+    }
+
     private static (NabResult Result, double[] Thresholds)? LeaveOneOutOf(NabEvalReport report, string profile)
     {
         for (var p = 0; p < report.Profiles.Count && p < report.OursLeaveOneOut.Count; p++)
@@ -298,16 +347,29 @@ public static class NabEvalCommand
 
     private static string Describe(double threshold) => double.IsFinite(threshold) ? threshold.ToString("G4", CultureInfo.InvariantCulture) : "never fires";
 
+    /// <summary>Rows under which a file's score is flagged as saying little (a 5-row file with one window scores 100).</summary>
+    private const int TinyFileRows = 100;
+
+    /// <summary>Entries of the windows file whose category was loaded but whose file is not there.</summary>
+    private static string[] WindowsWithoutFile(NabLayout layout, IReadOnlyList<NabFile> loaded)
+    {
+        var names = loaded.Select(f => f.Series.Name).ToHashSet(StringComparer.Ordinal);
+        var categories = loaded.Select(f => f.Category).ToHashSet(StringComparer.Ordinal);
+        return NabData.ReadWindows(layout.WindowsPath).Keys
+            .Where(k => !names.Contains(k) && k.Contains('/', StringComparison.Ordinal) && categories.Contains(k[..k.IndexOf('/', StringComparison.Ordinal)]))
+            .Order(StringComparer.Ordinal).ToArray();
+    }
+
     private static List<(string Name, NabProfile Profile)> ReadProfiles(string path)
     {
         var list = new List<(string, NabProfile)>();
         if (File.Exists(path))
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            using var doc = NabData.ParseJson(path);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new FormatException($"{path}: expected an object of profiles, each with a CostMatrix.");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                var m = p.Value.GetProperty("CostMatrix");
-                list.Add((p.Name, new NabProfile(m.GetProperty("tpWeight").GetDouble(), m.GetProperty("fnWeight").GetDouble(), m.GetProperty("fpWeight").GetDouble())));
+                list.Add((p.Name, ReadProfile(path, p)));
             }
         }
 

@@ -57,6 +57,13 @@ public static class AlertEvalCommand
                 Epochs = parse.GetValue(epochs), ModelFiles = ModelSpecs.Parse(parse.GetValue(models) ?? []), GraceEvents = parse.GetValue(grace),
             };
             var o = parse.InvocationConfiguration.Output;
+            if (Invalid(settings) is { } why)
+            {
+                // Checked before the models are trained: a negative --events used to run and report "-3 events".
+                await parse.InvocationConfiguration.Error.WriteLineAsync("eval alerts: " + why).ConfigureAwait(false);
+                return 2;
+            }
+
             try
             {
                 var results = await RunAsync(settings, parse.GetValue(online), [.. parse.UnmatchedTokens], o, ct).ConfigureAwait(false);
@@ -73,6 +80,19 @@ public static class AlertEvalCommand
             }
         });
         return command;
+    }
+
+    /// <summary>What is wrong with the command line's numbers (null: nothing).</summary>
+    /// <param name="s">Settings.</param>
+    /// <returns>The message, or null.</returns>
+    internal static string? Invalid(AlertEvalSettings s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (s.Events < 1) return string.Create(inv, $"--events must be >= 1 (got {s.Events}).");
+        if (!(s.AnomalyRate >= 0) || double.IsInfinity(s.AnomalyRate)) return string.Create(inv, $"--anomaly-rate must be a finite number >= 0 (got {s.AnomalyRate}).");
+        if (s.Hidden < 1 || s.Epochs < 1) return string.Create(inv, $"--hidden and --epochs must be >= 1 (got {s.Hidden}, {s.Epochs}).");
+        return !(s.GraceEvents >= 0) || double.IsInfinity(s.GraceEvents) ? string.Create(inv, $"--grace-events must be a finite number >= 0 (got {s.GraceEvents}).") : null;
     }
 
     /// <summary>Trains (or loads) the models once, then runs the evaluation once per online setting and prints each table.</summary>

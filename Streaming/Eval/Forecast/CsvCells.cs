@@ -97,10 +97,22 @@ public static class CsvCells
     /// <param name="cell">The cell.</param>
     /// <param name="value">The number.</param>
     /// <returns>Whether the cell is a finite number.</returns>
-    public static bool TryParseNumber(string cell, out double value)
+    public static bool TryParseNumber(string cell, out double value) => TryParseNumber(cell, decimalComma: false, out value);
+
+    /// <summary>
+    /// Parses a number cell as <see cref="TryParseNumber(string, out double)"/>; with <paramref name="decimalComma"/> (a file
+    /// delimited by <c>;</c>, tab or <c>|</c>, as European exports write them) a comma is the decimal mark when the cell has no
+    /// dot or when it comes after the last dot (<c>0,156</c> is 0.156, <c>1.234,5</c> is 1234.5; <c>1,234.5</c> stays 1234.5).
+    /// </summary>
+    /// <param name="cell">The cell.</param>
+    /// <param name="decimalComma">Whether a comma may be the decimal mark.</param>
+    /// <param name="value">The number.</param>
+    /// <returns>Whether the cell is a finite number.</returns>
+    public static bool TryParseNumber(string cell, bool decimalComma, out double value)
     {
         ArgumentNullException.ThrowIfNull(cell);
         if (double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value)) return double.IsFinite(value);
+        if (decimalComma && DecimalCommaForm(cell) is { } swapped) return TryParseNumber(swapped, decimalComma: false, out value);
         var s = cell.AsSpan().Trim();
         var negative = false;
         if (s.Length > 0 && (s[0] == '-' || s[0] == '+'))
@@ -115,6 +127,15 @@ public static class CsvCells
         if (!double.TryParse(s, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out value) || !double.IsFinite(value)) return false;
         if (negative) value = -value;
         return true;
+    }
+
+    /// <summary>The cell with its decimal comma written as a dot (and dots before it, thousands separators, dropped); null
+    /// when its comma is not a decimal mark: none, more than one, or one before a dot.</summary>
+    private static string? DecimalCommaForm(string cell)
+    {
+        var comma = cell.IndexOf(',', StringComparison.Ordinal);
+        if (comma < 0 || comma != cell.LastIndexOf(',') || cell.LastIndexOf('.') > comma) return null;
+        return cell[..comma].Replace(".", "", StringComparison.Ordinal) + "." + cell[(comma + 1)..];
     }
 
     private static int CountOutsideQuotes(string line, char c)

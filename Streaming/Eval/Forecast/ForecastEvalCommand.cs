@@ -80,20 +80,95 @@ public static class ForecastEvalCommand
             return 2;
         }
 
-        if (series.SortedByTime) stdout.WriteLine("note: the rows were not in time order (e.g. newest first); they are read, forecast and written in time order");
-        var result = ForecastEvaluation.Run(series, q.Horizons, q.Settings, CalendarFor(series, q.Calendar));
-        foreach (var path in new[] { q.Predictions, q.Json, q.Plot })
+        if (Unusable(series, q.Horizons) is { } why)
         {
-            if (path is not null) Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            stderr.WriteLine($"eval forecast: {q.Csv}: {why}");
+            return 2;
+        }
+
+        // The output folders are made before the pass, so that an output that cannot be written ends the run before its minutes of work.
+        if (Unwritable([q.Predictions, q.Json, q.Plot]) is { } cannot)
+        {
+            stderr.WriteLine($"eval forecast: {cannot}");
+            return 2;
+        }
+
+        if (series.SortedByTime) stdout.WriteLine("note: the rows were not in time order (e.g. newest first); they are read, forecast and written in time order");
+        if (series.RowsWithoutTime > 0) stderr.WriteLine($"eval forecast: warning: {series.RowsWithoutTime} row(s) with an empty time cell kept as missing rows, not learned from (first at line {series.FirstRowWithoutTime})");
+        ForecastEvalResult result;
+        try
+        {
+            result = ForecastEvaluation.Run(series, q.Horizons, q.Settings, CalendarFor(series, q.Calendar));
+        }
+        catch (OutOfMemoryException)
+        {
+            // The estimate in Unusable is a floor; a run that still does not fit ends with a message, not a stack trace.
+            stderr.WriteLine($"eval forecast: {q.Csv}: out of memory for {series.Count} rows × {q.Horizons} horizons; use fewer horizons or a shorter series.");
+            return 2;
         }
 
         var ours = result.Models.Single(m => m.Name == ForecastOutputs.Ours);
-        ForecastOutputs.WritePredictions(q.Predictions, series, q.Horizons, ours);
-        ForecastOutputs.WriteJson(q.Json, result, Path.GetFileName(q.Csv), q.ValueColumn, q.Settings);
-        if (q.Plot is not null) ForecastPlot.Write(q.Plot, result, $"{Path.GetFileName(q.Csv)} {q.ValueColumn}", q.PlotRows);
+        try
+        {
+            ForecastOutputs.WritePredictions(q.Predictions, series, q.Horizons, ours);
+            ForecastOutputs.WriteJson(q.Json, result, Path.GetFileName(q.Csv), q.ValueColumn, q.Settings);
+            if (q.Plot is not null) ForecastPlot.Write(q.Plot, result, $"{Path.GetFileName(q.Csv)} {q.ValueColumn}", q.PlotRows);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"eval forecast: cannot write the outputs: {e.Message}");
+            return 2;
+        }
+
         Print(result, stdout);
         stdout.WriteLine($"wrote {q.Predictions}, {q.Json}{(q.Plot is null ? "" : ", " + q.Plot)}");
         return 0;
+    }
+
+    /// <summary>Makes each output's folder; says why one cannot be written there (a folder by that name, a folder that cannot
+    /// be made), or null.</summary>
+    /// <param name="paths">Output paths (null: not asked for).</param>
+    /// <returns>The reason, or null.</returns>
+    internal static string? Unwritable(IEnumerable<string?> paths)
+    {
+        foreach (var path in paths.OfType<string>())
+        {
+            if (Directory.Exists(path)) return $"cannot write {path}: it is a folder.";
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return $"cannot write {path}: {e.Message}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Why a series cannot be evaluated at K horizons (null when it can): no forecast K rows ahead exists in a key of K
+    /// rows or fewer, and the forecasts of every model must fit in memory.</summary>
+    /// <param name="series">Input.</param>
+    /// <param name="horizons">K.</param>
+    /// <returns>The reason, or null.</returns>
+    internal static string? Unusable(SeriesData series, int horizons)
+    {
+        var longest = series.Keys is null ? series.Count : series.Keys.GroupBy(k => k, StringComparer.Ordinal).Max(g => g.Count());
+        var inv = CultureInfo.InvariantCulture;
+        if (horizons >= longest)
+        {
+            var what = series.Keys is null ? $"{longest} row(s) with a value" : $"at most {longest} row(s) with a value per key";
+            return string.Create(inv, $"--horizons {horizons} needs a series of more than {horizons} rows, it has {what}: no forecast {horizons} rows ahead could be scored.");
+        }
+
+        // Per model (five) a mean and a σ per row and horizon, plus each key's ring of the last K rows' K forecasts.
+        var keys = series.Keys is null ? 1 : series.Keys.Distinct(StringComparer.Ordinal).Count();
+        var bytes = 8.0 * 5 * 2 * (((double)series.Count * horizons) + ((double)keys * horizons * horizons));
+        var available = (double)GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return bytes > available / 2
+            ? string.Create(inv, $"--horizons {horizons} on {series.Count} rows needs about {bytes / (1 << 30):F1} GiB for the forecasts alone ({available / (1 << 30):F1} GiB available); use fewer horizons or a shorter series.")
+            : null;
     }
 
     /// <summary>Calendar inputs for a series: <c>auto</c> takes time of day when rows are under a day apart and day of week when under a week.</summary>
@@ -116,7 +191,10 @@ public static class ForecastEvalCommand
     /// <param name="assignment">Name=Value.</param>
     internal static void Apply(OnlineLstmSettings settings, string assignment)
     {
-        var (name, value) = SeriesCsv.ParseFilter(assignment);
+        // Not ParseFilter: its message names --where.
+        var eq = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0) throw new FormatException($"--set '{assignment}': expected Name=Value.");
+        var (name, value) = (assignment[..eq], assignment[(eq + 1)..]);
         var prop = typeof(OnlineLstmSettings).GetProperty(name) ?? throw new FormatException($"--set {assignment}: no setting '{name}'.");
         try
         {
@@ -145,6 +223,7 @@ public static class ForecastEvalCommand
             }
         }
 
+        foreach (var note in ForecastNotes.Of(r)) o.WriteLine($"note: {note}");
         var g = ForecastOutputs.Goals(r);
         o.WriteLine($"goals: beats every baseline in NRMSE at h=1 {(g.H1 ? "yes" : "no")}, at h={r.Horizons} {(g.HK ? "yes" : "no")}; 95 % coverage in 92-98 % {(g.Coverage ? "yes" : "no")}");
     }

@@ -23,6 +23,9 @@ public sealed record ForecastEvalResult(SeriesData Series, int Horizons, double 
 {
     /// <summary>Calendar inputs used.</summary>
     public CalendarFeatures Calendar => Lstm.Calendar;
+
+    /// <summary>The models saw the values times 2^this (0: as written); see <see cref="ForecastEvaluation.ScaleExponent"/>.</summary>
+    public int ValueScaleExponent { get; init; }
 }
 
 /// <summary>
@@ -54,7 +57,9 @@ public static class ForecastEvaluation
         var combination = new CombinationWeights(horizons, 4);
         // Several keys: a key's σ is floored by the change seen across all keys (see PooledChange).
         var pooled = series.Keys is null ? null : new PooledChange();
-        var (mu, sigma, names, histories) = Pass(series, horizons, h =>
+        var exponent = ScaleExponent(series.Values);
+        var seen = exponent == 0 ? series : series with { Values = series.Values.Select(v => Math.ScaleB(v, exponent)).ToArray() };
+        var (mu, sigma, names, histories) = Pass(seen, horizons, h =>
         {
             OnlineForecaster[] parts = WithTails([learner.NewKey(h), new LastValueForecaster(horizons), new SeasonalNaiveForecaster(horizons, h), new LinearArForecaster(horizons, h)], tails, horizons);
             // Ours calibrates its σ itself (CombinationWeights.Tails); its weights are shrunk toward the last value (part 1).
@@ -63,12 +68,44 @@ public static class ForecastEvaluation
             return all;
         }, pooled);
         sw.Stop();
-        var std = ForecastMetrics.StandardDeviation(series.Values);
-        var metrics = Score(series.Values, horizons, mu, sigma, std);
+        // Scored as the models saw the values (so that errors of 1e307 do not overflow nor those of 1e-300 underflow), then
+        // the metrics in series units scaled back; all exact for exponent 0.
+        var std = ForecastMetrics.StandardDeviation(seen.Values);
+        var metrics = Score(seen.Values, horizons, mu, sigma, std);
+        if (exponent != 0)
+        {
+            Unscale(mu, sigma, exponent);
+            std = Math.ScaleB(std, -exponent);
+            metrics = metrics.Select(m => m.Select(h => h.Unscaled(exponent)).ToArray()).ToArray();
+        }
+
         // Ours (the combination, stepped last) first, then the LSTM alone and the baselines.
         var result = names.Select((m, i) => new ModelForecasts(m, mu[i], sigma[i], metrics[i])).OrderBy(m => m.Name == ForecastOutputs.Ours ? 0 : 1).ToArray();
         var longest = histories.MaxBy(h => h.Count)!;
-        return new ForecastEvalResult(series, horizons, std, result, longest.Periods.ToArray(), histories.Count, learner, sw.Elapsed);
+        return new ForecastEvalResult(series, horizons, std, result, longest.Periods.ToArray(), histories.Count, learner, sw.Elapsed) { ValueScaleExponent = exponent };
+    }
+
+    /// <summary>
+    /// The power of two the models see the values scaled by: 0 when the largest |value| lies in [1e-6, 1e15] (every series of
+    /// ordinary magnitude, read exactly as written); otherwise the one that brings it into [1, 2). The models' absolute floors
+    /// (of the running scale, of σ) assume ordinary magnitudes: values of 1e-30 gave forecasts 1e19 series-stds off, and
+    /// values near 1e308 overflow their differences. Scaling by a power of two is exact, and the forecasts are scaled back.
+    /// </summary>
+    /// <param name="values">The series.</param>
+    /// <returns>The exponent.</returns>
+    public static int ScaleExponent(ReadOnlySpan<double> values)
+    {
+        var max = 0.0;
+        foreach (var v in values) max = Math.Max(max, Math.Abs(v));
+        return max == 0 || max is >= 1e-6 and <= 1e15 ? 0 : -Math.ILogB(max);
+    }
+
+    private static void Unscale(double[][] mu, double[][] sigma, int exponent)
+    {
+        foreach (var a in mu.Concat(sigma))
+        {
+            for (var i = 0; i < a.Length; i++) a[i] = Math.ScaleB(a[i], -exponent);
+        }
     }
 
     /// <summary>Steps every model over every row; returns per model the forecasts aligned by target row.</summary>

@@ -9,7 +9,15 @@ namespace StreamLstm.Streaming.Eval.Forecast;
 /// <param name="Nll">Mean Gaussian negative log-likelihood (natural log, in the series' units).</param>
 /// <param name="Coverage80">Share of values inside the central 80 % interval μ ± 1.2816σ.</param>
 /// <param name="Coverage95">Share of values inside the central 95 % interval μ ± 1.9600σ.</param>
-public sealed record HorizonMetrics(int Count, double Nrmse, double Rmse, double Mae, double Mape, double Nll, double Coverage80, double Coverage95);
+public sealed record HorizonMetrics(int Count, double Nrmse, double Rmse, double Mae, double Mape, double Nll, double Coverage80, double Coverage95)
+{
+    /// <summary>The metrics of forecasts scored on values times 2^<paramref name="exponent"/>, in the values' own units: RMSE and
+    /// MAE times 2^−exponent, NLL minus exponent·ln 2 (σ is 2^−exponent times σ seen); the ratios are unchanged.</summary>
+    /// <param name="exponent">The power of two the values were scaled by.</param>
+    /// <returns>The metrics in series units.</returns>
+    public HorizonMetrics Unscaled(int exponent) =>
+        this with { Rmse = Math.ScaleB(Rmse, -exponent), Mae = Math.ScaleB(Mae, -exponent), Nll = Nll - (exponent * Math.Log(2)) };
+}
 
 /// <summary>Accumulates per-horizon forecast metrics.</summary>
 public sealed class ForecastMetrics

@@ -110,6 +110,8 @@ public static class ForecastOutputs
             // The same verdicts for the LSTM alone: the combination is an evaluation-side forecast the service does not serve yet.
             goals_lstm_alone = new { beats_every_baseline_nrmse_h1 = alone.H1, beats_every_baseline_nrmse_hk = alone.HK, coverage95_in_92_98 = alone.Coverage },
             elapsed_s = Math.Round(r.Elapsed.TotalSeconds, 2),
+            // Why a metric is null, and what was done to unusual input (empty for an ordinary series).
+            notes = ForecastNotes.Of(r),
         };
         File.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     }
@@ -127,7 +129,16 @@ public static class ForecastOutputs
         return (Beats(0), Beats(r.Horizons - 1), ours.Metrics.All(h => h.Coverage95 is >= 0.92 and <= 0.98));
     }
 
-    private static double? J(double v) => double.IsFinite(v) ? Math.Round(v, 6) : null;
+    /// <summary>A metric as JSON: null when not finite (JSON has no NaN), else rounded to 6 decimals, or to 6 significant
+    /// digits below 1e-3 (a series of tiny values would otherwise report an error of 0).</summary>
+    /// <param name="v">Value.</param>
+    /// <returns>The JSON number or null.</returns>
+    internal static double? J(double v)
+    {
+        if (!double.IsFinite(v)) return null;
+        if (v == 0 || Math.Abs(v) >= 1e-3) return Math.Round(v, 6);
+        return double.Parse(v.ToString("G6", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    }
 
     private static void Cell(StringBuilder b, double v)
     {

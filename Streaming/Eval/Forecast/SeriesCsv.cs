@@ -22,6 +22,12 @@ public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] V
     /// <summary>Whether the file was not in time order and its rows were sorted by time (within each key).</summary>
     public bool SortedByTime { get; init; }
 
+    /// <summary>Rows whose time cell was empty: kept as missing rows (in <see cref="Missing"/>, counted in <see cref="SkippedRows"/>).</summary>
+    public int RowsWithoutTime { get; init; }
+
+    /// <summary>Line number of the first row without a time (0: none), for the warning.</summary>
+    public int FirstRowWithoutTime { get; init; }
+
     /// <summary>Rows.</summary>
     public int Count => Values.Length;
 
@@ -47,7 +53,7 @@ public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] V
 /// </summary>
 public static class SeriesCsv
 {
-    /// <summary>Reads the file. Rows whose value cell is empty or not a number are kept apart and counted; an unreadable time is an error.</summary>
+    /// <summary>Reads the file. Rows whose value cell is empty or not a number, or whose time cell is empty, are kept apart and counted; a time in another form than the first row's is an error.</summary>
     /// <param name="path">CSV path.</param>
     /// <param name="timeColumn">Header (or 1-based position) of the time column.</param>
     /// <param name="valueColumn">Header (or 1-based position) of the value column.</param>
@@ -80,6 +86,11 @@ public static class SeriesCsv
         var rows = new List<Row>();
         TimeKind? kind = null;
         var skipped = 0;
+        var filteredOut = 0;
+        var withoutTime = 0;
+        var firstWithoutTime = 0;
+        // Outside comma-delimited files a comma in a number is a decimal mark (European exports: `0,156`).
+        var decimalComma = delimiter != ',';
         var firstDataLine = headerless ? lineNo : lineNo + 1;
         var lines = headerless ? new[] { first }.Concat(ReadLines(reader)) : ReadLines(reader);
         lineNo = firstDataLine - 1;
@@ -88,10 +99,26 @@ public static class SeriesCsv
             lineNo++;
             if (line.Trim().Length == 0) continue;
             var cells = CsvCells.Split(line, delimiter);
-            if (fi.Any(f => f.Item1 >= cells.Length || cells[f.Item1] != f.Value)) { skipped++; continue; }
+            if (fi.Any(f => f.Item1 >= cells.Length || cells[f.Item1] != f.Value))
+            {
+                skipped++;
+                filteredOut++;
+                continue;
+            }
+
             var stamp = ti < cells.Length ? cells[ti] : "";
             var key = ki >= 0 ? (ki < cells.Length ? cells[ki] : "") : "";
-            if (vi >= cells.Length || !CsvCells.TryParseNumber(cells[vi], out var v))
+            if (stamp.Length == 0)
+            {
+                // A row without a time cannot be placed in time: it keeps its line (after the row before it) as a missing row.
+                skipped++;
+                withoutTime++;
+                if (firstWithoutTime == 0) firstWithoutTime = lineNo;
+                rows.Add(new Row(stamp, double.NaN, double.NaN, key));
+                continue;
+            }
+
+            if (vi >= cells.Length || !CsvCells.TryParseNumber(cells[vi], decimalComma, out var v))
             {
                 // A row without a value keeps its place (and its time, when readable) for the predictions file.
                 skipped++;
@@ -111,9 +138,19 @@ public static class SeriesCsv
             rows.Add(new Row(stamp, t, v, key));
         }
 
-        if (!rows.Any(r => !double.IsNaN(r.Value))) throw new FormatException($"{path}: no row has a numeric '{valueColumn}'.");
+        if (filters.Count > 0 && rows.Count == 0 && filteredOut > 0)
+        {
+            throw new FormatException($"{path}: no row matches {string.Join(" and ", filters.Select(f => $"--where {f.Column}={f.Value}"))} ({filteredOut} data rows read).");
+        }
+
+        if (!rows.Any(r => !double.IsNaN(r.Value)))
+        {
+            var why = rows.Count == 0 ? "the file has no data rows" : $"{rows.Count} data row(s), {withoutTime} without a time and the others' values empty or not numbers";
+            throw new FormatException($"{path}: no row has a numeric '{valueColumn}' ({why}).");
+        }
+
         var order = TimeOrder(rows, out var sorted);
-        return Build(rows, order, kind!.Value, skipped, ki >= 0, sorted);
+        return Build(rows, order, kind!.Value, skipped, ki >= 0, sorted) with { RowsWithoutTime = withoutTime, FirstRowWithoutTime = firstWithoutTime };
     }
 
     /// <summary>Parses <c>column=value</c>.</summary>
@@ -139,14 +176,22 @@ public static class SeriesCsv
         if (requested.All(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= names.Length))
         {
             var positions = requested.Select(r => int.Parse(r, CultureInfo.InvariantCulture) - 1).ToArray();
-            var looksLikeData = TimeCells.Classify(names[positions[0]]) is not null && CsvCells.TryParseNumber(names[positions[1]], out _);
+            var looksLikeData = TimeCells.Classify(names[positions[0]]) is not null && CsvCells.TryParseNumber(names[positions[1]], delimiter != ',', out _);
             return (positions, looksLikeData);
         }
 
+        // Every column given by position (and no header has those names), one of them outside the row: name that one.
+        if (requested.All(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            var beyond = requested.First(r => int.Parse(r, CultureInfo.InvariantCulture) is var n && (n < 1 || n > names.Length));
+            throw new FormatException($"{path}: no column {beyond}: the first line has {names.Length} column(s) ({string.Join(", ", names)}){Delimited(delimiter)}.");
+        }
+
         var missing = requested.First(r => IndexOf(names, r) < 0);
-        var shown = delimiter == ',' ? "" : $" (delimiter '{(delimiter == '\t' ? "\\t" : delimiter.ToString())}')";
-        throw new FormatException($"{path}: no column '{missing}' (columns: {string.Join(", ", names)}){shown}; name a column by its header or, in a file without one, by its 1-based position.");
+        throw new FormatException($"{path}: no column '{missing}' (columns: {string.Join(", ", names)}){Delimited(delimiter)}; name a column by its header or, in a file without one, by its 1-based position.");
     }
+
+    private static string Delimited(char delimiter) => delimiter == ',' ? "" : $" (delimiter '{(delimiter == '\t' ? "\\t" : delimiter.ToString())}')";
 
     private static int IndexOf(string[] names, string column)
     {

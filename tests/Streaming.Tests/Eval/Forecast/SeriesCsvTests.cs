@@ -105,6 +105,69 @@ public class SeriesCsvTests
     }
 
     [Fact]
+    public void InASemicolonFile_ACommaIsTheDecimalMark_InACommaFileAThousandsSeparator()
+    {
+        // European exports: `;` between cells, `,` before the decimals (0,156 was read as 156). Dots before the comma group thousands.
+        var eu = Read("Datum;Wert\n2024-01-01;0,156\n2024-01-02;1.234,5\n2024-01-03;-2,5\n2024-01-04;7\n");
+        Assert.Equal([0.156, 1234.5, -2.5, 7], eu.Values);
+        // A comma before the last dot still groups thousands; two commas are thousands too.
+        Assert.Equal([1234.5, 1234567], Read("d;v\n2024-01-01;1,234.5\n2024-01-02;1,234,567\n").Values);
+        // In a comma-delimited file a quoted "1,234" stays 1234, as before.
+        Assert.Equal([1234.0], Read("d,v\n2024-01-01,\"1,234\"\n").Values);
+        Assert.True(CsvCells.TryParseNumber("0,5", decimalComma: true, out var half));
+        Assert.Equal(0.5, half);
+    }
+
+    [Fact]
+    public void ARowWithAnEmptyTime_IsKeptAsAMissingRow_AndCounted()
+    {
+        var s = Read("t,v\n,9\n1,1\n2,2\n,9\n3,3\n");
+        Assert.Equal([1.0, 2, 3], s.Values);
+        Assert.Equal(2, s.RowsWithoutTime);
+        Assert.Equal(2, s.FirstRowWithoutTime);
+        Assert.Equal(2, s.SkippedRows);
+        // Both keep their place in the predictions file: one before row 0, one before row 2.
+        Assert.Equal([0, 2], s.Missing.Select(m => m.Before));
+    }
+
+    [Fact]
+    public void AFilterThatMatchesNoRow_SaysSo_AndAFileOfNoNumbersSaysWhy()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "t,kind,v\n1,a,1\n2,a,2\n");
+            var e = Assert.Throws<FormatException>(() => SeriesCsv.Read(path, "t", "v", [("kind", "b")]));
+            Assert.Contains("no row matches --where kind=b (2 data rows read)", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        Assert.Contains("the file has no data rows", Assert.Throws<FormatException>(() => Read("t,v\n")).Message, StringComparison.Ordinal);
+        Assert.Contains("2 data row(s)", Assert.Throws<FormatException>(() => Read("t,v\n1,abc\n2,NA\n")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void APositionPastTheLastColumn_IsNamed()
+    {
+        // Column 9 of a 3-column file without a header was reported as "no column '1'".
+        var e = Assert.Throws<FormatException>(() => Read("20110103 093000;126.7;1000\n", time: "1", value: "9"));
+        Assert.Contains("no column 9: the first line has 3 column(s) (20110103 093000, 126.7, 1000) (delimiter ';')", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABomCrlfTrailingDelimiterAndBlankLines_ReadLikeAPlainFile()
+    {
+        var plain = Read("t,v\n1,1.5\n2,2.5\n3,-1\n");
+        var odd = Read("\uFEFFt,v,\r\n1,1.5,\r\n2,2.5,x,y\r\n3,-1\r\n\r\n  \r\n", time: "t", value: "v");
+        Assert.Equal(plain.Values, odd.Values);
+        Assert.Equal(plain.Timestamps, odd.Timestamps);
+        Assert.Equal(0, odd.SkippedRows);
+    }
+
+    [Fact]
     public void EvalForecast_OnAFileNewestFirst_WritesItsRowsInTimeOrder()
     {
         var dir = Directory.CreateTempSubdirectory("evalfc-");
