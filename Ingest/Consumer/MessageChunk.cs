@@ -135,8 +135,10 @@ public sealed class MessageChunk
         var need = _bytesUsed + key.Length + value.Length;
         if (need > _bytes.Length)
         {
-            // Grows while a fresh chunk learns its messages' size; a pooled chunk keeps its buffer (see Release).
-            var grown = new byte[Math.Max(need, Math.Max(4096, _bytes.Length * 2))];
+            // A fresh chunk sizes its buffer for a full chunk of messages like those so far (one or two allocations, not
+            // a doubling series); a pooled chunk keeps its buffer (see Release). Never pre-sized past what a pool keeps.
+            var full = Math.Min((long)need * Capacity / (Count + 1), MaxRetainedBytes);
+            var grown = new byte[Math.Max(need, Math.Max(full, Math.Max(4096, _bytes.Length * 2)))];
             _bytes.AsSpan(0, _bytesUsed).CopyTo(grown);
             _bytes = grown;
         }

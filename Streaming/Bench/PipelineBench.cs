@@ -521,6 +521,10 @@ public static class PipelineBench
         Console.WriteLine("  {0,-40} {1,14:P1}", "limit ratio, native produce", native.Rate / limit);
         Console.WriteLine("  {0,-40} {1,14:N0}", "pipeline + topic, native consume+produce", nativeBoth.Rate);
         Console.WriteLine("  {0,-40} {1,14:P1}", "limit ratio, native consume+produce", nativeBoth.Rate / limit);
+        // The same limit with the native consume loop as its consume side: what the native paths are up against.
+        var nativeLimit = 1 / ((1 / nativeDrain.Rate) + (1 / produce.ClientJsonRate));
+        Console.WriteLine("  {0,-40} {1,14:N0}", "limit, native consume loop", nativeLimit);
+        Console.WriteLine("  {0,-40} {1,14:P1}", "native consume+produce / that limit", nativeBoth.Rate / nativeLimit);
 
         var coreRate = core.Count > 0 ? core[^1]!["events_per_s"]!.GetValue<double>() : double.NaN;
         var usClient = 1e6 / drainRate;
@@ -543,6 +547,8 @@ public static class PipelineBench
             ["pipeline_with_forecasts_topic_native_consume_events_per_s"] = Math.Round(nativeBoth.Rate), ["with_topic_native_consume_p50_us"] = nativeBoth.P50, ["with_topic_native_consume_p99_us"] = nativeBoth.P99,
             ["limit_ratio_native_produce"] = Math.Round(native.Rate / limit, 3),
             ["limit_ratio_native_consume_and_produce"] = Math.Round(nativeBoth.Rate / limit, 3),
+            ["limit_native_consume_events_per_s"] = Math.Round(nativeLimit),
+            ["limit_ratio_native_consume_and_produce_vs_native_limit"] = Math.Round(nativeBoth.Rate / nativeLimit, 3),
             ["pipeline_events_per_s"] = Math.Round(full.Rate), ["p50_us"] = full.P50, ["p99_us"] = full.P99,
             ["pipeline_with_forecasts_topic_native_events_per_s"] = Math.Round(native.Rate), ["with_topic_native_p50_us"] = native.P50, ["with_topic_native_p99_us"] = native.P99,
             ["forecasts_topic_by_path"] = new JsonObject
