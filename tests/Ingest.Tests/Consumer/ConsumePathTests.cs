@@ -99,6 +99,14 @@ public class ConsumePathTests
         Assert.True(b.Seen.Count > 0, "the joining member took over partitions and read their new messages");
     }
 
+    [Fact]
+    public void NativePath_UnderExactlyOnce_IsRefusedWhenTheConsumerIsMade()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new KafkaIngestConsumer(new KafkaConsumerOptions { ConsumePath = ConsumePath.Native }, [Channel.CreateBounded<MessageChunk>(1)], 16,
+            new MessageChunkPool(16), NullLogger.Instance, state: new NoCheckpoints(), transactions: new NoTransaction()));
+        Assert.Contains("Kafka:ConsumePath=native is not supported with exactly-once", ex.Message, StringComparison.Ordinal);
+    }
+
     private static void Produce(string bootstrap, int from, int count)
     {
         using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = bootstrap }).Build();
@@ -215,6 +223,30 @@ public class ConsumePathTests
             Assert.True(_thread!.Join(Phase), $"shutdown phase: a member did not close within {Phase}");
             _lane.Writer.Complete();
             await _reader!.WaitAsync(Phase);
+        }
+    }
+
+    private sealed class NoCheckpoints : IStateCheckpoints
+    {
+        public long StoredOffset(PartitionState partition) => -1;
+
+        public void Write(CheckpointCapture capture)
+        {
+        }
+    }
+
+    private sealed class NoTransaction : ICheckpointTransaction
+    {
+        public void Commit(IReadOnlyList<TopicPartitionOffset> offsets, IConsumerGroupMetadata group)
+        {
+        }
+
+        public void Begin()
+        {
+        }
+
+        public void Abort()
+        {
         }
     }
 }
