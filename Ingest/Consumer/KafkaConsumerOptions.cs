@@ -3,6 +3,19 @@ using StreamLstm.Model.Forecasting;
 
 namespace StreamLstm.Ingest.Consumer;
 
+/// <summary>How <see cref="KafkaIngestConsumer"/> takes messages off the client (<c>Kafka:ConsumePath</c>).</summary>
+public enum ConsumePath
+{
+    /// <summary>Confluent.Kafka's <c>Consume</c> (a result, a key and a value array per message). The default.</summary>
+    Client,
+
+    /// <summary>
+    /// <c>rd_kafka_consumer_poll</c> on the same consumer's handle, key and value bytes copied straight into the chunk's
+    /// pooled buffer: no managed object per message. Group membership, rebalances, offsets and commits stay with the client.
+    /// </summary>
+    Native,
+}
+
 /// <summary>Settings of the one Kafka consumer per process.</summary>
 public sealed class KafkaConsumerOptions
 {
@@ -32,6 +45,9 @@ public sealed class KafkaConsumerOptions
     /// What is not drained by then stays uncommitted and is read again by the next owner.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How messages are taken off the client (<see cref="ConsumePath.Client"/> by default).</summary>
+    public ConsumePath ConsumePath { get; set; } = ConsumePath.Client;
 
     /// <summary>Extra librdkafka properties (e.g. security settings) applied last.</summary>
     public Dictionary<string, string> Extra { get; set; } = [];

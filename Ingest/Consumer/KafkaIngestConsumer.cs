@@ -58,6 +58,11 @@ public sealed partial class KafkaIngestConsumer
         ICheckpointTransaction? transactions = null)
     {
         if (transactions is not null && state is null) throw new ArgumentException("Exactly-once needs durable state (State:Directory).", nameof(transactions));
+        if (transactions is not null && options.ConsumePath == ConsumePath.Native)
+        {
+            throw new ArgumentException("Kafka:ConsumePath=native is not supported with exactly-once (not verified there): use Kafka:ConsumePath=client.", nameof(options));
+        }
+
         _transactions = transactions;
         _options = options;
         _state = state;
@@ -131,19 +136,22 @@ public sealed partial class KafkaIngestConsumer
         }
 
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
-            .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
-            .SetPartitionsRevokedHandler((c, parts) => OnRevoked(c, parts))
-            .SetPartitionsLostHandler((_, parts) => OnLost(parts))
+            .SetPartitionsAssignedHandler((_, parts) => Guard(() => OnAssigned(parts)))
+            .SetPartitionsRevokedHandler((c, parts) => Guard(() => OnRevoked(c, parts)))
+            .SetPartitionsLostHandler((_, parts) => Guard(() => OnLost(parts)))
             .SetErrorHandler((_, e) => LogClientError(_logger, e.Code.ToString(), e.Reason))
             .Build();
         _consumer = consumer;
+        // Released after the consumer is closed (the finally below runs first): the handle outlives every poll.
+        using var native = _options.ConsumePath == ConsumePath.Native ? new NativeConsumerPoll(consumer) : null;
         consumer.Subscribe(_options.Topics.Keys);
         LogStarted(_logger, string.Join(",", _options.Topics.Keys), _options.GroupId);
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                PollRound(consumer);
+                if (native is null) PollRound(consumer);
+                else NativePollRound(consumer, native);
                 TryUnblock(consumer);
                 if (_transactions is null) _barrier.Advance(_partitions.Values);
                 else TransactionalBarrier(consumer);
@@ -163,8 +171,7 @@ public sealed partial class KafkaIngestConsumer
     private void PollRound(IConsumer<byte[]?, byte[]?> consumer)
     {
         // Wait once, then drain whatever the client already holds: one blocking call per round, not per message.
-        // Short while chunks are held back or lanes paused: they move on (and lanes resume) between two rounds.
-        var timeout = _pausedLanes.Count > 0 || _dispatcher.HeldChunks > 0 ? TimeSpan.FromMilliseconds(Math.Min(5, _options.PollTimeout.TotalMilliseconds)) : _options.PollTimeout;
+        var timeout = RoundTimeout();
         var taken = 0;
         ConsumeResult<byte[]?, byte[]?>? r;
         try
@@ -211,6 +218,16 @@ public sealed partial class KafkaIngestConsumer
             }
         }
 
+        EndRound(consumer, taken);
+    }
+
+    /// <summary>The round's wait: short while chunks are held back or lanes paused (they move on, and lanes resume, between rounds).</summary>
+    private TimeSpan RoundTimeout() =>
+        _pausedLanes.Count > 0 || _dispatcher.HeldChunks > 0 ? TimeSpan.FromMilliseconds(Math.Min(5, _options.PollTimeout.TotalMilliseconds)) : _options.PollTimeout;
+
+    /// <summary>Counts the round's messages and dispatches every partly filled chunk.</summary>
+    private void EndRound(IConsumer<byte[]?, byte[]?> consumer, int taken)
+    {
         Interlocked.Add(ref _consumed, taken);
         for (var lane = 0; lane < _filling.Length; lane++)
         {

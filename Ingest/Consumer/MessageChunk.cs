@@ -30,7 +30,18 @@ public enum ChunkKind
 /// </summary>
 public sealed class MessageChunk
 {
+    // Buffers kept by a pooled chunk up to this size: a chunk that once carried huge messages gives its buffer back.
+    private const int MaxRetainedBytes = 1 << 20;
+
     private readonly MessageChunkPool? _pool;
+
+    // Native consume path: each message's key and value bytes copied one after the other into _bytes (pooled with the
+    // chunk), instead of two arrays per message. _packedAt is −1 for a message that came as arrays (Keys/Values).
+    private readonly int[] _packedAt;
+    private readonly int[] _keyLength;
+    private readonly int[] _valueLength;
+    private byte[] _bytes = [];
+    private int _bytesUsed;
 
     // The lane load this chunk's messages are counted in (and how many), until Release settles them.
     private LaneLoad? _load;
@@ -47,6 +58,9 @@ public sealed class MessageChunk
         Values = new byte[capacity][];
         Offsets = new long[capacity];
         ReceivedTicks = new long[capacity];
+        _packedAt = new int[capacity];
+        _keyLength = new int[capacity];
+        _valueLength = new int[capacity];
     }
 
     /// <summary>What the chunk carries.</summary>
@@ -64,10 +78,10 @@ public sealed class MessageChunk
     /// <summary>Partition of each message.</summary>
     public PartitionState[] Partitions { get; }
 
-    /// <summary>Kafka key bytes of each message (null when absent).</summary>
+    /// <summary>Kafka key bytes of each message added as arrays (null when absent, or packed: read keys with <see cref="KeyOf"/>).</summary>
     public byte[]?[] Keys { get; }
 
-    /// <summary>Value bytes of each message (null for a tombstone).</summary>
+    /// <summary>Value bytes of each message added as arrays (null for a tombstone, or packed: read values with <see cref="ValueOf"/>).</summary>
     public byte[]?[] Values { get; }
 
     /// <summary>Offset of each message.</summary>
@@ -102,7 +116,67 @@ public sealed class MessageChunk
         Values[i] = value;
         Offsets[i] = offset;
         ReceivedTicks[i] = receivedTicks;
+        _packedAt[i] = -1;
     }
+
+    /// <summary>
+    /// Appends a message by copying its key and value bytes into the chunk's own pooled buffer (the native consume path:
+    /// no array per message once the buffer has grown to the chunk's usual size).
+    /// </summary>
+    /// <param name="partition">Its partition.</param>
+    /// <param name="key">Key bytes.</param>
+    /// <param name="hasKey">False when the message has no key (null, not empty).</param>
+    /// <param name="value">Value bytes.</param>
+    /// <param name="hasValue">False for a tombstone (null value).</param>
+    /// <param name="offset">Offset.</param>
+    /// <param name="receivedTicks">Stopwatch timestamp of arrival.</param>
+    public void AddPacked(PartitionState partition, ReadOnlySpan<byte> key, bool hasKey, ReadOnlySpan<byte> value, bool hasValue, long offset, long receivedTicks)
+    {
+        var need = _bytesUsed + key.Length + value.Length;
+        if (need > _bytes.Length)
+        {
+            // A fresh chunk sizes its buffer for a full chunk of messages like those so far (one or two allocations, not
+            // a doubling series); a pooled chunk keeps its buffer (see Release). Never pre-sized past what a pool keeps.
+            var full = Math.Min((long)need * Capacity / (Count + 1), MaxRetainedBytes);
+            var grown = new byte[Math.Max(need, Math.Max(full, Math.Max(4096, _bytes.Length * 2)))];
+            _bytes.AsSpan(0, _bytesUsed).CopyTo(grown);
+            _bytes = grown;
+        }
+
+        var i = Count++;
+        Partitions[i] = partition;
+        Keys[i] = null;
+        Values[i] = null;
+        Offsets[i] = offset;
+        ReceivedTicks[i] = receivedTicks;
+        _packedAt[i] = _bytesUsed;
+        _keyLength[i] = hasKey ? key.Length : -1;
+        _valueLength[i] = hasValue ? value.Length : -1;
+        key.CopyTo(_bytes.AsSpan(_bytesUsed));
+        _bytesUsed += key.Length;
+        value.CopyTo(_bytes.AsSpan(_bytesUsed));
+        _bytesUsed += value.Length;
+    }
+
+    /// <summary>Key bytes of message <paramref name="i"/> (empty when it has none).</summary>
+    /// <param name="i">Message index.</param>
+    /// <returns>The bytes, valid until the chunk is released.</returns>
+    public ReadOnlySpan<byte> KeyOf(int i) => _packedAt[i] < 0 ? Keys[i] : _bytes.AsSpan(_packedAt[i], Math.Max(0, _keyLength[i]));
+
+    /// <summary>Value bytes of message <paramref name="i"/> (empty for a tombstone).</summary>
+    /// <param name="i">Message index.</param>
+    /// <returns>The bytes, valid until the chunk is released.</returns>
+    public ReadOnlySpan<byte> ValueOf(int i) => _packedAt[i] < 0 ? Values[i] : _bytes.AsSpan(_packedAt[i] + Math.Max(0, _keyLength[i]), Math.Max(0, _valueLength[i]));
+
+    /// <summary>Message <paramref name="i"/>'s key as an array (null when it has none): the stored array, or a copy of packed bytes.</summary>
+    /// <param name="i">Message index.</param>
+    /// <returns>The key.</returns>
+    public byte[]? KeyArray(int i) => _packedAt[i] < 0 ? Keys[i] : _keyLength[i] < 0 ? null : KeyOf(i).ToArray();
+
+    /// <summary>Message <paramref name="i"/>'s value as an array (null for a tombstone): the stored array, or a copy of packed bytes.</summary>
+    /// <param name="i">Message index.</param>
+    /// <returns>The value.</returns>
+    public byte[]? ValueArray(int i) => _packedAt[i] < 0 ? Values[i] : _valueLength[i] < 0 ? null : ValueOf(i).ToArray();
 
     /// <summary>Appends every message of <paramref name="other"/> (same order); the caller checks that they fit.</summary>
     /// <param name="other">A message chunk.</param>
@@ -110,7 +184,8 @@ public sealed class MessageChunk
     {
         for (var i = 0; i < other.Count; i++)
         {
-            Add(other.Partitions[i], other.Keys[i], other.Values[i], other.Offsets[i], other.ReceivedTicks[i]);
+            if (other._packedAt[i] < 0) Add(other.Partitions[i], other.Keys[i], other.Values[i], other.Offsets[i], other.ReceivedTicks[i]);
+            else AddPacked(other.Partitions[i], other.KeyOf(i), other._keyLength[i] >= 0, other.ValueOf(i), other._valueLength[i] >= 0, other.Offsets[i], other.ReceivedTicks[i]);
         }
     }
 
@@ -139,6 +214,8 @@ public sealed class MessageChunk
         Array.Clear(Keys, 0, Count);
         Array.Clear(Values, 0, Count);
         Count = 0;
+        _bytesUsed = 0;
+        if (_bytes.Length > MaxRetainedBytes) _bytes = [];
         Kind = ChunkKind.Messages;
         Control.Clear();
         Done = null;

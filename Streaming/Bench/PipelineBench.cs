@@ -440,15 +440,20 @@ public static class PipelineBench
         // 1) The bare client: drain the topic with the same poll loop, no processing (and the one-call-per-message loop). Both
         // read the same messages, twice in alternation, best of two: the first read of the topic is the slow one whichever
         // loop does it (the mock broker's first fetches), so one run each in a fixed order would favour the second.
-        double singleRate = 0, drainRate = 0;
+        // The native loop (Kafka:ConsumePath=native) reads the same messages in the same alternation.
+        DrainCost single = default, drain = default, nativeDrain = default;
         for (var round = 0; round < 2; round++)
         {
-            singleRate = Math.Max(singleRate, Drain(cluster.BootstrapServers, events, batched: false));
-            drainRate = Math.Max(drainRate, Drain(cluster.BootstrapServers, events, batched: true));
+            single = Best(single, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Single));
+            drain = Best(drain, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Batched));
+            nativeDrain = Best(nativeDrain, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Native));
         }
 
+        static DrainCost Best(DrainCost a, DrainCost b) => b.Rate > a.Rate ? b : a;
+        var (singleRate, drainRate) = (single.Rate, drain.Rate);
         Console.WriteLine($"  consume only, one Consume(100ms) per msg: {singleRate,12:N0} msg/s");
-        Console.WriteLine($"  consume only, drain loop (client+broker): {drainRate,12:N0} msg/s");
+        Console.WriteLine($"  consume only, drain loop (client+broker): {drainRate,12:N0} msg/s  {drain.CpuUs:N2} CPU µs/msg, {drain.Bytes:N0} B/msg");
+        Console.WriteLine($"  consume only, native loop (ConsumePath=native): {nativeDrain.Rate,6:N0} msg/s  {nativeDrain.CpuUs:N2} CPU µs/msg, {nativeDrain.Bytes:N0} B/msg");
 
         // 1b) The produce side: forecast rows through the bare client and through our output, per format (item 2 and the limit).
         var produce = await KafkaLimitBench.MeasureAsync(cluster, produceRows, keys, 3, ct).ConfigureAwait(false);
@@ -482,11 +487,16 @@ public static class PipelineBench
         Console.WriteLine($"  pipeline + forecasts topic, native path:  {native.Rate,12:N0} events/s  p50 {native.P50:N0} µs  p99 {native.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {native.Profile?.Format(native.ProfiledEvents)}; inside the topic output {native.OutputUs[0]:N2} µs/event (wall)");
         Console.WriteLine($"    waits: {native.Wait?.Format(native.Profile)}");
+        // 3c) Both native paths: messages read with rd_kafka_consumer_poll (Kafka:ConsumePath=native), forecasts produced natively.
+        var nativeBoth = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct, path: ForecastProducePath.Native, consume: ConsumePath.Native).ConfigureAwait(false);
+        Console.WriteLine($"  pipeline + forecasts topic, native consume + native produce: {nativeBoth.Rate,12:N0} events/s  p50 {nativeBoth.P50:N0} µs  p99 {nativeBoth.P99:N0} µs");
+        Console.WriteLine($"    CPU µs/event by thread: {nativeBoth.Profile?.Format(nativeBoth.ProfiledEvents)}; inside the topic output {nativeBoth.OutputUs[0]:N2} µs/event (wall)");
+        Console.WriteLine($"    waits: {nativeBoth.Wait?.Format(nativeBoth.Profile)}");
         static double CpuPerEvent(RunResult r) => r.Profile is { } p ? p.TotalNs / 1e3 / Math.Max(1, r.ProfiledEvents) : double.NaN;
         static double BytesPerEvent(RunResult r) => r.Profile is { } p ? (double)p.AllocatedBytes / Math.Max(1, r.ProfiledEvents) : double.NaN;
         static double GcPerEvent(RunResult r) => r.Profile is { } p ? p.GcPause.TotalMicroseconds / Math.Max(1, r.ProfiledEvents) : double.NaN;
         Console.WriteLine("  {0,-34} {1,12} {2,10} {3,12}", "same run", "CPU µs/ev", "B/event", "GC µs/ev");
-        foreach (var (label, r) in new[] { ("forecasts counted only", full), ("+ forecasts topic, client path", withTopic), ("+ forecasts topic, native path", native) })
+        foreach (var (label, r) in new[] { ("forecasts counted only", full), ("+ forecasts topic, client path", withTopic), ("+ forecasts topic, native path", native), ("+ native consume, native produce", nativeBoth) })
         {
             Console.WriteLine("  {0,-34} {1,12:N2} {2,10:N0} {3,12:N2}", label, CpuPerEvent(r), BytesPerEvent(r), GcPerEvent(r));
         }
@@ -507,6 +517,14 @@ public static class PipelineBench
         Console.WriteLine("  {0,-40} {1,14:N0}", "limit: 1 / (1/consume + 1/produce)", limit);
         Console.WriteLine("  {0,-40} {1,14:N0}", "pipeline + forecasts topic", withTopic.Rate);
         Console.WriteLine("  {0,-40} {1,14:P1}", "limit ratio", ratio);
+        Console.WriteLine("  {0,-40} {1,14:N0}", "pipeline + topic, native produce", native.Rate);
+        Console.WriteLine("  {0,-40} {1,14:P1}", "limit ratio, native produce", native.Rate / limit);
+        Console.WriteLine("  {0,-40} {1,14:N0}", "pipeline + topic, native consume+produce", nativeBoth.Rate);
+        Console.WriteLine("  {0,-40} {1,14:P1}", "limit ratio, native consume+produce", nativeBoth.Rate / limit);
+        // The same limit with the native consume loop as its consume side: what the native paths are up against.
+        var nativeLimit = 1 / ((1 / nativeDrain.Rate) + (1 / produce.ClientJsonRate));
+        Console.WriteLine("  {0,-40} {1,14:N0}", "limit, native consume loop", nativeLimit);
+        Console.WriteLine("  {0,-40} {1,14:P1}", "native consume+produce / that limit", nativeBoth.Rate / nativeLimit);
 
         var coreRate = core.Count > 0 ? core[^1]!["events_per_s"]!.GetValue<double>() : double.NaN;
         var usClient = 1e6 / drainRate;
@@ -520,13 +538,24 @@ public static class PipelineBench
             ["produce_events_per_s"] = Math.Round(produceRate),
             ["consume_only_drain_events_per_s"] = Math.Round(drainRate),
             ["consume_only_single_message_events_per_s"] = Math.Round(singleRate),
+            ["consume_only_native_events_per_s"] = Math.Round(nativeDrain.Rate),
+            ["consume_only_cost"] = new JsonObject
+            {
+                ["cpu_us_per_message"] = new JsonObject { ["drain"] = Math.Round(drain.CpuUs, 3), ["native"] = Math.Round(nativeDrain.CpuUs, 3) },
+                ["allocated_bytes_per_message"] = new JsonObject { ["drain"] = Math.Round(drain.Bytes, 1), ["native"] = Math.Round(nativeDrain.Bytes, 1) },
+            },
+            ["pipeline_with_forecasts_topic_native_consume_events_per_s"] = Math.Round(nativeBoth.Rate), ["with_topic_native_consume_p50_us"] = nativeBoth.P50, ["with_topic_native_consume_p99_us"] = nativeBoth.P99,
+            ["limit_ratio_native_produce"] = Math.Round(native.Rate / limit, 3),
+            ["limit_ratio_native_consume_and_produce"] = Math.Round(nativeBoth.Rate / limit, 3),
+            ["limit_native_consume_events_per_s"] = Math.Round(nativeLimit),
+            ["limit_ratio_native_consume_and_produce_vs_native_limit"] = Math.Round(nativeBoth.Rate / nativeLimit, 3),
             ["pipeline_events_per_s"] = Math.Round(full.Rate), ["p50_us"] = full.P50, ["p99_us"] = full.P99,
             ["pipeline_with_forecasts_topic_native_events_per_s"] = Math.Round(native.Rate), ["with_topic_native_p50_us"] = native.P50, ["with_topic_native_p99_us"] = native.P99,
             ["forecasts_topic_by_path"] = new JsonObject
             {
-                ["cpu_us_per_event"] = new JsonObject { ["counted_only"] = Math.Round(CpuPerEvent(full), 3), ["client"] = Math.Round(CpuPerEvent(withTopic), 3), ["native"] = Math.Round(CpuPerEvent(native), 3) },
-                ["allocated_bytes_per_event"] = new JsonObject { ["counted_only"] = Math.Round(BytesPerEvent(full), 1), ["client"] = Math.Round(BytesPerEvent(withTopic), 1), ["native"] = Math.Round(BytesPerEvent(native), 1) },
-                ["gc_pause_us_per_event"] = new JsonObject { ["counted_only"] = Math.Round(GcPerEvent(full), 3), ["client"] = Math.Round(GcPerEvent(withTopic), 3), ["native"] = Math.Round(GcPerEvent(native), 3) },
+                ["cpu_us_per_event"] = new JsonObject { ["counted_only"] = Math.Round(CpuPerEvent(full), 3), ["client"] = Math.Round(CpuPerEvent(withTopic), 3), ["native"] = Math.Round(CpuPerEvent(native), 3), ["native_consume_and_produce"] = Math.Round(CpuPerEvent(nativeBoth), 3) },
+                ["allocated_bytes_per_event"] = new JsonObject { ["counted_only"] = Math.Round(BytesPerEvent(full), 1), ["client"] = Math.Round(BytesPerEvent(withTopic), 1), ["native"] = Math.Round(BytesPerEvent(native), 1), ["native_consume_and_produce"] = Math.Round(BytesPerEvent(nativeBoth), 1) },
+                ["gc_pause_us_per_event"] = new JsonObject { ["counted_only"] = Math.Round(GcPerEvent(full), 3), ["client"] = Math.Round(GcPerEvent(withTopic), 3), ["native"] = Math.Round(GcPerEvent(native), 3), ["native_consume_and_produce"] = Math.Round(GcPerEvent(nativeBoth), 3) },
             },
             ["pipeline_with_forecasts_topic_events_per_s"] = Math.Round(withTopic.Rate), ["pipeline_with_forecasts_topic_lane16_events_per_s"] = Math.Round(lane16.Rate), ["with_topic_p50_us"] = withTopic.P50, ["with_topic_p99_us"] = withTopic.P99,
             ["profile"] = new JsonObject
@@ -541,6 +570,8 @@ public static class PipelineBench
                 ["pipeline_with_forecasts_topic_native"] = native.Profile?.ToJson(native.ProfiledEvents),
                 ["waits_with_forecasts_topic_native"] = native.Wait?.ToJson(),
                 ["topic_output_native_wall_us_per_event"] = Math.Round(native.OutputUs[0], 3),
+                ["pipeline_with_forecasts_topic_native_consume"] = nativeBoth.Profile?.ToJson(nativeBoth.ProfiledEvents),
+                ["waits_with_forecasts_topic_native_consume"] = nativeBoth.Wait?.ToJson(),
                 ["pipeline_with_forecasts_topic_lane16"] = lane16.Profile?.ToJson(lane16.ProfiledEvents),
                 ["waits_with_forecasts_topic_lane16"] = lane16.Wait?.ToJson(),
             },
@@ -581,38 +612,8 @@ public static class PipelineBench
         };
     }
 
-    private static double Drain(string bootstrap, int expected, bool batched)
-    {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrap, GroupId = "drain-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = false, QueuedMinMessages = 100_000, FetchMaxBytes = 64 * 1024 * 1024,
-        }).Build();
-        consumer.Subscribe("ticks");
-        // Wait for the assignment and the first message before timing.
-        var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new InvalidOperationException("drain: no message within 30 s");
-        var n = 1;
-        var sw = Stopwatch.StartNew();
-        while (n < expected)
-        {
-            var r = consumer.Consume(batched ? TimeSpan.Zero : TimeSpan.FromMilliseconds(100));
-            if (r is null)
-            {
-                if (batched) r = consumer.Consume(TimeSpan.FromMilliseconds(100));
-                if (r is null && sw.Elapsed > TimeSpan.FromSeconds(60)) break;
-                if (r is null) continue;
-            }
-
-            n++;
-        }
-
-        var rate = (n - 1) / sw.Elapsed.TotalSeconds;
-        GC.KeepAlive(first);
-        consumer.Close();
-        return rate;
-    }
-
-    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity, ForecastProducePath path = ForecastProducePath.Client)
+    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity, ForecastProducePath path = ForecastProducePath.Client,
+        ConsumePath consume = ConsumePath.Client)
     {
         var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = laneChunks, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
         var counting = new CountingOutput();
@@ -622,7 +623,7 @@ public static class PipelineBench
         var pipeline = new StreamPipeline(options, models, outputs, new CountingDeadLetterSink());
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
-            BootstrapServers = bootstrap, GroupId = "bench-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick },
+            BootstrapServers = bootstrap, GroupId = "bench-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick }, ConsumePath = consume,
         }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance);
         pipeline.Start(ct);
         using var stop = new CancellationTokenSource();

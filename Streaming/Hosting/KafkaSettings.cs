@@ -37,6 +37,13 @@ public sealed class KafkaSettings
     /// </summary>
     public Sink.Kafka.ForecastProducePath ForecastProducePath { get; set; } = Sink.Kafka.ForecastProducePath.Client;
 
+    /// <summary>
+    /// How input messages are taken off the consumer: <c>client</c> (default, Confluent.Kafka's <c>Consume</c>) or <c>native</c>
+    /// (<c>rd_kafka_consumer_poll</c> on the same consumer, bytes copied into pooled chunks: no per-message allocation; see
+    /// docs/pipeline.md). An unknown value fails start-up; <c>native</c> under <c>Kafka:Guarantee=exactly_once</c> is refused.
+    /// </summary>
+    public Ingest.Consumer.ConsumePath ConsumePath { get; set; } = Ingest.Consumer.ConsumePath.Client;
+
     /// <summary>Dead-letter topic.</summary>
     public string DeadLetterTopic { get; set; } = "streamlstm.dlq";
 

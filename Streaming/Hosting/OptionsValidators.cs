@@ -45,6 +45,12 @@ public sealed class KafkaSettingsValidator : IValidateOptions<KafkaSettings>
         }
 
         if (!Enum.IsDefined(o.ForecastProducePath)) errors.Add($"Kafka:ForecastProducePath must be 'client' or 'native' (was '{o.ForecastProducePath}').");
+        if (o.ConsumePath == Ingest.Consumer.ConsumePath.Native && o.ExactlyOnce)
+        {
+            errors.Add("Kafka:ConsumePath=native cannot be used with Kafka:Guarantee=exactly_once (not verified there): set Kafka:ConsumePath=client.");
+        }
+
+        if (!Enum.IsDefined(o.ConsumePath)) errors.Add($"Kafka:ConsumePath must be 'client' or 'native' (was '{o.ConsumePath}').");
         if (o.FailTransactionAt < 0) errors.Add("Kafka:FailTransactionAt must be 0 (never) or a positive transaction number.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

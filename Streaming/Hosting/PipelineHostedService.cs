@@ -115,6 +115,7 @@ public sealed partial class PipelineHostedService : BackgroundService
             MaxPollMessages = kafka.MaxPollMessages,
             DrainTimeout = options.ShutdownTimeout,
             Extra = kafka.Client,
+            ConsumePath = kafka.ConsumePath,
         };
         tuning?.ApplyTo(consumerOptions);
         var consumer = new KafkaIngestConsumer(consumerOptions, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, _logger, pipeline.FlushOutputsAsync, failures, store is null ? null : new StoreCheckpoints(store, changelog), pipeline.Mailboxes, transactions);

@@ -183,12 +183,13 @@ internal sealed partial class PipelineWorker
             return;
         }
 
-        var value = chunk.Values[i];
-        var key = chunk.Keys[i];
+        // Spans over the message's arrays (client consume path) or the chunk's packed buffer (native): same bytes either way.
+        var value = chunk.ValueOf(i);
+        var key = chunk.KeyOf(i);
         DeadLetterReason reason;
         long ts = 0;
         var slot = -1;
-        if (value is null || value.Length == 0)
+        if (value.IsEmpty)
         {
             reason = DeadLetterReason.MalformedJson;
         }
@@ -222,7 +223,7 @@ internal sealed partial class PipelineWorker
         if (reason != DeadLetterReason.None)
         {
             Metrics.DeadLetters[(int)reason]++;
-            _deadLetters.DeadLetter(reason, ps, offset, key, value);
+            _deadLetters.DeadLetter(reason, ps, offset, chunk.KeyArray(i), chunk.ValueArray(i));
         }
         else
         {
@@ -230,7 +231,7 @@ internal sealed partial class PipelineWorker
             if (ts < last)
             {
                 Metrics.Late++;
-                _deadLetters.Late(ps, offset, key, value, last);
+                _deadLetters.Late(ps, offset, chunk.KeyArray(i), chunk.ValueArray(i), last);
             }
             else
             {
@@ -253,7 +254,7 @@ internal sealed partial class PipelineWorker
         Metrics.Events++;
         ps.ReadOffset = offset + 1;
         Metrics.DeadLetters[(int)DeadLetterReason.UnknownTopic]++;
-        _deadLetters.DeadLetter(DeadLetterReason.UnknownTopic, ps, offset, chunk.Keys[i], chunk.Values[i]);
+        _deadLetters.DeadLetter(DeadLetterReason.UnknownTopic, ps, offset, chunk.KeyArray(i), chunk.ValueArray(i));
         if (ps.PendingRows == 0) ps.MarkCommittable(ps.ReadOffset);
     }
 

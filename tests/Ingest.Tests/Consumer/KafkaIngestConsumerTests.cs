@@ -9,8 +9,10 @@ namespace StreamLstm.Ingest.Tests.Consumer;
 
 public class KafkaIngestConsumerTests
 {
-    [Fact]
-    public async Task Offsets_AreCommittedOnlyUpToWhatWorkersMarkedHandedOver()
+    [Theory]
+    [InlineData(ConsumePath.Client)]
+    [InlineData(ConsumePath.Native)]
+    public async Task Offsets_AreCommittedOnlyUpToWhatWorkersMarkedHandedOver(ConsumePath path)
     {
         using var kafka = EmbeddedKafka.Start();
         kafka.CreateTopic("in", 2);
@@ -32,6 +34,7 @@ public class KafkaIngestConsumerTests
             GroupId = "g",
             Topics = new() { ["in"] = SourceKind.Tick },
             CommitInterval = TimeSpan.FromMilliseconds(100),
+            ConsumePath = path,
         }, [lane], 8 * 16, pool, NullLogger.Instance);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => consumer.Run(stop.Token));

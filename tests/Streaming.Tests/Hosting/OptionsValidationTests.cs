@@ -111,6 +111,20 @@ public class OptionsValidationTests
         Assert.Contains(failures, f => f.StartsWith("Kafka:ForecastProducePath=native cannot be used with Kafka:Guarantee=exactly_once", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task UnknownConsumePath_IsReportedByKey_WithTheChoices()
+    {
+        var failures = await StartFailuresAsync(new() { ["Kafka:ConsumePath"] = "fast" });
+        Assert.Contains("Kafka:ConsumePath is 'fast', which is not a valid value; one of: client, native.", failures);
+    }
+
+    [Fact]
+    public async Task NativeConsumePath_UnderExactlyOnce_FailsStartUp()
+    {
+        var failures = await StartFailuresAsync(new() { ["Kafka:ConsumePath"] = "native", ["Kafka:Guarantee"] = "exactly_once" });
+        Assert.Contains(failures, f => f.StartsWith("Kafka:ConsumePath=native cannot be used with Kafka:Guarantee=exactly_once", StringComparison.Ordinal));
+    }
+
     private static async Task<IReadOnlyList<string>> StartFailuresAsync(Dictionary<string, string?> settings)
     {
         using var host = BuildHost(settings);

@@ -15,8 +15,10 @@ public class KafkaPipelineTests
 {
     private static readonly TimeSpan Phase = TimeSpan.FromSeconds(120);
 
-    [Fact]
-    public async Task NEventsOverPartitions_GiveExactlyNForecasts_InOrderPerKey_EqualToSequenceForward_AndBadOnesGoToDlq()
+    [Theory]
+    [InlineData("client")]
+    [InlineData("native")]
+    public async Task NEventsOverPartitions_GiveExactlyNForecasts_InOrderPerKey_EqualToSequenceForward_AndBadOnesGoToDlq(string consumePath)
     {
         using var kafka = KafkaTestKit.StartCluster();
         var models = PipelineInvariantTests.Models();
@@ -41,7 +43,7 @@ public class KafkaPipelineTests
         KafkaTestKit.Produce(kafka.BootstrapServers, messages);
 
         var output = new CollectingOutput();
-        using var host = KafkaTestKit.BuildHost(kafka.BootstrapServers, models, [output]);
+        using var host = KafkaTestKit.BuildHost(kafka.BootstrapServers, models, [output], extra: new() { ["Kafka:ConsumePath"] = consumePath });
         await host.StartAsync(TestContext.Current.CancellationToken);
         await output.WaitForCount(events.Count, Phase, "consume phase");
         var service = host.Services.GetRequiredService<PipelineHostedService>();
@@ -97,6 +99,31 @@ public class KafkaPipelineTests
             Assert.True(long.Parse(KafkaTestKit.Header(d, "source.offset"), System.Globalization.CultureInfo.InvariantCulture) >= 0);
             Assert.NotEqual("", KafkaTestKit.Header(d, "source.partition"));
         });
+    }
+
+    [Fact]
+    public async Task ConsumePaths_GiveBitIdenticalForecasts()
+    {
+        using var kafka = KafkaTestKit.StartCluster();
+        var models = PipelineInvariantTests.Models();
+        var events = Events.Mixed(1500, ticksKeys: 20, vitalsKeys: 8, audioKeys: 4, seed: 33);
+        KafkaTestKit.Produce(kafka.BootstrapServers, KafkaTestKit.AsMessages(events));
+        var rows = new Dictionary<string, List<ForecastRow>>();
+        foreach (var path in new[] { "client", "native" })
+        {
+            var output = new CollectingOutput();
+            using var host = KafkaTestKit.BuildHost(kafka.BootstrapServers, models, [output], group: "bits-" + path, extra: new() { ["Kafka:ConsumePath"] = path });
+            await host.StartAsync(TestContext.Current.CancellationToken);
+            await output.WaitForCount(events.Count, Phase, $"{path} consume phase");
+            await host.StopAsync(TestContext.Current.CancellationToken);
+            rows[path] = [.. output.Rows.OrderBy(r => r.Source).ThenBy(r => r.Key, StringComparer.Ordinal).ThenBy(r => r.Offset)];
+        }
+
+        // Same rows, same bits: the path only changes how the bytes reach the decoder.
+        Assert.Equal(events.Count, rows["native"].Count);
+        Assert.Equal(rows["client"].Select(Bits), rows["native"].Select(Bits));
+        static string Bits(ForecastRow r) =>
+            $"{r.Source}/{r.Key}/{r.Partition}@{r.Offset} {r.TimestampMs} {BitConverter.DoubleToInt64Bits(r.Observed)} {string.Join(',', r.Mu.Select(BitConverter.SingleToInt32Bits))} {string.Join(',', r.Sigma.Select(BitConverter.SingleToInt32Bits))}";
     }
 
     [Fact]
@@ -205,6 +232,16 @@ public class KafkaPipelineTests
         var r = new KafkaSettingsValidator().Validate(null, new KafkaSettings { BootstrapServers = "localhost:9092", ForecastProducePath = Sink.Kafka.ForecastProducePath.Native, Guarantee = "exactly_once" });
         Assert.True(r.Failed);
         Assert.Contains("Kafka:ForecastProducePath=native cannot be used with Kafka:Guarantee=exactly_once", r.FailureMessage);
+    }
+
+    [Fact]
+    public void NativeConsumePath_UnderExactlyOnce_IsRefusedAtStartUp()
+    {
+        var ok = new KafkaSettingsValidator().Validate(null, new KafkaSettings { BootstrapServers = "localhost:9092", ConsumePath = Ingest.Consumer.ConsumePath.Native });
+        Assert.False(ok.Failed);
+        var r = new KafkaSettingsValidator().Validate(null, new KafkaSettings { BootstrapServers = "localhost:9092", ConsumePath = Ingest.Consumer.ConsumePath.Native, Guarantee = "exactly_once" });
+        Assert.True(r.Failed);
+        Assert.Contains("Kafka:ConsumePath=native cannot be used with Kafka:Guarantee=exactly_once", r.FailureMessage);
     }
 
     private static JsonElement Json(byte[] utf8) => JsonDocument.Parse(utf8).RootElement;
