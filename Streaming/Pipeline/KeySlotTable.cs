@@ -75,14 +75,14 @@ internal sealed class KeySlotTable
     }
 
     /// <summary>
-    /// The slot of the first entry in <paramref name="hash"/>'s chain with that hash, or -1: almost always the key's slot,
-    /// but unchecked (the key is not compared), so only good for a hint.
+    /// The slot of the first entry in <paramref name="hash"/>'s chain with that hash, or -1: the key's slot unless two keys
+    /// share all 64 bits of their hash, but unchecked (the key is not compared), so only good for a hint.
     /// </summary>
     public int GuessSlot(ulong hash)
     {
         var s = _buckets[(int)hash & (_buckets.Length - 1)] - 1;
         var entries = _entries;
-        for (var steps = 0; (uint)s < (uint)entries.Length && steps < 4; steps++)
+        while ((uint)s < (uint)entries.Length)
         {
             if (entries[s].Hash == hash) return s;
             s = entries[s].Next - 1;
