@@ -6,7 +6,8 @@ using StreamLstm.Model.Forecasting;
 namespace StreamLstm.Sink.Anomaly;
 
 /// <summary>
-/// The anomaly scoring and alert state of many keys of one source kind, struct-of-arrays by slot (the pipeline uses the
+/// The anomaly scoring and alert state of many keys of one source kind, by slot (a row's fields in one struct per slot, the
+/// smoothing window and alert evidence in arrays beside it; the pipeline uses the
 /// key's state-slab slot), so scoring a row allocates nothing; only an alert event (rare) allocates.
 /// Row r of a key is scored against the horizon-1 forecast of that key's previous row (the forecast made one step
 /// earlier). The smoothed score drives a state machine
