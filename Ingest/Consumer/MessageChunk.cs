@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace StreamLstm.Ingest.Consumer;
 
@@ -111,12 +113,15 @@ public sealed class MessageChunk
     public void Add(PartitionState partition, byte[]? key, byte[]? value, long offset, long receivedTicks)
     {
         var i = Count++;
-        Partitions[i] = partition;
-        Keys[i] = key;
-        Values[i] = value;
+        // Bounds-checked first (every array has the chunk's capacity): the stores below are unchecked.
         Offsets[i] = offset;
         ReceivedTicks[i] = receivedTicks;
         _packedAt[i] = -1;
+        // Stores through refs, not indexers: an array-of-arrays store checks the element's type, which reads the key's and
+        // value's object headers (a cache miss per event for scattered keys) on the source's thread.
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Partitions), i) = partition;
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Keys), i) = key;
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Values), i) = value;
     }
 
     /// <summary>

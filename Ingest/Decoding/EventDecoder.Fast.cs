@@ -96,24 +96,39 @@ public abstract partial class EventDecoder
     {
         value = double.NaN;
         var i = p;
-        if (json[i] == (byte)'-') i++;
+        var negative = json[i] == (byte)'-';
+        if (negative) i++;
         if (i >= end) return false;
-        if (json[i] == (byte)'0') i++;
+        // The digits, integer and fraction, as one integer (exact while at most 15 of them) and the fraction's length.
+        ulong mantissa = 0;
+        var digits = 0;
+        if (json[i] == (byte)'0')
+        {
+            i++;
+            digits = 1;
+        }
         else if (json[i] is >= (byte)'1' and <= (byte)'9')
         {
-            while (i < end && (uint)(json[i] - '0') <= 9) i++;
+            var s = i;
+            while (i < end && (uint)(json[i] - '0') <= 9) mantissa = unchecked((mantissa * 10) + (uint)(json[i++] - '0'));
+            digits = i - s;
         }
         else return false;
 
+        var fraction = 0;
         if (i < end && json[i] == (byte)'.')
         {
             var f = ++i;
-            while (i < end && (uint)(json[i] - '0') <= 9) i++;
-            if (i == f) return false;
+            while (i < end && (uint)(json[i] - '0') <= 9) mantissa = unchecked((mantissa * 10) + (uint)(json[i++] - '0'));
+            fraction = i - f;
+            if (fraction == 0) return false;
+            digits += fraction;
         }
 
+        var exponent = false;
         if (i < end && json[i] is (byte)'e' or (byte)'E')
         {
+            exponent = true;
             i++;
             if (i < end && json[i] is (byte)'+' or (byte)'-') i++;
             var e = i;
@@ -121,11 +136,28 @@ public abstract partial class EventDecoder
             if (i == e) return false;
         }
 
+        if (!exponent && digits <= MaxExactDigits)
+        {
+            // Clinger's fast path: the integer (< 10^15 < 2^53) and 10^fraction (≤ 10^15) are exact doubles, so one IEEE
+            // division gives the correctly rounded value. Utf8Parser (what Utf8JsonReader.TryGetDouble uses) rounds
+            // correctly too, so these are its bits, at a fraction of its cost (4 numbers per tick).
+            var v = (double)mantissa / ExactPowersOf10[fraction];
+            value = negative ? -v : v;
+            p = i;
+            return true;
+        }
+
         // Utf8Parser is what Utf8JsonReader.TryGetDouble uses: the same text gives the same bits.
         if (!Utf8Parser.TryParse(json[p..i], out value, out var used) || used != i - p || !double.IsFinite(value)) return false;
         p = i;
         return true;
     }
+
+    /// <summary>Most digits (integer and fraction together) of a number parsed by the exact fast path.</summary>
+    private const int MaxExactDigits = 15;
+
+    /// <summary>10^0 … 10^15, each exactly representable as a double.</summary>
+    private static ReadOnlySpan<double> ExactPowersOf10 => [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
     private static bool IsPlainAscii(ReadOnlySpan<byte> s) => !s.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E);
 }

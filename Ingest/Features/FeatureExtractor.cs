@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics.X86;
 using StreamLstm.Ingest.Decoding;
 using StreamLstm.Model.Forecasting;
 
@@ -132,6 +133,25 @@ public abstract class FeatureExtractor
         _lastTs[slot >> ChunkShift][slot & (ChunkSlots - 1)] = BinaryPrimitives.ReadInt64LittleEndian(source);
         var row = Row(slot);
         for (var j = 0; j < row.Length; j++) row[j] = BinaryPrimitives.ReadDoubleLittleEndian(source[(8 + 8 * j)..]);
+    }
+
+    /// <summary>
+    /// Asks the CPU to start loading <paramref name="slot"/>'s feature state (a hint: nothing is read or changed), so the
+    /// event that reads it a little later does not wait on the cache misses. Slots beyond the state are ignored.
+    /// </summary>
+    /// <param name="slot">Slot.</param>
+    public unsafe void Prefetch(int slot)
+    {
+        var chunk = slot >> ChunkShift;
+        if (!Sse.IsSupported || (uint)chunk >= (uint)_stats.Length) return;
+        var i = slot & (ChunkSlots - 1);
+        fixed (double* row = &_stats[chunk][i * _width])
+        {
+            Sse.Prefetch0(row);
+            Sse.Prefetch0(row + _width - 1);
+        }
+
+        fixed (long* ts = &_lastTs[chunk][i]) Sse.Prefetch0(ts);
     }
 
     /// <summary>The timestamp of the slot's last event (<see cref="long.MinValue"/> before the first).</summary>

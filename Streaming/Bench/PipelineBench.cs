@@ -163,12 +163,17 @@ public static class PipelineBench
         {
             var r = await CoreRunAsync(models, messages, keyBytes, keyIndex, w, ct).ConfigureAwait(false);
             Console.WriteLine("{0,8} {1,14:N0} {2,10:N0} {3,10:N0} {4,10:N1} {5,12:N0}", w, r.Rate, r.P50, r.P99, r.MeanBatch, r.CpuNsPerEvent);
-            core.Add(new JsonObject
+            // Where the CPU went: per thread group (the source is the bench's own thread), and the workers' step (wall).
+            if (r.Profile is { } cpu) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"         µs/event by thread: {cpu.Format(r.ProfiledEvents)}; step+denormalise+score {r.StepUs:N3} µs/event (wall)"));
+            var row = new JsonObject
             {
                 ["workers"] = w, ["keys"] = keys, ["hidden"] = hidden, ["layers"] = 1, ["events"] = events,
                 ["seconds"] = Math.Round(r.Seconds, 3), ["events_per_s"] = Math.Round(r.Rate), ["p50_us"] = r.P50, ["p99_us"] = r.P99,
                 ["mean_batch"] = Math.Round(r.MeanBatch, 1), ["cpu_ns_per_event"] = Math.Round(r.CpuNsPerEvent),
-            });
+                ["step_us_per_event"] = Math.Round(r.StepUs, 4),
+            };
+            if (r.Profile is { } p) row["profile"] = p.ToJson(r.ProfiledEvents);
+            core.Add(row);
         }
 
         // Latency at saturation is queueing; measure it again with the source paced at half the best rate.
@@ -369,6 +374,7 @@ public static class PipelineBench
         for (var k = 0; k < partitionOf.Length; k++) partitionOf[k] = k % partitions;
         GC.Collect();
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var profile = ThreadCpuProfile.Start();
         pipeline.Start(ct);
         var sw = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
@@ -390,11 +396,15 @@ public static class PipelineBench
         // CPU time of the whole process (source, workers, GC) per event: unlike events/s it barely moves when other
         // jobs share the machine, and 2 cores / this is what an idle 2-core machine would reach.
         var cpuNs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalNanoseconds / count;
+        var cpu = profile.Stop();
         var totals = pipeline.Totals();
         if (totals.Forecasts != count) throw new InvalidOperationException($"core run: {totals.Forecasts} forecasts for {count} events ({totals.DeadLetters} dead letters, {totals.Late} late)");
         var hist = new LatencyHistogram();
         foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
-        return new RunResult(sw.Elapsed.TotalSeconds, count / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)totals.Forecasts / totals.Batches, cpuNs);
+        return new RunResult(sw.Elapsed.TotalSeconds, count / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)totals.Forecasts / totals.Batches, cpuNs)
+        {
+            Profile = cpu, ProfiledEvents = count, StepUs = StepTicks(pipeline) * 1e6 / Stopwatch.Frequency / count,
+        };
     }
 
     private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, int produceRows, CancellationToken ct)

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using StreamLstm.Ingest.Consumer;
 
 namespace StreamLstm.Streaming.Pipeline;
@@ -42,6 +44,48 @@ internal sealed class KeySlotTable
             }
 
             s = e.Next - 1;
+        }
+
+        return -1;
+    }
+
+    /// <summary>The hash <see cref="Find"/> files (owner, key) under; for the prefetch hints below.</summary>
+    public static ulong HashOf(PartitionState owner, ReadOnlySpan<byte> key)
+    {
+        Pack(key, out var lo, out var hi);
+        return Hash(key.Length, lo, hi, key, owner.Partition);
+    }
+
+    /// <summary>Hint: starts loading the bucket of <paramref name="hash"/>. Reads and changes nothing.</summary>
+    public unsafe void PrefetchBucket(ulong hash)
+    {
+        if (!Sse.IsSupported) return;
+        fixed (int* b = &_buckets[(int)hash & (_buckets.Length - 1)]) Sse.Prefetch0(b);
+    }
+
+    /// <summary>Hint: reads the bucket of <paramref name="hash"/> and starts loading the first entry of its chain.</summary>
+    public unsafe void PrefetchEntry(ulong hash)
+    {
+        var s = _buckets[(int)hash & (_buckets.Length - 1)] - 1;
+        if (!Sse.IsSupported || (uint)s >= (uint)_entries.Length) return;
+        // An entry holds references, so no fixed pointer: the address is only a hint, stale if the GC moved the array.
+        var e = (byte*)Unsafe.AsPointer(ref _entries[s]);
+        Sse.Prefetch0(e);
+        Sse.Prefetch0(e + 39);
+    }
+
+    /// <summary>
+    /// The slot of the first entry in <paramref name="hash"/>'s chain with that hash, or -1: the key's slot unless two keys
+    /// share all 64 bits of their hash, but unchecked (the key is not compared), so only good for a hint.
+    /// </summary>
+    public int GuessSlot(ulong hash)
+    {
+        var s = _buckets[(int)hash & (_buckets.Length - 1)] - 1;
+        var entries = _entries;
+        while ((uint)s < (uint)entries.Length)
+        {
+            if (entries[s].Hash == hash) return s;
+            s = entries[s].Next - 1;
         }
 
         return -1;

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Ingest.Decoding;
@@ -142,6 +145,27 @@ internal sealed partial class KindEngine
         LinkTail(slot);
         _assigned.Add(partition);
         return slot;
+    }
+
+    /// <summary>The key table (for the worker's prefetch hints).</summary>
+    public KeySlotTable Table => _table;
+
+    /// <summary>Hint: starts loading what handling an event of <paramref name="slot"/> reads (batch stamp, deferred count, feature state).</summary>
+    public unsafe void PrefetchSlot(int slot)
+    {
+        if (!Sse.IsSupported || (uint)slot >= (uint)_slotStamp.Length) return;
+        fixed (int* stamp = &_slotStamp[slot]) Sse.Prefetch0(stamp);
+        fixed (int* deferred = &_deferredCount[slot]) Sse.Prefetch0(deferred);
+        Features.Prefetch(slot);
+    }
+
+    /// <summary>Hint: starts loading what filling a stepped row of <paramref name="slot"/> reads (its key reference, feature state).</summary>
+    private unsafe void PrefetchRow(int slot)
+    {
+        if (!Sse.IsSupported) return;
+        // A reference's slot: the address is only a hint (not pinned).
+        Sse.Prefetch0(Unsafe.AsPointer(ref _slotKeys[slot]));
+        Features.Prefetch(slot);
     }
 
     /// <summary>The slot holding <paramref name="key"/> (-1 when absent); a scan, for tests and diagnostics.</summary>
@@ -318,10 +342,17 @@ internal sealed partial class KindEngine
         Batch.ModelVersion = model.Version;
         model.Stepper.Step(Slab, _slots.AsSpan(0, n), _x.AsSpan(0, n * _inputs), _mu.AsSpan(0, n * _horizons), _logSigma.AsSpan(0, n * _horizons));
         var k = _horizons;
+        // The rows' slots are scattered: start loading a later row's feature state and key while this row is denormalised.
+        const int ahead = 8;
+        for (var r = 0; r < Math.Min(ahead, n); r++) PrefetchRow(_slots[r]);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(n, Batch.Keys.Length);
+        ref var keys = ref MemoryMarshal.GetArrayDataReference(Batch.Keys);
         for (var r = 0; r < n; r++)
         {
             var slot = _slots[r];
-            Batch.Keys[r] = _slotKeys[slot]!;
+            if (r + ahead < n) PrefetchRow(_slots[r + ahead]);
+            // A store through a ref, not the indexer: the indexer's type check would read the key string's header (a miss).
+            Unsafe.Add(ref keys, r) = _slotKeys[slot]!;
             Features.Denormalise(slot, _mu.AsSpan(r * k, k), _logSigma.AsSpan(r * k, k), Batch.Mu.AsSpan(r * k, k), Batch.Sigma.AsSpan(r * k, k));
         }
 

@@ -146,9 +146,10 @@ internal sealed partial class PipelineWorker
 
         try
         {
-
+            PrefetchStart(chunk);
             for (var i = 0; i < chunk.Count; i++)
             {
+                PrefetchAhead(chunk, i);
                 var ps = chunk.Partitions[i];
                 var engine = _engines[(int)ps.Kind];
                 if (engine is null)

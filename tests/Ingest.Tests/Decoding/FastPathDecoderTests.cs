@@ -75,6 +75,40 @@ public class FastPathDecoderTests
         }
     }
 
+    [Fact]
+    public void PlainDecimals_OfEveryLength_ParseToTheGeneralReadersBits()
+    {
+        // The fast path parses plain decimals of up to 15 digits itself (integer ÷ exact power of ten) and hands longer
+        // ones and exponents to Utf8Parser: both sides of that line, every fraction length, values at the edges of rounding.
+        var rng = new Random(12);
+        var fast = 0;
+        for (var i = 0; i < 20_000; i++)
+        {
+            var intDigits = rng.Next(0, 12);
+            var fracDigits = rng.Next(0, 18 - intDigits);
+            var text = Number(rng, intDigits, fracDigits);
+            var size = Number(rng, rng.Next(0, 16), rng.Next(0, 4));
+            var json = $"{{\"symbol\":\"AB\",\"ts\":1748779200000,\"price\":{text},\"size\":{size},\"bid\":{text}5,\"ask\":{text}99}}";
+            if (AssertSame(SourceKind.Tick, [], Encoding.UTF8.GetBytes(json), json)) fast++;
+        }
+
+        Assert.True(fast > 10_000, $"only {fast} messages took the fast path");
+    }
+
+    /// <summary>A positive JSON number with the given digits before and after the point ("0" before it when none).</summary>
+    private static string Number(Random rng, int intDigits, int fracDigits)
+    {
+        var sb = new StringBuilder();
+        if (intDigits == 0) sb.Append('0');
+        for (var d = 0; d < intDigits; d++) sb.Append((char)('0' + (d == 0 ? rng.Next(1, 10) : rng.Next(10))));
+        if (fracDigits == 0 && intDigits > 0) return sb.ToString();
+        sb.Append('.');
+        // Runs of 9s and 0s and 5s put values next to rounding boundaries; the rest are random.
+        var style = rng.Next(4);
+        for (var d = 0; d < Math.Max(1, fracDigits); d++) sb.Append(style switch { 0 => '9', 1 => d % 2 == 0 ? '0' : '5', _ => (char)('0' + rng.Next(10)) });
+        return sb.ToString();
+    }
+
     /// <summary>Decodes with and without the fast path; returns whether the fast path took the message (no fallback).</summary>
     private static bool AssertSame(SourceKind kind, byte[] key, byte[] json, string what, TimeProvider? clock = null)
     {

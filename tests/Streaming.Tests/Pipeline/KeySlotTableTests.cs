@@ -48,4 +48,32 @@ public class KeySlotTableTests
         table.Add(p0, "fresh"u8, 0);
         Assert.Equal(0, table.Find(p0, "fresh"u8));
     }
+
+    [Fact]
+    public void PrefetchGuess_IsTheKeysSlot_AndNothingForAnAbsentKey()
+    {
+        // The workers' look-ahead prefetches the slot GuessSlot names: it must be the slot Find returns, or the hint is wasted.
+        var p0 = new PartitionState("ticks", 0, SourceKind.Tick, 0);
+        var p1 = new PartitionState("ticks", 1, SourceKind.Tick, 0);
+        var table = new KeySlotTable();
+        const int n = 20_000;
+        table.EnsureCapacity(n);
+        for (var i = 0; i < n; i++) table.Add(i % 2 == 0 ? p0 : p1, Encoding.UTF8.GetBytes("SYM" + i + (i % 5 == 0 ? "-a-long-suffix" : "")), i);
+        var guessed = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var owner = i % 2 == 0 ? p0 : p1;
+            var key = Encoding.UTF8.GetBytes("SYM" + i + (i % 5 == 0 ? "-a-long-suffix" : ""));
+            var hash = KeySlotTable.HashOf(owner, key);
+            table.PrefetchBucket(hash);
+            table.PrefetchEntry(hash);
+            if (table.GuessSlot(hash) == table.Find(owner, key)) guessed++;
+        }
+
+        Assert.Equal(n, guessed);
+        // Same bytes, other partition: another hash, so no guess at all (the chains hold only p0's and p1's keys).
+        var other = new PartitionState("ticks", 7, SourceKind.Tick, 0);
+        Assert.Equal(-1, table.GuessSlot(KeySlotTable.HashOf(other, Encoding.UTF8.GetBytes("SYM0"))));
+        Assert.Equal(-1, table.GuessSlot(KeySlotTable.HashOf(p0, "absent"u8)));
+    }
 }
