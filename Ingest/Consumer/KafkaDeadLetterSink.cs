@@ -65,7 +65,7 @@ public sealed partial class KafkaDeadLetterSink : IDeadLetterSink, IDisposable
             MessageMaxBytes = MaxMessageBytes,
         };
         foreach (var (k, v) in extra ?? new Dictionary<string, string>()) config.Set(k, v);
-        _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[]?, byte[]?>(sharedProducer).Build() : new ProducerBuilder<byte[]?, byte[]?>(config).Build();
+        _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[]?, byte[]?>(sharedProducer).Build() : new ProducerBuilder<byte[]?, byte[]?>(config).LogTo(logger).Build();
     }
 
     /// <summary>Dead letters handed over, by reason.</summary>

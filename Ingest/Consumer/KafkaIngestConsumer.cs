@@ -140,6 +140,7 @@ public sealed partial class KafkaIngestConsumer
             .SetPartitionsRevokedHandler((c, parts) => Guard(() => OnRevoked(c, parts)))
             .SetPartitionsLostHandler((_, parts) => Guard(() => OnLost(parts)))
             .SetErrorHandler((_, e) => LogClientError(_logger, e.Code.ToString(), e.Reason))
+            .LogTo(_logger)
             .Build();
         _consumer = consumer;
         // Released after the consumer is closed (the finally below runs first): the handle outlives every poll.

@@ -68,6 +68,7 @@ public sealed partial class TransactionalProducer : ICheckpointTransaction, IDis
         foreach (var (k, v) in extra ?? new Dictionary<string, string>()) config.Set(k, v);
         _producer = new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, e) => { if (e.IsFatal) LogFatal(_logger, e.Reason); })
+            .LogTo(_logger)
             .Build();
         _producer.InitTransactions(_timeout);
         Begin();

@@ -62,7 +62,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
         foreach (var (k, v) in _extra) config.Set(k, v);
         _config = config;
         _transactional = sharedProducer is not null;
-        _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[], byte[]>(sharedProducer).Build() : new ProducerBuilder<byte[], byte[]>(config).Build();
+        _producer = sharedProducer is not null ? new DependentProducerBuilder<byte[], byte[]>(sharedProducer).Build() : new ProducerBuilder<byte[], byte[]>(config).LogTo(logger).Build();
     }
 
     /// <summary>Partitions looked at on assignment.</summary>
@@ -132,7 +132,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
         {
             // Exactly-once: outside the open transaction (which holds outputs until the next checkpoint), on a plain
             // idempotent producer, so a new owner re-applies the swap at its offset as a restart from the store does.
-            var producer = _transactional ? _swapProducer ??= new ProducerBuilder<byte[], byte[]>(_config).Build() : _producer;
+            var producer = _transactional ? _swapProducer ??= new ProducerBuilder<byte[], byte[]>(_config).LogTo(_logger).Build() : _producer;
             var failures = 0;
             string? reason = null;
             foreach (var e in swaps.Entries)
@@ -229,7 +229,7 @@ public sealed partial class KafkaChangelog : IChangelog, IDisposable
         foreach (var (k, v) in _extra) config.Set(k, v);
         // The changelog is read as committed data only (matters under exactly-once; harmless otherwise).
         config.IsolationLevel = IsolationLevel.ReadCommitted;
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).LogTo(_logger).Build();
         var tp = new TopicPartition(Topic(kind), partition);
         var marks = consumer.QueryWatermarkOffsets(tp, _timeout);
         if (marks.High.Value <= marks.Low.Value) return (-1, applied);
