@@ -118,6 +118,14 @@ public static class ReplayCommand
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"replay: {n} events produced"));
                 }
             }, ct).ConfigureAwait(false);
+            if (report.Produced == 0 && !ct.IsCancellationRequested)
+            {
+                // An empty source is a mistake to report, not a replay of nothing with a 1970 event-time range.
+                if (bad.Count > 0) await Console.Error.WriteLineAsync("replay: " + bad.Summary()).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"replay: no {source.ToName()} events were read from {dir}: its file has no data rows that can be read; nothing was produced.").ConfigureAwait(false);
+                return 2;
+            }
+
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"replay: {report.Produced} events ({report.Keys} keys, event time {DateTimeOffset.FromUnixTimeMilliseconds(report.FirstTimestampMs):u} .. {DateTimeOffset.FromUnixTimeMilliseconds(report.LastTimestampMs):u}) in {report.Elapsed.TotalSeconds:F2} s; delivered {report.Delivered}, failed {report.Failed}"));
             if (bad.Count > 0) await Console.Error.WriteLineAsync("replay: " + bad.Summary()).ConfigureAwait(false);
