@@ -21,6 +21,9 @@ public sealed record NabFile(NabSeries Series, long[] TimestampsMs, double[] Val
     /// <summary>Windows of this file's entry that hold none of its rows (left out).</summary>
     public int WindowsOutside { get; init; }
 
+    /// <summary>Whether the rows were not in time order and were put in it (stably) before scoring.</summary>
+    public bool Sorted { get; init; }
+
     /// <summary>The category folder (<c>realKnownCause</c>, …).</summary>
     public string Category => Series.Name.Contains('/', StringComparison.Ordinal) ? Series.Name[..Series.Name.IndexOf('/', StringComparison.Ordinal)] : "";
 
@@ -81,8 +84,10 @@ public static class NabData
         foreach (var line in File.ReadLines(csvPath))
         {
             lineNo++;
-            if (lineNo == 1 || line.Trim().Length == 0) continue;
+            if (line.Trim().Length == 0) continue;
             var cells = Forecast.CsvCells.Split(line, ',');
+            // The first line is NAB's header, unless the file has none and it is already a data row.
+            if (lineNo == 1 && (cells.Length < 2 || !Forecast.TimeCells.TryParseDate(cells[0], out _))) continue;
             if (cells.Length < 2
                 || !Forecast.TimeCells.TryParseDate(cells[0], out var ms)
                 || !Forecast.CsvCells.TryParseNumber(cells[1], out var v))
@@ -99,6 +104,16 @@ public static class NabData
 
         if (ts.Count == 0) throw new FormatException($"{csvPath}: no row reads as 'timestamp,value' (yyyy-MM-dd HH:mm:ss,number).");
 
+        // Scoring and the windows assume time order: rows out of order are put in it (stably: equal times keep their order).
+        var sorted = false;
+        for (var i = 1; i < ts.Count && !sorted; i++) sorted = ts[i] < ts[i - 1];
+        if (sorted)
+        {
+            var order = Enumerable.Range(0, ts.Count).OrderBy(i => ts[i]).ToArray();
+            var (t0, v0) = (ts.ToArray(), values.ToArray());
+            for (var i = 0; i < order.Length; i++) (ts[i], values[i]) = (t0[order[i]], v0[order[i]]);
+        }
+
         var key = category + "/" + Path.GetFileName(csvPath);
         var rows = new List<(int, int)>();
         var outside = 0;
@@ -113,7 +128,7 @@ public static class NabData
         }
 
         var series = new NabSeries(key, ts.Count, NabSeries.ProbationOf(ts.Count), rows);
-        return new NabFile(series, ts.ToArray(), values.ToArray()) { SkippedRows = skipped, FirstSkipped = firstBad, HasWindowsEntry = listed, WindowsOutside = outside };
+        return new NabFile(series, ts.ToArray(), values.ToArray()) { SkippedRows = skipped, FirstSkipped = firstBad, HasWindowsEntry = listed, WindowsOutside = outside, Sorted = sorted };
     }
 
     /// <summary>Reads <c>combined_windows.json</c>: file → list of [start, end] timestamps.</summary>

@@ -173,6 +173,11 @@ public static class NabEvalCommand
             stderr.WriteLine($"eval nab: warning: {f.Series.Name}: no entry in the windows file; scored as a file without anomalies");
         }
 
+        foreach (var f in report.Files.Where(f => f.Sorted))
+        {
+            stderr.WriteLine($"eval nab: warning: {f.Series.Name}: rows were not in time order; scored in time order (stable sort)");
+        }
+
         foreach (var f in report.Files.Where(f => f.WindowsOutside > 0))
         {
             stderr.WriteLine($"eval nab: warning: {f.Series.Name}: {f.WindowsOutside} window(s) hold none of its rows (outside its times); left out");

@@ -86,6 +86,37 @@ public sealed class NabUnusualInputTests : IDisposable
     }
 
     // Writes cat/<name> with `rows` five-minute rows from 2020-01-01, a flat-then-step value.
+    [Fact]
+    public void AFileWithoutAHeader_KeepsItsFirstRow()
+    {
+        var path = Path.Combine(_root.FullName, "headerless.csv");
+        File.WriteAllText(path, "2020-01-01 00:00:00,1\n2020-01-01 00:05:00,2\n2020-01-01 00:10:00,3\n");
+        var file = NabData.Load(path, "cat", new Dictionary<string, List<(long Start, long End)>>());
+        Assert.Equal([1.0, 2.0, 3.0], file.Values);
+        Assert.Equal(0, file.SkippedRows);
+    }
+
+    [Fact]
+    public void RowsOutOfTimeOrder_AreScoredInTimeOrder_WithTheirWindowsFound_AndWarnedAbout()
+    {
+        // Newest first: the window (the 10th..12th five-minute rows) must still name rows 10..12 of the sorted series.
+        var t0 = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        var lines = Enumerable.Range(0, 200).Select(i => string.Create(CultureInfo.InvariantCulture, $"{t0.AddMinutes(5 * i):yyyy-MM-dd HH:mm:ss},{i}")).Reverse();
+        Directory.CreateDirectory(Path.Combine(Nab, "cat"));
+        File.WriteAllText(Path.Combine(Nab, "cat", "a.csv"), "timestamp,value\n" + string.Join("\n", lines) + "\n");
+        var start = new DateTimeOffset(t0.AddMinutes(50)).ToUnixTimeMilliseconds();
+        var end = new DateTimeOffset(t0.AddMinutes(60)).ToUnixTimeMilliseconds();
+        var file = NabData.Load(Path.Combine(Nab, "cat", "a.csv"), "cat", new Dictionary<string, List<(long Start, long End)>> { ["cat/a.csv"] = [(start, end)] });
+        Assert.True(file.Sorted);
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => (double)i), file.Values);
+        Assert.Equal([(10, 12)], file.Series.Windows);
+
+        File.WriteAllText(Path.Combine(Nab, "combined_windows.json"), """{"cat/a.csv": []}""");
+        var (code, error) = Run();
+        Assert.Equal(0, code);
+        Assert.Contains("cat/a.csv: rows were not in time order", error, StringComparison.Ordinal);
+    }
+
     private void WriteFile(string name, int rows)
     {
         Directory.CreateDirectory(Path.Combine(Nab, "cat"));
