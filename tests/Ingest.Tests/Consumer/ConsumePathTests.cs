@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Ingest.Kafka;
@@ -83,10 +85,14 @@ public class ConsumePathTests
         await b.StopAsync();
         await a.StopAsync();
 
-        // Every offset of every partition was handed over exactly once, each member's in offset order.
+        // Every offset of every partition was handed over (no loss), each member's in offset order; exactly once unless a
+        // member fell back to at-least-once, which it always says in a warning (a lost partition under load — a missed
+        // session — a failed commit or a drain timeout): then the next owner re-reads from the last commit.
         var all = a.Seen.Concat(b.Seen).ToList();
-        Assert.Equal(800, all.Count);
         Assert.Equal(800, all.Distinct().Count());
+        var warnings = a.Warnings.Concat(b.Warnings).ToList();
+        if (warnings.Count == 0) Assert.Equal(800, all.Count);
+        else Assert.All(warnings, w => Assert.Matches("Lost|Commit failed|did not drain|did not take", w));
         foreach (var member in new[] { a, b })
         {
             foreach (var g in member.Seen.GroupBy(m => m.Partition))
@@ -185,9 +191,12 @@ public class ConsumePathTests
                 BootstrapServers = bootstrap, GroupId = "rebalance", Topics = new() { ["in"] = SourceKind.Tick }, ConsumePath = path, CommitInterval = TimeSpan.FromMilliseconds(100),
                 // The mock coordinator holds a join round for up to the session timeout: keep it short so the rebalance takes seconds.
                 Extra = new() { ["session.timeout.ms"] = "6000", ["heartbeat.interval.ms"] = "500" },
-            }, [_lane], 8 * 16, new MessageChunkPool(16), NullLogger.Instance);
+            }, [_lane], 8 * 16, new MessageChunkPool(16), new WarningLog(Warnings));
 
         public KafkaIngestConsumer Consumer { get; }
+
+        /// <summary>Warnings and errors the member logged.</summary>
+        public ConcurrentQueue<string> Warnings { get; } = new();
 
         public IReadOnlyList<(int Partition, long Offset)> Seen
         {
@@ -223,6 +232,21 @@ public class ConsumePathTests
             Assert.True(_thread!.Join(Phase), $"shutdown phase: a member did not close within {Phase}");
             _lane.Writer.Complete();
             await _reader!.WaitAsync(Phase);
+        }
+    }
+
+    /// <summary>Keeps the consumer's warnings and errors (librdkafka's own lines are left out: they are not fallbacks).</summary>
+    private sealed class WarningLog(ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var text = formatter(state, exception);
+            if (logLevel >= LogLevel.Warning && !text.StartsWith("librdkafka ", StringComparison.Ordinal)) lines.Enqueue(text);
         }
     }
 
