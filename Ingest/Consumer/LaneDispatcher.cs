@@ -91,9 +91,11 @@ internal sealed class LaneDispatcher
         while (held.Count > 0)
         {
             var next = held.Peek();
+            // Counted before the write: once written, the worker may release (and clear) the chunk at any moment.
+            var count = next.Count;
             if (!WriteOne(lane, next, deadline)) return false;
             held.Dequeue();
-            _heldMessages[lane] -= next.Count;
+            _heldMessages[lane] -= count;
         }
 
         // Nothing is held back any more: the caller resumes the lane's partitions (a later dispatch blocks it again if needed).
@@ -134,9 +136,13 @@ internal sealed class LaneDispatcher
     private void MoveHeld(int lane)
     {
         var held = _held[lane];
-        while (held.Count > 0 && TryWrite(lane, held.Peek()))
+        while (held.Count > 0)
         {
-            _heldMessages[lane] -= held.Dequeue().Count;
+            // Counted before the write: once written, the worker may release (and clear) the chunk at any moment.
+            var count = held.Peek().Count;
+            if (!TryWrite(lane, held.Peek())) return;
+            held.Dequeue();
+            _heldMessages[lane] -= count;
         }
     }
 

@@ -75,7 +75,9 @@ public class ConsumePathTests
         var a = new Member(kafka.BootstrapServers, path);
         var b = new Member(kafka.BootstrapServers, path);
         a.Start();
-        Assert.True(SpinWait.SpinUntil(() => a.Seen.Count == 400, Phase), $"first member phase: {a.Seen.Count} of 400 within {Phase}");
+        // Distinct offsets: a member that falls back to at-least-once (see below) may hand some over twice.
+        Assert.True(SpinWait.SpinUntil(() => a.Seen.Distinct().Count() == 400, Phase),
+            $"first member phase: {a.Seen.Distinct().Count()} of 400 distinct ({a.Seen.Count} in all) within {Phase}; warnings: {string.Join(" | ", a.Warnings)}");
 
         b.Start();
         Assert.True(SpinWait.SpinUntil(() => a.Consumer.AssignedPartitions + b.Consumer.AssignedPartitions == 4 && b.Consumer.AssignedPartitions > 0 && a.Consumer.AssignedPartitions > 0, Phase),
@@ -91,7 +93,7 @@ public class ConsumePathTests
         var all = a.Seen.Concat(b.Seen).ToList();
         Assert.Equal(800, all.Distinct().Count());
         var warnings = a.Warnings.Concat(b.Warnings).ToList();
-        if (warnings.Count == 0) Assert.Equal(800, all.Count);
+        if (warnings.Count == 0) Assert.True(all.Count == 800, $"{all.Count - 800} messages were handed over twice without a warning saying why");
         else Assert.All(warnings, w => Assert.Matches("Lost|Commit failed|did not drain|did not take", w));
         foreach (var member in new[] { a, b })
         {
