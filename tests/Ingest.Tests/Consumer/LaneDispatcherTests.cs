@@ -199,4 +199,38 @@ public class LaneDispatcherTests
         Assert.True(d.WriteAll(0, Chunk(pool, 2), Stopwatch.GetTimestamp() + Stopwatch.Frequency * 60));
         Assert.Equal([0L, 1, 2], await reader.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task AWorkerReleasingAChunkBeforeTheWriteReturns_StillSettlesTheHeldCount()
+    {
+        // Synchronous continuations: a read waiting on the empty channel completes inside the dispatcher's write, so the
+        // chunk is released (and cleared) before the write returns. The dispatcher must count its messages before handing
+        // it over; counting them after (as it once did) read 0 and left the lane holding phantom messages: blocked, its
+        // partitions paused for good.
+        var lane = Channel.CreateBounded<MessageChunk>(new BoundedChannelOptions(1) { AllowSynchronousContinuations = true });
+        var pool = new MessageChunkPool(4);
+        var d = new LaneDispatcher([lane], 8);
+        d.Dispatch(0, Chunk(pool, 0, 4));
+        d.Dispatch(0, Chunk(pool, 4, 4));
+        Assert.Equal(4, d.Held(0));
+
+        var seen = new List<long>();
+        TakeAll(lane, seen);
+        var released = lane.Reader.ReadAsync(TestContext.Current.CancellationToken).AsTask().ContinueWith(
+            t =>
+            {
+                for (var i = 0; i < t.Result.Count; i++) seen.Add(t.Result.Offsets[i]);
+                t.Result.Release();
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Assert.False(released.IsCompleted, "the read must be waiting when the held chunk is handed over");
+
+        Assert.True(d.TryUnblock(0));
+        Assert.True(released.IsCompleted, "the write ran the waiting read inline");
+        await released;
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => (long)i), seen);
+        Assert.Equal(0, d.Held(0));
+        Assert.Equal(0, d.HeldChunks);
+        Assert.Equal(0, d.InLane(0));
+        Assert.False(d.IsBlocked(0));
+    }
 }
