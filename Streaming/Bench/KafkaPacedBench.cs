@@ -35,8 +35,9 @@ internal static class KafkaPacedBench
             Console.WriteLine("{0,10:N0} {1,12:N0} {2,10:N0} {3,10:N0} {4,10:N0} {5,12:N0}", rate, r.Rate, r.P50, r.P99, r.P999, r.TopicP99);
             Console.WriteLine("  split p50/p99/p999 µs: " + r.Split.Text);
             Console.WriteLine("  " + r.Diagnosis);
+            Console.WriteLine("  worst second: " + r.PerSecond.Worst);
             Console.WriteLine("  timeline " + r.Timeline);
-            Console.WriteLine("  per second (s: events, p50/p99/max ms, transport p99 ms, mock/process cores, ticks sets so far, msgs/set, ticks queue p99 ms, produce rtt p99 ms, reader fetch rtt avg/p99 ms):");
+            Console.WriteLine("  per second (s: events, p50/p99/max ms, transport p99 ms, mock/process cores, ticks sets so far, msgs/set, ticks queue p99 ms, send queue p99 ms, produce rtt p99 ms, produce requests in flight, produce requests so far, reader fetch rtt avg/p99 ms):");
             foreach (var line in r.PerSecond.Text) Console.WriteLine("    " + line);
             var row = new JsonObject
             {
@@ -44,7 +45,7 @@ internal static class KafkaPacedBench
                 ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["p999_us"] = r.P999, ["topic_p99_us"] = r.TopicP99, ["events"] = r.Events,
                 ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis, ["timeline"] = r.Timeline,
                 ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable, ["broker_nagle_disabled"] = knobs.BrokerNagleDisable, ["retention_ms"] = knobs.RetentionMs,
-                ["per_second"] = r.PerSecond.Json(),
+                ["per_second"] = r.PerSecond.Json(), ["worst_second"] = r.PerSecond.Worst,
             };
             // The split of each event's latency: produce → consumer poll, poll → hand-off, hand-off → readable on the topic.
             foreach (var (name, v) in r.Split.Fields) row[name] = v;
@@ -385,7 +386,7 @@ internal static class KafkaPacedBench
                     var (mock, process) = g.Key < cores.Count ? cores[g.Key] : (double.NaN, double.NaN);
                     var (tk, sets) = ticks.TryGetValue(g.Key, out var x) ? x : (default(KafkaStatsSample), -1L);
                     var rd = reader.TryGetValue(g.Key, out var y) ? y.Sample : default;
-                    return new PerSecondRow(g.Key, v.Length, Q(v, 0.5), Q(v, 0.99), v[^1], Q(tr, 0.99), mock, process, sets, tk.MessagesPerBatch, tk.QueueP99Us, tk.RttP99Us, rd.RttAvgUs, rd.RttP99Us);
+                    return new PerSecondRow(g.Key, v.Length, Q(v, 0.5), Q(v, 0.99), v[^1], Q(tr, 0.99), mock, process, sets, tk.MessagesPerBatch, tk.QueueP99Us, tk.OutbufP99Us, tk.RttP99Us, tk.InFlight, tk.Requests, rd.RttAvgUs, rd.RttP99Us);
                 });
             return new([.. rows]);
         }
@@ -433,13 +434,31 @@ internal static class KafkaPacedBench
 
     /// <summary>One second of a paced run (see <see cref="EventLog.PerSecond"/>); latencies and round trips in µs, −1 where not sampled.</summary>
     private sealed record PerSecondRow(int Second, int Events, double P50Us, double P99Us, double MaxUs, double TransportP99Us, double MockCores, double ProcessCores,
-        long TicksSetsSoFar, double TicksMessagesPerSet, double TicksQueueP99Us, double TicksProduceRttP99Us, double ReaderFetchRttAvgUs, double ReaderFetchRttP99Us);
+        long TicksSetsSoFar, double TicksMessagesPerSet, double TicksQueueP99Us, double TicksSendQueueP99Us, double TicksProduceRttP99Us, long TicksInFlight, long TicksRequestsSoFar, double ReaderFetchRttAvgUs, double ReaderFetchRttP99Us);
 
     /// <summary>The per-second rows of a paced run, as text lines and as the row's <c>per_second</c> JSON array.</summary>
     private sealed class PerSecond(PerSecondRow[] rows)
     {
+        /// <summary>
+        /// The second with the highest p99 and what went with it: its transport share, the ticks producer's round trip and
+        /// requests in flight (requests written but not yet answered: waiting at the broker), the broker thread's cores, and
+        /// the log length in sets; with the first second's, for the trend.
+        /// </summary>
+        public string Worst
+        {
+            get
+            {
+                var full = rows.Where(r => r.Events > 1000).ToArray();
+                if (full.Length == 0) return "n/a";
+                var w = full.MaxBy(r => r.P99Us)!;
+                var f = full[0];
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"+{w.Second}s p99 {w.P99Us / 1000:0.0} ms (transport p99 {w.TransportP99Us / 1000:0.0} ms), ticks produce rtt p99 {w.TicksProduceRttP99Us / 1000:0.0} ms with {w.TicksInFlight} requests in flight, mock thread {w.MockCores:0.00} cores, ticks log {w.TicksSetsSoFar:N0} sets; first second +{f.Second}s: p99 {f.P99Us / 1000:0.0} ms, produce rtt p99 {f.TicksProduceRttP99Us / 1000:0.0} ms, mock {f.MockCores:0.00} cores, log {f.TicksSetsSoFar:N0} sets");
+            }
+        }
+
         public IEnumerable<string> Text => rows.Select(r => string.Create(CultureInfo.InvariantCulture,
-            $"{r.Second,2}s: {r.Events,6:N0}, {r.P50Us / 1000,7:0.0}/{r.P99Us / 1000,7:0.0}/{r.MaxUs / 1000,7:0.0}, {r.TransportP99Us / 1000,7:0.0}, {r.MockCores:0.00}/{r.ProcessCores:0.00}, {r.TicksSetsSoFar,7:N0}, {r.TicksMessagesPerSet,4:0.0}, {r.TicksQueueP99Us / 1000:0.0}, {r.TicksProduceRttP99Us / 1000:0.0}, {r.ReaderFetchRttAvgUs / 1000:0.0}/{r.ReaderFetchRttP99Us / 1000:0.0}"));
+            $"{r.Second,2}s: {r.Events,6:N0}, {r.P50Us / 1000,7:0.0}/{r.P99Us / 1000,7:0.0}/{r.MaxUs / 1000,7:0.0}, {r.TransportP99Us / 1000,7:0.0}, {r.MockCores:0.00}/{r.ProcessCores:0.00}, {r.TicksSetsSoFar,7:N0}, {r.TicksMessagesPerSet,4:0.0}, {r.TicksQueueP99Us / 1000:0.0}, {r.TicksSendQueueP99Us / 1000:0.0}, {r.TicksProduceRttP99Us / 1000:0.0}, {r.TicksInFlight}, {r.TicksRequestsSoFar:N0}, {r.ReaderFetchRttAvgUs / 1000:0.0}/{r.ReaderFetchRttP99Us / 1000:0.0}"));
 
         public JsonArray Json()
         {
@@ -451,7 +470,7 @@ internal static class KafkaPacedBench
                     ["s"] = r.Second, ["events"] = r.Events, ["p50_us"] = Math.Round(r.P50Us), ["p99_us"] = Math.Round(r.P99Us), ["max_us"] = Math.Round(r.MaxUs),
                     ["transport_p99_us"] = Math.Round(r.TransportP99Us), ["mock_cores"] = Finite(r.MockCores), ["process_cores"] = Finite(r.ProcessCores),
                     ["ticks_sets_so_far"] = r.TicksSetsSoFar, ["ticks_msgs_per_set"] = Math.Round(r.TicksMessagesPerSet, 2),
-                    ["ticks_queue_p99_us"] = r.TicksQueueP99Us, ["ticks_produce_rtt_p99_us"] = r.TicksProduceRttP99Us,
+                    ["ticks_queue_p99_us"] = r.TicksQueueP99Us, ["ticks_send_queue_p99_us"] = r.TicksSendQueueP99Us, ["ticks_produce_rtt_p99_us"] = r.TicksProduceRttP99Us, ["ticks_in_flight"] = r.TicksInFlight, ["ticks_produce_requests_so_far"] = r.TicksRequestsSoFar,
                     ["reader_fetch_rtt_avg_us"] = r.ReaderFetchRttAvgUs, ["reader_fetch_rtt_p99_us"] = r.ReaderFetchRttP99Us,
                 });
             }

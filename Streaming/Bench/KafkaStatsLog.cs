@@ -15,7 +15,10 @@ namespace StreamLstm.Streaming.Bench;
 /// <param name="RttAvgUs">Request round trip, mean over the interval (<c>brokers.B.rtt.avg</c>), µs.</param>
 /// <param name="RttP99Us">Request round trip p99 (<c>brokers.B.rtt.p99</c>), µs.</param>
 /// <param name="Requests">Produce plus Fetch requests sent so far (<c>brokers.B.req</c>), cumulative.</param>
-internal readonly record struct KafkaStatsSample(long Batches, double MessagesPerBatch, double QueueP99Us, double RttAvgUs, double RttP99Us, long Requests)
+/// <param name="OutbufP99Us">Time a request waited in the client's send queue before it was written to the socket p99
+/// (<c>brokers.B.outbuf_latency.p99</c>), µs: large when the client's own thread, not the broker, is late.</param>
+/// <param name="InFlight">Requests written and awaiting a response at the emission (<c>brokers.B.waitresp_cnt</c>).</param>
+internal readonly record struct KafkaStatsSample(long Batches, double MessagesPerBatch, double QueueP99Us, double RttAvgUs, double RttP99Us, long Requests, double OutbufP99Us = 0, long InFlight = 0)
 {
     /// <summary>
     /// Reads one statistics JSON. Only brokers the client learned from metadata count (<c>source: learned</c>): the
@@ -26,8 +29,8 @@ internal readonly record struct KafkaStatsSample(long Batches, double MessagesPe
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
-        double queueP99 = 0, rttAvg = 0, rttP99 = 0;
-        long requests = 0;
+        double queueP99 = 0, rttAvg = 0, rttP99 = 0, outbufP99 = 0;
+        long requests = 0, inFlight = 0;
         if (root.TryGetProperty("brokers", out var brokers))
         {
             foreach (var b in brokers.EnumerateObject())
@@ -36,6 +39,8 @@ internal readonly record struct KafkaStatsSample(long Batches, double MessagesPe
                 queueP99 = Math.Max(queueP99, Number(b.Value, "int_latency", "p99"));
                 rttAvg = Math.Max(rttAvg, Number(b.Value, "rtt", "avg"));
                 rttP99 = Math.Max(rttP99, Number(b.Value, "rtt", "p99"));
+                outbufP99 = Math.Max(outbufP99, Number(b.Value, "outbuf_latency", "p99"));
+                if (b.Value.TryGetProperty("waitresp_cnt", out var w) && w.ValueKind == JsonValueKind.Number) inFlight += w.GetInt64();
                 if (b.Value.TryGetProperty("req", out var req))
                 {
                     if (req.TryGetProperty("Produce", out var p)) requests += p.GetInt64();
@@ -52,7 +57,7 @@ internal readonly record struct KafkaStatsSample(long Batches, double MessagesPe
             perBatch = Number(t, "batchcnt", "avg");
         }
 
-        return new(batches, perBatch, queueP99, rttAvg, rttP99, requests);
+        return new(batches, perBatch, queueP99, rttAvg, rttP99, requests, outbufP99, inFlight);
     }
 
     private static double Number(JsonElement e, string window, string field) =>

@@ -14,8 +14,8 @@ public class KafkaStatsLogTests
     private static string Stats(long batches, double perBatch, double rttP99, long produceRequests) => $$$"""
         {"name":"rdkafka#producer-1","type":"producer",
          "brokers":{
-           "127.0.0.1:40000/bootstrap":{"nodeid":-1,"source":"configured","rtt":{"avg":999000,"p99":999000},"int_latency":{"p99":999000},"req":{"Produce":0,"Fetch":0}},
-           "127.0.0.1:40000/1":{"nodeid":1,"source":"learned","rtt":{"avg":1500,"p99":{{{rttP99}}}},"int_latency":{"p99":2500},"req":{"Produce":{{{produceRequests}}},"Fetch":0,"Metadata":3}},
+           "127.0.0.1:40000/bootstrap":{"nodeid":-1,"source":"configured","waitresp_cnt":50,"rtt":{"avg":999000,"p99":999000},"int_latency":{"p99":999000},"outbuf_latency":{"p99":999000},"req":{"Produce":0,"Fetch":0}},
+           "127.0.0.1:40000/1":{"nodeid":1,"source":"learned","waitresp_cnt":7,"rtt":{"avg":1500,"p99":{{{rttP99}}}},"int_latency":{"p99":2500},"outbuf_latency":{"p99":40},"req":{"Produce":{{{produceRequests}}},"Fetch":0,"Metadata":3}},
            ":0/internal":{"nodeid":-1,"source":"internal","rtt":{"avg":0,"p99":0},"int_latency":{"p99":888000},"req":{}}
          },
          "topics":{
@@ -35,6 +35,8 @@ public class KafkaStatsLogTests
         Assert.Equal(1_500, s.RttAvgUs);
         Assert.Equal(2_500, s.QueueP99Us);
         Assert.Equal(4_000, s.Requests);
+        Assert.Equal(40, s.OutbufP99Us);
+        Assert.Equal(7, s.InFlight);
     }
 
     [Fact]
