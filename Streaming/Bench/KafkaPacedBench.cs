@@ -35,13 +35,17 @@ internal static class KafkaPacedBench
             Console.WriteLine("{0,10:N0} {1,12:N0} {2,10:N0} {3,10:N0} {4,10:N0} {5,12:N0}", rate, r.Rate, r.P50, r.P99, r.P999, r.TopicP99);
             Console.WriteLine("  split p50/p99/p999 µs: " + r.Split.Text);
             Console.WriteLine("  " + r.Diagnosis);
+            Console.WriteLine("  worst second: " + r.PerSecond.Worst);
             Console.WriteLine("  timeline " + r.Timeline);
+            Console.WriteLine("  per second (s: events, p50/p99/max ms, transport p99 ms, mock/process cores, ticks sets so far, msgs/set, ticks queue p99 ms, send queue p99 ms, produce rtt p99 ms, produce requests in flight, produce requests so far, reader fetch rtt avg/p99 ms):");
+            foreach (var line in r.PerSecond.Text) Console.WriteLine("    " + line);
             var row = new JsonObject
             {
                 ["target_events_per_s"] = rate, ["events_per_s"] = Math.Round(r.Rate),
                 ["p50_us"] = r.P50, ["p99_us"] = r.P99, ["p999_us"] = r.P999, ["topic_p99_us"] = r.TopicP99, ["events"] = r.Events,
                 ["profile"] = label.Trim(), ["knobs"] = knobs.ToString(), ["diagnosis"] = r.Diagnosis, ["timeline"] = r.Timeline,
                 ["partitions"] = knobs.Partitions, ["nagle_disabled"] = knobs.NagleDisable, ["broker_nagle_disabled"] = knobs.BrokerNagleDisable, ["retention_ms"] = knobs.RetentionMs,
+                ["per_second"] = r.PerSecond.Json(), ["worst_second"] = r.PerSecond.Worst,
             };
             // The split of each event's latency: produce → consumer poll, poll → hand-off, hand-off → readable on the topic.
             foreach (var (name, v) in r.Split.Fields) row[name] = v;
@@ -51,7 +55,7 @@ internal static class KafkaPacedBench
         return rows;
     }
 
-    private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis, string Timeline, Split Split);
+    private sealed record Result(double Rate, double P50, double P99, double P999, double TopicP99, long Events, string Diagnosis, string Timeline, Split Split, PerSecond PerSecond);
 
     /// <summary>
     /// The knobs a paced run is measured with (the latency profile's settings, or overrides): <paramref name="Partitions"/> of
@@ -110,11 +114,15 @@ internal static class KafkaPacedBench
         }
 
         // Transport only (no pipeline): the reader reads the ticks themselves, which is the client + broker floor.
-        var reader = Task.Run(() => ReadTopic(cluster.BootstrapServers, transportOnly ? "ticks" : "forecasts", knobs.FetchWaitMaxMs, clientProperties, log, stop.Token), CancellationToken.None);
+        // Each bench client's librdkafka statistics once a second: the ticks producer's sets, queue and produce round trip,
+        // the reader's fetch round trip (the mock's fetch handling included), to tell the mock's cost from ours per second.
+        var ticksStats = new KafkaStatsLog("ticks");
+        var readerStats = new KafkaStatsLog(null);
+        var reader = Task.Run(() => ReadTopic(cluster.BootstrapServers, transportOnly ? "ticks" : "forecasts", knobs.FetchWaitMaxMs, clientProperties, log, readerStats, stop.Token), CancellationToken.None);
 
         // Wait for the assignments with warm-up events, then pace.
-        var tickConfig = new ProducerConfig(new Dictionary<string, string>(clientProperties)) { BootstrapServers = cluster.BootstrapServers, LingerMs = knobs.TickLingerMs, Acks = Acks.Leader };
-        using var producer = new ProducerBuilder<byte[], byte[]>(tickConfig).Build();
+        var tickConfig = new ProducerConfig(new Dictionary<string, string>(clientProperties)) { BootstrapServers = cluster.BootstrapServers, LingerMs = knobs.TickLingerMs, Acks = Acks.Leader, StatisticsIntervalMs = KafkaStatsLog.IntervalMs };
+        using var producer = new ProducerBuilder<byte[], byte[]>(tickConfig).SetStatisticsHandler((_, json) => ticksStats.Add(json)).Build();
         var wait = Stopwatch.StartNew();
         while ((!log.WarmSeen || (!transportOnly && !handoff.WarmSeen)) && wait.Elapsed < TimeSpan.FromSeconds(60))
         {
@@ -133,6 +141,7 @@ internal static class KafkaPacedBench
         long i = 0;
         // Once a second: how many cores the mock broker's thread and the whole process used (does a queue follow the broker?).
         var cpuTimeline = new List<string>();
+        var cores = new List<(double Mock, double Process)>();
         var lastCpu = cpuBefore;
         var lastCpuAt = start;
         while (i < total)
@@ -142,6 +151,7 @@ internal static class KafkaPacedBench
                 var snap = ThreadCpu.Snapshot();
                 var span = Stopwatch.GetElapsedTime(lastCpuAt).TotalSeconds;
                 cpuTimeline.Add(ThreadCpu.Cores(lastCpu, snap, span, "rdk:mock"));
+                cores.Add(ThreadCpu.CoreValues(lastCpu, snap, span, "rdk:mock"));
                 (lastCpu, lastCpuAt) = (snap, Stopwatch.GetTimestamp());
             }
 
@@ -157,7 +167,10 @@ internal static class KafkaPacedBench
         }
 
         var produceSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var threads = ThreadCpu.Busiest(cpuBefore, ThreadCpu.Snapshot(), produceSeconds);
+        var cpuAfter = ThreadCpu.Snapshot();
+        var lastSpan = Stopwatch.GetElapsedTime(lastCpuAt).TotalSeconds;
+        if (lastSpan > 0.2) cores.Add(ThreadCpu.CoreValues(lastCpu, cpuAfter, lastSpan, "rdk:mock")); // the last (partial) second
+        var threads = ThreadCpu.Busiest(cpuBefore, cpuAfter, produceSeconds);
         var gc = $"gc during run: gen0 {GC.CollectionCount(0) - gcBefore.Gen0}, gen1 {GC.CollectionCount(1) - gcBefore.Gen1}, gen2 {GC.CollectionCount(2) - gcBefore.Gen2}, paused {(GC.GetTotalPauseDuration() - gcBefore.Pause).TotalMilliseconds:N0} ms; consumer lane pauses {consumer.Pauses - pausesBefore}";
         producer.Flush(TimeSpan.FromSeconds(30));
         wait.Restart();
@@ -187,7 +200,8 @@ internal static class KafkaPacedBench
 
         var timeline = log.Timeline(transportOnly ? log.TopicUs : log.HandoffUs);
         var split = transportOnly ? new Split([("transport", h)]) : log.Split();
-        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess + "; " + threads, timeline + "; cores per second (mock broker thread/process): " + string.Join(", ", cpuTimeline), split);
+        var perSecond = log.PerSecond(transportOnly ? log.TopicUs : log.HandoffUs, transportOnly ? null : log.TransportUs, cores, ticksStats.PerSecond(start), readerStats.PerSecond(start));
+        return new Result(total / produceSeconds, Q(h, 0.5), Q(h, 0.99), Q(h, 0.999), Q(t, 0.99), h.Length, gc + "; " + log.Stalls(transportOnly ? log.TopicUs : log.HandoffUs) + inProcess + "; " + threads, timeline + "; cores per second (mock broker thread/process): " + string.Join(", ", cpuTimeline), split, perSecond);
     }
 
     /// <summary>Every <paramref name="periodMs"/>, deletes what both topics held one period ago (so 1–2 periods stay).</summary>
@@ -216,12 +230,13 @@ internal static class KafkaPacedBench
         producer.Produce("ticks", new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(key), Value = Encoding.UTF8.GetBytes(json) });
     }
 
-    private static void ReadTopic(string bootstrap, string topicName, int fetchWaitMaxMs, Dictionary<string, string> clientProperties, EventLog log, CancellationToken stop)
+    private static void ReadTopic(string bootstrap, string topicName, int fetchWaitMaxMs, Dictionary<string, string> clientProperties, EventLog log, KafkaStatsLog stats, CancellationToken stop)
     {
         using var c = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig(new Dictionary<string, string>(clientProperties))
         {
             BootstrapServers = bootstrap, GroupId = "paced-reader-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Latest, FetchWaitMaxMs = fetchWaitMaxMs,
-        }).Build();
+            StatisticsIntervalMs = KafkaStatsLog.IntervalMs,
+        }).SetStatisticsHandler((_, json) => stats.Add(json)).Build();
         c.Subscribe(topicName);
         while (!stop.IsCancellationRequested)
         {
@@ -349,9 +364,31 @@ internal static class KafkaPacedBench
                 .Select(g =>
                 {
                     var v = g.Select(i => latencies[i]).Order().ToArray();
-                    return string.Create(CultureInfo.InvariantCulture, $"{g.Key}s {v[v.Length / 2] / 1000:0.0}/{v[^1] / 1000:0.0}");
+                    return string.Create(CultureInfo.InvariantCulture, $"{g.Key}s {v[v.Length / 2] / 1000:0.0}/{Q(v, 0.99) / 1000:0.0}/{v[^1] / 1000:0.0}");
                 });
-            return "(s after start: p50/max ms) " + string.Join(", ", seconds);
+            return "(s after start: p50/p99/max ms) " + string.Join(", ", seconds);
+        }
+
+        /// <summary>
+        /// Per second of produce time (measured part): the latency of the events sent in it, their transport share, and what
+        /// the mock broker and the bench's clients did in that second (<see cref="PerSecond"/>).
+        /// </summary>
+        public PerSecond PerSecond(double[] latencies, double[]? transport, List<(double Mock, double Process)> cores,
+            Dictionary<int, (KafkaStatsSample Sample, long SetsSoFar)> ticks, Dictionary<int, (KafkaStatsSample Sample, long SetsSoFar)> reader)
+        {
+            var rows = Enumerable.Range((int)_warm, latencies.Length - (int)_warm).Where(i => double.IsFinite(latencies[i]))
+                .GroupBy(i => (int)Stopwatch.GetElapsedTime(Start, SentAt[i]).TotalSeconds)
+                .OrderBy(g => g.Key)
+                .Select(g =>
+                {
+                    var v = g.Select(i => latencies[i]).Order().ToArray();
+                    var tr = transport is null ? v : [.. g.Select(i => transport[i]).Where(double.IsFinite).Order()];
+                    var (mock, process) = g.Key < cores.Count ? cores[g.Key] : (double.NaN, double.NaN);
+                    var (tk, sets) = ticks.TryGetValue(g.Key, out var x) ? x : (default(KafkaStatsSample), -1L);
+                    var rd = reader.TryGetValue(g.Key, out var y) ? y.Sample : default;
+                    return new PerSecondRow(g.Key, v.Length, Q(v, 0.5), Q(v, 0.99), v[^1], Q(tr, 0.99), mock, process, sets, tk.MessagesPerBatch, tk.QueueP99Us, tk.OutbufP99Us, tk.RttP99Us, tk.InFlight, tk.Requests, rd.RttAvgUs, rd.RttP99Us);
+                });
+            return new([.. rows]);
         }
 
         /// <summary>Where the tail comes from: events over 5 ms, and the worst 100 ms windows of produce time.</summary>
@@ -393,5 +430,54 @@ internal static class KafkaPacedBench
         }
 
         public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
+    /// <summary>One second of a paced run (see <see cref="EventLog.PerSecond"/>); latencies and round trips in µs, −1 where not sampled.</summary>
+    private sealed record PerSecondRow(int Second, int Events, double P50Us, double P99Us, double MaxUs, double TransportP99Us, double MockCores, double ProcessCores,
+        long TicksSetsSoFar, double TicksMessagesPerSet, double TicksQueueP99Us, double TicksSendQueueP99Us, double TicksProduceRttP99Us, long TicksInFlight, long TicksRequestsSoFar, double ReaderFetchRttAvgUs, double ReaderFetchRttP99Us);
+
+    /// <summary>The per-second rows of a paced run, as text lines and as the row's <c>per_second</c> JSON array.</summary>
+    private sealed class PerSecond(PerSecondRow[] rows)
+    {
+        /// <summary>
+        /// The second with the highest p99 and what went with it: its transport share, the ticks producer's round trip and
+        /// requests in flight (requests written but not yet answered: waiting at the broker), the broker thread's cores, and
+        /// the log length in sets; with the first second's, for the trend.
+        /// </summary>
+        public string Worst
+        {
+            get
+            {
+                var full = rows.Where(r => r.Events > 1000).ToArray();
+                if (full.Length == 0) return "n/a";
+                var w = full.MaxBy(r => r.P99Us)!;
+                var f = full[0];
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"+{w.Second}s p99 {w.P99Us / 1000:0.0} ms (transport p99 {w.TransportP99Us / 1000:0.0} ms), ticks produce rtt p99 {w.TicksProduceRttP99Us / 1000:0.0} ms with {w.TicksInFlight} requests in flight, mock thread {w.MockCores:0.00} cores, ticks log {w.TicksSetsSoFar:N0} sets; first second +{f.Second}s: p99 {f.P99Us / 1000:0.0} ms, produce rtt p99 {f.TicksProduceRttP99Us / 1000:0.0} ms, mock {f.MockCores:0.00} cores, log {f.TicksSetsSoFar:N0} sets");
+            }
+        }
+
+        public IEnumerable<string> Text => rows.Select(r => string.Create(CultureInfo.InvariantCulture,
+            $"{r.Second,2}s: {r.Events,6:N0}, {r.P50Us / 1000,7:0.0}/{r.P99Us / 1000,7:0.0}/{r.MaxUs / 1000,7:0.0}, {r.TransportP99Us / 1000,7:0.0}, {r.MockCores:0.00}/{r.ProcessCores:0.00}, {r.TicksSetsSoFar,7:N0}, {r.TicksMessagesPerSet,4:0.0}, {r.TicksQueueP99Us / 1000:0.0}, {r.TicksSendQueueP99Us / 1000:0.0}, {r.TicksProduceRttP99Us / 1000:0.0}, {r.TicksInFlight}, {r.TicksRequestsSoFar:N0}, {r.ReaderFetchRttAvgUs / 1000:0.0}/{r.ReaderFetchRttP99Us / 1000:0.0}"));
+
+        public JsonArray Json()
+        {
+            var a = new JsonArray();
+            foreach (var r in rows)
+            {
+                a.Add(new JsonObject
+                {
+                    ["s"] = r.Second, ["events"] = r.Events, ["p50_us"] = Math.Round(r.P50Us), ["p99_us"] = Math.Round(r.P99Us), ["max_us"] = Math.Round(r.MaxUs),
+                    ["transport_p99_us"] = Math.Round(r.TransportP99Us), ["mock_cores"] = Finite(r.MockCores), ["process_cores"] = Finite(r.ProcessCores),
+                    ["ticks_sets_so_far"] = r.TicksSetsSoFar, ["ticks_msgs_per_set"] = Math.Round(r.TicksMessagesPerSet, 2),
+                    ["ticks_queue_p99_us"] = r.TicksQueueP99Us, ["ticks_send_queue_p99_us"] = r.TicksSendQueueP99Us, ["ticks_produce_rtt_p99_us"] = r.TicksProduceRttP99Us, ["ticks_in_flight"] = r.TicksInFlight, ["ticks_produce_requests_so_far"] = r.TicksRequestsSoFar,
+                    ["reader_fetch_rtt_avg_us"] = r.ReaderFetchRttAvgUs, ["reader_fetch_rtt_p99_us"] = r.ReaderFetchRttP99Us,
+                });
+            }
+
+            return a;
+        }
+
+        private static double Finite(double v) => double.IsFinite(v) ? Math.Round(v, 2) : -1;
     }
 }

@@ -15,6 +15,13 @@ internal static class ThreadCpu
     /// <summary>"thread/process" cores between two snapshots for threads named <paramref name="name"/>.</summary>
     public static string Cores(Dictionary<int, (string Name, double Seconds)> before, Dictionary<int, (string Name, double Seconds)> after, double seconds, string name)
     {
+        var (named, all) = CoreValues(before, after, seconds, name);
+        return string.Create(CultureInfo.InvariantCulture, $"{named:0.00}/{all:0.00}");
+    }
+
+    /// <summary>Cores used between two snapshots by the threads named <paramref name="name"/> and by the whole process.</summary>
+    public static (double Named, double Process) CoreValues(Dictionary<int, (string Name, double Seconds)> before, Dictionary<int, (string Name, double Seconds)> after, double seconds, string name)
+    {
         double named = 0, all = 0;
         foreach (var (tid, (n, cpu)) in after)
         {
@@ -23,7 +30,7 @@ internal static class ThreadCpu
             if (n == name) named += used;
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{named / seconds:0.00}/{all / seconds:0.00}");
+        return (named / seconds, all / seconds);
     }
 
     /// <summary>The busiest thread names between two snapshots, as "name cores" over <paramref name="seconds"/>, and the process total.</summary>
