@@ -14,12 +14,21 @@ public readonly record struct PartitionProgress(string Topic, int Partition, lon
 /// </summary>
 /// <param name="time">Clock.</param>
 /// <param name="window">How long zero lag must last.</param>
-public sealed class CaughtUpTracker(TimeProvider time, TimeSpan window)
+/// <param name="assignmentTimeout">How long to wait for a first partition assignment before giving up (null: forever).</param>
+public sealed class CaughtUpTracker(TimeProvider time, TimeSpan window, TimeSpan? assignmentTimeout = null)
 {
+    private readonly long _started = time.GetTimestamp();
     private long _since = -1;
+    private bool _everAssigned;
 
     /// <summary>How long zero lag must last.</summary>
     public TimeSpan Window { get; } = window;
+
+    /// <summary>
+    /// True once <c>assignmentTimeout</c> passed without any partition ever being assigned: the brokers are unreachable or
+    /// the input topics do not exist, and a backfill would otherwise wait forever. An assignment seen once disarms it.
+    /// </summary>
+    public bool GaveUp { get; private set; }
 
     /// <summary>What the last reading showed, for progress messages.</summary>
     public string Status { get; private set; } = "waiting for a partition assignment";
@@ -30,6 +39,8 @@ public sealed class CaughtUpTracker(TimeProvider time, TimeSpan window)
     /// <returns>True once every assigned partition has been at zero lag for <see cref="Window"/>.</returns>
     public bool Observe(int assigned, IReadOnlyList<PartitionProgress>? progress)
     {
+        _everAssigned |= assigned > 0;
+        if (!_everAssigned && assignmentTimeout is { } limit && time.GetElapsedTime(_started) >= limit) GaveUp = true;
         if (assigned <= 0 || progress is null || progress.Count < assigned)
         {
             Status = assigned <= 0 ? "waiting for a partition assignment" : $"waiting for the end offsets of {assigned - (progress?.Count ?? 0)} of {assigned} partitions";

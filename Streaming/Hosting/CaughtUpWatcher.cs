@@ -78,7 +78,7 @@ public sealed class CaughtUpWatcher : IDisposable
                 (assigned, progress) = (_consumer.AssignedPartitions, null);
             }
 
-            if (tracker.Observe(assigned, progress)) return;
+            if (tracker.Observe(assigned, progress) || tracker.GaveUp) return;
         }
     }
 

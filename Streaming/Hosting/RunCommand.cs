@@ -29,7 +29,12 @@ public static class RunCommand
         var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the per-key state (State:Directory); created with mode 0700" };
         var untilCaughtUp = new Option<bool>("--until-caught-up") { Description = "Stop gracefully and exit 0 once every assigned partition has had zero lag for --caught-up-for (a backfill)" };
         var caughtUpFor = new Option<TimeSpan>("--caught-up-for") { Description = "With --until-caught-up: how long zero lag must last (e.g. 3s)", DefaultValueFactory = _ => TimeSpan.FromSeconds(3), CustomParser = r => DurationText.Parse(r.Tokens[0].Value) };
-        foreach (var o in new Option[] { bootstrap, group, models, stateDir, untilCaughtUp, caughtUpFor }) command.Options.Add(o);
+        var assignmentTimeout = new Option<TimeSpan>("--assignment-timeout")
+        {
+            Description = "With --until-caught-up: exit 1 when no partition has been assigned within this time (brokers unreachable, input topics missing; e.g. 2m)",
+            DefaultValueFactory = _ => TimeSpan.FromMinutes(2), CustomParser = r => DurationText.Parse(r.Tokens[0].Value),
+        };
+        foreach (var o in new Option[] { bootstrap, group, models, stateDir, untilCaughtUp, caughtUpFor, assignmentTimeout }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var args = new List<string>(parse.UnmatchedTokens);
@@ -48,12 +53,12 @@ public static class RunCommand
 
             if (parse.GetValue(stateDir) is { } dir) overrides[$"{StateOptions.Section}:{nameof(StateOptions.Directory)}"] = dir;
             var caughtUp = parse.GetValue(untilCaughtUp) ? parse.GetValue(caughtUpFor) : (TimeSpan?)null;
-            return await RunAsync([.. args], overrides, caughtUp, ct).ConfigureAwait(false);
+            return await RunAsync([.. args], overrides, caughtUp, parse.GetValue(assignmentTimeout), ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] args, Dictionary<string, string?> overrides, TimeSpan? caughtUpFor, CancellationToken ct)
+    private static async Task<int> RunAsync(string[] args, Dictionary<string, string?> overrides, TimeSpan? caughtUpFor, TimeSpan assignmentTimeout, CancellationToken ct)
     {
         try
         {
@@ -72,7 +77,7 @@ public static class RunCommand
             var exit = 0;
             if (caughtUpFor is { } window)
             {
-                exit = await RunUntilCaughtUpAsync(host, service, window, ct).ConfigureAwait(false);
+                exit = await RunUntilCaughtUpAsync(host, service, window, assignmentTimeout, ct).ConfigureAwait(false);
             }
             else
             {
@@ -96,7 +101,7 @@ public static class RunCommand
         }
     }
 
-    private static async Task<int> RunUntilCaughtUpAsync(IHost host, PipelineHostedService service, TimeSpan window, CancellationToken ct)
+    private static async Task<int> RunUntilCaughtUpAsync(IHost host, PipelineHostedService service, TimeSpan window, TimeSpan assignmentTimeout, CancellationToken ct)
     {
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         var time = host.Services.GetRequiredService<TimeProvider>();
@@ -104,13 +109,21 @@ public static class RunCommand
         await host.StartAsync(ct).ConfigureAwait(false);
         // A signal (ct) or the host stopping on its own (a failed worker) ends the wait.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
-        var tracker = new CaughtUpTracker(time, window);
+        var tracker = new CaughtUpTracker(time, window, assignmentTimeout);
         var caughtUp = false;
         try
         {
             await service.Started.WaitAsync(stop.Token).ConfigureAwait(false);
             using var watcher = new CaughtUpWatcher(service.Consumer!, kafka.BootstrapServers, kafka.GroupId);
             await watcher.WaitAsync(tracker, TimeSpan.FromMilliseconds(250), time, stop.Token).ConfigureAwait(false);
+            if (tracker.GaveUp)
+            {
+                // A backfill against brokers it cannot reach (or topics that do not exist) would otherwise wait forever.
+                await Console.Error.WriteLineAsync($"no partition was assigned within {assignmentTimeout.TotalSeconds:0.#} s ({tracker.Status}): check that the brokers at {kafka.BootstrapServers} are reachable and that the input topics ({kafka.TicksTopic}, {kafka.VitalsTopic}, {kafka.AudioTopic}) exist; stopping").ConfigureAwait(false);
+                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                return 1;
+            }
+
             caughtUp = true;
             var consumed = service.Consumer!.Consumed;
             Console.WriteLine($"caught up: {tracker.Status}, {consumed:N0} messages consumed; stopping (drain, flush, commit)");

@@ -41,4 +41,30 @@ public class CaughtUpTrackerTests
         time.Advance(TimeSpan.FromSeconds(0.1));
         Assert.True(tracker.Observe(2, [P(0, 0), P(1, 0)]));
     }
+
+    [Fact]
+    public void NoAssignmentEver_GivesUpAtTheAssignmentTimeout_ButOneAssignmentDisarmsIt()
+    {
+        var time = new FakeTimeProvider();
+        var unreachable = new CaughtUpTracker(time, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30));
+        var assigned = new CaughtUpTracker(time, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30));
+        Assert.False(unreachable.Observe(0, null));
+        Assert.False(assigned.Observe(2, [P(0, 7), P(1, 0)]));
+        time.Advance(TimeSpan.FromSeconds(29.9));
+        Assert.False(unreachable.Observe(0, null));
+        Assert.False(unreachable.GaveUp);
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.False(unreachable.Observe(0, null));
+        Assert.True(unreachable.GaveUp, "30 s without any assignment: the brokers or topics are not there");
+        // Partitions held once and then revoked (another member took them) is a rebalance, not an unreachable cluster.
+        Assert.False(assigned.Observe(0, null));
+        time.Advance(TimeSpan.FromMinutes(10));
+        Assert.False(assigned.Observe(0, null));
+        Assert.False(assigned.GaveUp);
+        // Without a timeout it waits forever, as before.
+        var forever = new CaughtUpTracker(time, TimeSpan.FromSeconds(3));
+        time.Advance(TimeSpan.FromDays(1));
+        forever.Observe(0, null);
+        Assert.False(forever.GaveUp);
+    }
 }

@@ -93,6 +93,16 @@ public class RunCommandTests
         Assert.Contains("unknown kind 'weather'", run.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task UntilCaughtUp_AgainstNoBroker_ExitsOne_AfterTheAssignmentTimeout_NamingTheBrokers()
+    {
+        // Port 9 (discard) on loopback: nothing listens, every connection is refused; without the timeout the backfill waits forever.
+        await using var run = CliProcess.Start("run", "--bootstrap-servers", "127.0.0.1:9", "--until-caught-up", "--assignment-timeout", "3s");
+        Assert.Equal(1, await run.WaitForExitAsync(RunTimeout, "run --until-caught-up against no broker"));
+        Assert.Contains("no partition was assigned within 3 s", run.Output, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:9", run.Output, StringComparison.Ordinal);
+    }
+
     private static EmbeddedKafka StartBroker()
     {
         var kafka = EmbeddedKafka.Start(brokers: 1);
