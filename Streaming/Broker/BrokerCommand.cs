@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Broker;
 
@@ -24,14 +25,8 @@ public static class BrokerCommand
         var command = new Command("broker", "Host the embedded Kafka cluster (librdkafka mock) until SIGTERM/Ctrl+C; first line: bootstrap.servers=HOST:PORT.");
         var partitions = new Option<int>("--partitions") { Description = "Partitions of every topic it creates (" + string.Join(", ", Topics) + "); the mock keeps ~5 MB per partition", DefaultValueFactory = _ => 6 };
         var port = new Option<int?>("--port") { Description = "Serve on this loopback port (default: one the kernel picks)" };
-        partitions.Validators.Add(r =>
-        {
-            if (r.GetValue(partitions) is < 1 or > 1000) r.AddError("--partitions must be 1..1000.");
-        });
-        port.Validators.Add(r =>
-        {
-            if (r.GetValue(port) is { } p && p is < 1 or > 65535) r.AddError("--port must be 1..65535.");
-        });
+        partitions.Check(v => v is < 1 or > 1000 ? "--partitions must be 1..1000." : null);
+        port.Check(v => v is < 1 or > 65535 ? "--port must be 1..65535." : null);
         command.Options.Add(partitions);
         command.Options.Add(port);
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(partitions), parse.GetValue(port), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));

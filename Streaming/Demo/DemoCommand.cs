@@ -1,10 +1,9 @@
-using Microsoft.Extensions.Options;
-using StreamLstm.Sink.Hosting;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using StreamLstm.Ingest.Features;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
@@ -12,6 +11,8 @@ using StreamLstm.Ingest.Replay;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Weights;
+using StreamLstm.Sink.Hosting;
+using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Hosting;
 using StreamLstm.Streaming.Web;
 
@@ -31,7 +32,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var command = new Command("demo", "Embedded Kafka + generators + pipeline, with live status.") { TreatUnmatchedTokensAsErrors = false };
-        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (e.g. 00:01:00 or 60s); default: until Ctrl+C", CustomParser = r => DurationText.Parse(r.Tokens[0].Value) };
+        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (e.g. 00:01:00 or 60s); default: until Ctrl+C", CustomParser = r => DurationText.Argument(r) };
         var bootstrap = new Option<string?>("--bootstrap-servers") { Description = "Use this Kafka cluster instead of the embedded one" };
         var symbols = new Option<int>("--symbols") { Description = "Tick symbols", DefaultValueFactory = _ => 500 };
         var patients = new Option<int>("--patients") { Description = "Patients", DefaultValueFactory = _ => 100 };
@@ -53,6 +54,15 @@ public static class DemoCommand
         var replay = new Option<string?>("--replay") { Description = "Replay real data from ../shared/data instead of the generators: " + string.Join(" | ", ReplaySourceNames.All) };
         replay.AcceptOnlyFromAmong(ReplaySourceNames.All);
         var speed = new Option<double?>("--speed") { Description = "With --replay: time scale (1 = original timing, 0 = as fast as possible); default per source (vitals 600, spy-minute 3600, btc-ticks 10, market-daily 432000, audio 1)" };
+        // Out-of-range values are usage errors (exit 1, naming the option), not exceptions from deep inside the start-up.
+        foreach (var keys in new[] { symbols, patients, streams }) keys.Check(v => v is < 0 or > 10_000_000 ? $"{keys.Name} must be 0..10000000 (0 = none)." : null);
+        rate.Check(v => !(v > 0) || double.IsInfinity(v) ? "--rate must be a number > 0." : null);
+        anomalyRate.Check(v => !(v >= 0) || double.IsInfinity(v) ? "--anomaly-rate must be a number >= 0." : null);
+        hidden.Check(v => v is < 1 or > 4096 ? "--hidden must be 1..4096." : null);
+        epochs.Check(v => v < 0 ? "--epochs must be 0 or more (0 = random models)." : null);
+        workers.Check(v => v is < 0 or > 1024 ? "--workers must be 0..1024 (0 = one per core)." : null);
+        partitions.Check(v => v is < 1 or > 1000 ? "--partitions must be 1..1000." : null);
+        speed.Check(v => v is { } x && (!(x >= 0) || double.IsInfinity(x)) ? "--speed must be a number >= 0 (0 = as fast as possible)." : null);
         var dataDir = new Option<string?>("--data-dir") { Description = "With --replay: the real-data folder (default ../shared/data, else shared/data above the current directory)" };
         foreach (var o in new Option[] { duration, bootstrap, symbols, patients, streams, rate, anomalyRate, models, hidden, epochs, workers, partitions, seed, saveModels, influxUrl, influxDb, influxOrg, influxBucket, influxToken, replay, speed, dataDir })
         {

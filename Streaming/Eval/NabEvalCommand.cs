@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Eval.Forecast;
 
 namespace StreamLstm.Streaming.Eval;
@@ -52,10 +53,7 @@ public static class NabEvalCommand
             if (!TryParseComponents(r.GetValue(components), out _)) r.AddError("--components: a comma-separated list of lstm, value, spatial, context, or all.");
         });
         var refractory = new Option<int>("--refractory") { Description = "Online mode: rows after a detection in which no new detection is raised (0: off).", DefaultValueFactory = _ => NabDetectors.DefaultRefractory };
-        refractory.Validators.Add(r =>
-        {
-            if (r.GetValue(refractory) < 0) r.AddError("--refractory must be 0 or more.");
-        });
+        refractory.Check(v => v < 0 ? "--refractory must be 0 or more." : null);
         var results = new Option<DirectoryInfo?>("--results") { Description = "Write NAB's results layout <detector>/<category>/<detector>_<file>.csv here (default: results/ beside --out)." };
         var nab = new Command("nab", "NAB: every category folder under nab/, our LSTM (learned online by default) vs NAB's windowed Gaussian, NAB-normalised scores; prints a table, writes JSON and NAB's results layout.");
         foreach (var o in new Option[] { dataDir, output, hidden, epochs, seed, only, mode, retrain, components, refractory, results }) nab.Options.Add(o);

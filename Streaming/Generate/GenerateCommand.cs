@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
 using StreamLstm.Model.Forecasting;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Generate;
 
@@ -67,11 +68,8 @@ public static class GenerateCommand
         var patients = new Option<int>("--patients") { Description = "Patients (0 = no vitals)", DefaultValueFactory = _ => 100 };
         var streams = new Option<int>("--audio-streams") { Description = "Audio streams (0 = no audio frames)", DefaultValueFactory = _ => 50 };
         var start = new Option<long>("--start-ms") { Description = "Event time of the first events, Unix ms (default 1700000000000 = 2023-11-14T22:13:20Z)", DefaultValueFactory = _ => GenerateSettings.DefaultStartUnixMs };
-        var timeout = new Option<TimeSpan>("--delivery-timeout") { Description = "How long a message may wait for delivery before it counts as failed (e.g. 30s)", DefaultValueFactory = _ => TimeSpan.FromSeconds(30), CustomParser = r => Hosting.DurationText.Parse(r.Tokens[0].Value) };
-        events.Validators.Add(r =>
-        {
-            if (r.GetValue(events) < 0) r.AddError("--events must be >= 0.");
-        });
+        var timeout = new Option<TimeSpan>("--delivery-timeout") { Description = "How long a message may wait for delivery before it counts as failed (e.g. 30s)", DefaultValueFactory = _ => TimeSpan.FromSeconds(30), CustomParser = Hosting.DurationText.Argument };
+        events.Check(v => v < 0 ? "--events must be >= 0." : null);
         foreach (var o in new Option[] { bootstrap, events, seed, symbols, patients, streams, start, timeout }) command.Options.Add(o);
         command.SetAction((parse, ct) => RunAsync(new GenerateSettings
         {

@@ -28,11 +28,11 @@ public static class RunCommand
         var models = new Option<string[]>("--model") { Description = "Model file per kind, KIND=PATH (tick, vitals, audio), or a directory with tick/vitals/audio.safetensors; kinds without one run a random model (with a warning)", AllowMultipleArgumentsPerToken = true };
         var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the per-key state (State:Directory); created with mode 0700" };
         var untilCaughtUp = new Option<bool>("--until-caught-up") { Description = "Stop gracefully and exit 0 once every assigned partition has had zero lag for --caught-up-for (a backfill)" };
-        var caughtUpFor = new Option<TimeSpan>("--caught-up-for") { Description = "With --until-caught-up: how long zero lag must last (e.g. 3s)", DefaultValueFactory = _ => TimeSpan.FromSeconds(3), CustomParser = r => DurationText.Parse(r.Tokens[0].Value) };
+        var caughtUpFor = new Option<TimeSpan>("--caught-up-for") { Description = "With --until-caught-up: how long zero lag must last (e.g. 3s)", DefaultValueFactory = _ => TimeSpan.FromSeconds(3), CustomParser = r => DurationText.Argument(r) };
         var assignmentTimeout = new Option<TimeSpan>("--assignment-timeout")
         {
             Description = "With --until-caught-up: exit 1 when no partition has been assigned within this time (brokers unreachable, input topics missing; e.g. 2m)",
-            DefaultValueFactory = _ => TimeSpan.FromMinutes(2), CustomParser = r => DurationText.Parse(r.Tokens[0].Value),
+            DefaultValueFactory = _ => TimeSpan.FromMinutes(2), CustomParser = r => DurationText.Argument(r),
         };
         foreach (var o in new Option[] { bootstrap, group, models, stateDir, untilCaughtUp, caughtUpFor, assignmentTimeout }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>

@@ -3,6 +3,7 @@ using System.Globalization;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
 using StreamLstm.Ingest.Replay;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Replay;
 
@@ -27,25 +28,12 @@ public static class ReplayCommand
             Description = "Time scale: 1 = original timing, 60 = a minute per second, 0 = as fast as possible.",
             DefaultValueFactory = _ => 1.0,
         };
-        speed.Validators.Add(r =>
-        {
-            var v = r.GetValueOrDefault<double>();
-            if (!(v >= 0) || double.IsInfinity(v))
-            {
-                r.AddError("--speed must be a number >= 0 (0 = as fast as possible).");
-            }
-        });
+        speed.Check(v => !(v >= 0) || double.IsInfinity(v) ? "--speed must be a number >= 0 (0 = as fast as possible)." : null);
         var noWait = new Option<bool>("--no-wait") { Description = "Ignore original timing (same as --speed 0)." };
         var bootstrap = new Option<string?>("--bootstrap-servers") { Description = "Kafka bootstrap servers; omitted = start an embedded Kafka." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Real-data folder (default ../shared/data, else shared/data found above the current directory)." };
         var limit = new Option<long>("--limit") { Description = "Produce at most this many events (0 = all)." };
-        limit.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<long>() < 0)
-            {
-                r.AddError("--limit must be >= 0.");
-            }
-        });
+        limit.Check(v => v < 0 ? "--limit must be >= 0." : null);
         var topic = new Option<string?>("--topic") { Description = "Target topic (default: ticks, vitals or audio-features by source)." };
         var audioStreams = new Option<string>("--audio-streams")
         {

@@ -1,0 +1,68 @@
+using StreamLstm.Streaming.Cli;
+using StreamLstm.Streaming.Hosting;
+
+namespace StreamLstm.Streaming.Tests.Cli;
+
+/// <summary>
+/// Malformed or out-of-range option values are usage errors that name the option, found while parsing: never an exception
+/// (which ended the process with an unhandled-exception dump, exit 134, before this).
+/// </summary>
+public class OptionErrorsTests
+{
+    [Theory]
+    [InlineData("'abc' for option '--events'", "generate --bootstrap-servers h:1 --events abc")]
+    [InlineData("--events must be >= 0", "generate --bootstrap-servers h:1 --events -5")]
+    [InlineData("--delivery-timeout: 'xyz' is not a duration", "generate --bootstrap-servers h:1 --events 1 --delivery-timeout xyz")]
+    [InlineData("--caught-up-for: '-3s' is not a duration", "run --bootstrap-servers h:1 --until-caught-up --caught-up-for -3s")]
+    [InlineData("--assignment-timeout: 'soon' is not a duration", "run --bootstrap-servers h:1 --until-caught-up --assignment-timeout soon")]
+    [InlineData("--duration: 'abc' is not a duration", "demo --duration abc")]
+    [InlineData("--duration: 'NaN' is not a duration", "demo --duration NaN")]
+    [InlineData("--duration: 'Infinitys' is not a duration", "demo --duration Infinitys")]
+    [InlineData("--partitions", "broker --partitions abc")]
+    [InlineData("--port", "broker --port abc")]
+    [InlineData("--port must be 1..65535", "broker --port 70000")]
+    [InlineData("--speed", "replay --source vitals --speed abc")]
+    [InlineData("--limit", "replay --source vitals --limit abc")]
+    [InlineData("--refractory", "eval nab --refractory abc")]
+    [InlineData("--refractory must be 0 or more", "eval nab --refractory -1")]
+    [InlineData("--workers must be 0..1024", "demo --workers -1")]
+    [InlineData("--symbols must be 0..10000000", "demo --symbols -1")]
+    [InlineData("--hidden must be 1..4096", "demo --hidden 0")]
+    [InlineData("--rate must be a number > 0", "demo --rate -1")]
+    [InlineData("--partitions must be 1..1000", "demo --partitions 0")]
+    [InlineData("--epochs must be 0 or more", "demo --epochs -1")]
+    [InlineData("--anomaly-rate must be a number >= 0", "demo --anomaly-rate NaN")]
+    [InlineData("--speed must be a number >= 0", "demo --replay vitals --speed -2")]
+    public void ABadValue_IsAParseErrorNamingTheOption(string expected, string commandLine)
+    {
+        var result = CommandLineApp.Build().Parse(commandLine.Split(' '));
+        Assert.Contains(result.Errors, e => e.Message.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("90s", 90)]
+    [InlineData("1.5m", 90)]
+    [InlineData("30", 30)]
+    [InlineData("00:01:30", 90)]
+    [InlineData(" 2s ", 2)]
+    [InlineData("0", 0)]
+    public void Durations_Parse(string text, double seconds)
+    {
+        Assert.True(DurationText.TryParse(text, out var value));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("abc")]
+    [InlineData("-1s")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    [InlineData("1e300s")]
+    [InlineData("-00:00:01")]
+    public void NonDurations_AreRefused(string text)
+    {
+        Assert.False(DurationText.TryParse(text, out _));
+        Assert.Throws<FormatException>(() => DurationText.Parse(text));
+    }
+}
