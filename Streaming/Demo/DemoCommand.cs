@@ -147,6 +147,18 @@ public static class DemoCommand
             }
         }
 
+        // Model files are read before anything starts: a missing or corrupt file is a settings error, not a crash mid-start.
+        Dictionary<SourceKind, LstmModel> loaded;
+        try
+        {
+            loaded = LoadModelFiles(s);
+        }
+        catch (Exception e) when (e is SafetensorsException or IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync("Invalid settings:\n  - --model: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
+
         KafkaNative.EnsureLoaded();
         EmbeddedKafka? cluster = null;
         string bootstrap;
@@ -173,7 +185,7 @@ public static class DemoCommand
         Console.Out.Flush();
         try
         {
-            var models = await ModelsAsync(s, run.Token).ConfigureAwait(false);
+            var models = await ModelsAsync(s, loaded, run.Token).ConfigureAwait(false);
             if (models is null) return 130;
             var overrides = new Dictionary<string, string?>
             {
@@ -250,7 +262,11 @@ public static class DemoCommand
         }
     }
 
-    private static async Task<Dictionary<SourceKind, LstmModel>?> ModelsAsync(DemoSettings s, CancellationToken ct)
+    /// <summary>Reads the model files given with <c>--model</c>, by kind.</summary>
+    private static Dictionary<SourceKind, LstmModel> LoadModelFiles(DemoSettings s) =>
+        ModelSpecs.Parse(s.Models).ToDictionary(f => f.Key, f => ModelFile.Load(f.Value));
+
+    private static async Task<Dictionary<SourceKind, LstmModel>?> ModelsAsync(DemoSettings s, Dictionary<SourceKind, LstmModel> loaded, CancellationToken ct)
     {
         var files = ModelSpecs.Parse(s.Models);
         var result = new Dictionary<SourceKind, LstmModel>();
@@ -266,7 +282,7 @@ public static class DemoCommand
 
             if (files.TryGetValue(kind, out var path))
             {
-                result[kind] = ModelFile.Load(path);
+                result[kind] = loaded[kind];
                 Console.WriteLine($"model {kind.ToWireName()}: loaded {path} ({result[kind].Metadata.Version})");
             }
             else

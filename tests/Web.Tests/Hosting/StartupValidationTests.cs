@@ -14,4 +14,24 @@ public sealed class StartupValidationTests
         Assert.Contains("Web:BearerToken", output, StringComparison.Ordinal);
         Assert.StartsWith("bootstrap.servers=", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Demo_with_a_corrupt_model_file_stops_before_starting_naming_the_file()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"not-a-model-{Guid.NewGuid():N}.safetensors");
+        await File.WriteAllTextAsync(file, "timestamp,value\n1,2\n", TestContext.Current.CancellationToken);
+        try
+        {
+            var (code, output) = await DemoProcess.RunToEndAsync(["demo", "--model", "tick=" + file, "--duration", "60s"], TimeSpan.FromMinutes(2));
+            Assert.Equal(2, code);
+            Assert.Contains("Invalid settings", output, StringComparison.Ordinal);
+            Assert.Contains(file, output, StringComparison.Ordinal);
+            Assert.DoesNotContain("bootstrap.servers=", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
