@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Generate;
 using StreamLstm.Streaming.Hosting;
 
@@ -24,7 +25,9 @@ public static class GuaranteeBench
     {
         var command = new Command("guarantees", "Throughput of Kafka:Guarantee=at_least_once vs exactly_once (state store and changelog on), same input, same run");
         var events = new Option<int>("--events") { Description = "Generated input events", DefaultValueFactory = _ => 200_000 };
+        events.Check(v => v < 1 ? "--events must be 1 or more." : null);
         var interval = new Option<double>("--commit-interval-s") { Description = "Kafka:CommitInterval in seconds (one checkpoint, one transaction, per interval)", DefaultValueFactory = _ => 1.0 };
+        interval.Check(v => !(v > 0) || double.IsInfinity(v) ? "--commit-interval-s must be a number > 0." : null);
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/guarantees.json" };
         foreach (var o in new Option[] { events, interval, output }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>

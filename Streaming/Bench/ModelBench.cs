@@ -9,6 +9,7 @@ using StreamLstm.Model.Lstm;
 using StreamLstm.Model.State;
 using StreamLstm.Model.Training;
 using StreamLstm.Model.Weights;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Bench;
 
@@ -26,6 +27,7 @@ public static partial class ModelBench
         var quick = new Option<bool>("--quick") { Description = "Short measurements (finishes in under a minute)." };
         var fixtures = new Option<DirectoryInfo?>("--fixtures") { Description = "Folder with lstm_step_i8_h{32,64,128}.onnx/.safetensors (default ../shared/fixtures/torch-reference from the repo root or current folder)." };
         var threads = new Option<int>("--threads") { Description = "Thread count for our multi-threaded figures.", DefaultValueFactory = _ => 2 };
+        threads.Check(v => v < 1 ? "--threads must be 1 or more." : null);
         var output = new Option<FileInfo?>("--out") { Description = "JSON output (default artifacts/bench/model-step.json)." };
         var hiddens = new Option<int[]>("--hidden") { Description = "Only these hidden sizes (default 32 64 128).", AllowMultipleArgumentsPerToken = true };
         var batches = new Option<int[]>("--batch") { Description = "Only these batch sizes (default 1 16 256 4096).", AllowMultipleArgumentsPerToken = true };

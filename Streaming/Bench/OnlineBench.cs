@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
+using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Online;
 using StreamLstm.Streaming.Online.Scheduling;
 using StreamLstm.Streaming.Online.Triggers;
@@ -28,16 +29,26 @@ public static class OnlineBench
     {
         var command = new Command("online", "Pipeline events/s and p99 latency with the online trainer off and on.");
         var events = new Option<int>("--events") { Description = "Events per unpaced run (long enough that a run is seconds, not a load swing)", DefaultValueFactory = _ => 1_000_000 };
+        events.Check(v => v < 1 ? "--events must be 1 or more." : null);
         var keys = new Option<int>("--keys") { Description = "Keys (symbols)", DefaultValueFactory = _ => 500 };
+        keys.Check(v => v < 1 ? "--keys must be 1 or more." : null);
         var hidden = new Option<int>("--hidden") { Description = "Hidden size H (the demo trains 32)", DefaultValueFactory = _ => 32 };
+        hidden.Check(v => v is < 1 or > 4096 ? "--hidden must be 1..4096." : null);
         var rate = new Option<double>("--rate") { Description = "Paced rate, events/s (the demo's default load is about 10 K/s)", DefaultValueFactory = _ => 10_000 };
+        rate.Check(v => !(v > 0) || double.IsInfinity(v) ? "--rate must be a number > 0." : null);
         var seconds = new Option<double>("--seconds") { Description = "Seconds per paced run", DefaultValueFactory = _ => 8 };
+        seconds.Check(v => !(v > 0) || double.IsInfinity(v) ? "--seconds must be a number > 0." : null);
         var workers = new Option<int>("--workers") { Description = "Pipeline workers", DefaultValueFactory = _ => 1 };
+        workers.Check(v => v < 0 ? "--workers must be 0 or more." : null);
         var duty = new Option<double>("--duty-cycle") { Description = "Online:DutyCycle of the trainer (the CPU cap when --max-cpu-share is not given; 1: no cap)", DefaultValueFactory = _ => 0.25 };
+        duty.Check(v => !(v > 0 && v <= 1) ? "--duty-cycle must be in (0, 1]." : null);
         var share = new Option<double?>("--max-cpu-share") { Description = "Online:MaxCpuShare: the trainer's CPU cap as a fraction of the machine's cores (default: from --duty-cycle)" };
+        share.Check(v => v is { } x && !(x > 0 && x <= 1) ? "--max-cpu-share must be in (0, 1]." : null);
         var priority = new Option<TrainerPriority>("--priority") { Description = "Online:TrainerPriority of the trainer threads: idle, low, normal", DefaultValueFactory = _ => TrainerPriority.Idle };
         var repeats = new Option<int>("--repeats") { Description = "Interleaved unpaced repeats (off and trainer side by side, their order alternating); the ratio is the median of the repeats' on/off ratios", DefaultValueFactory = _ => 5 };
+        repeats.Check(v => v < 1 ? "--repeats must be 1 or more." : null);
         var swapKeys = new Option<int>("--swap-keys") { Description = "Resident keys of the hot-swap probe (what a promotion costs the serving path; 0: skip it)", DefaultValueFactory = _ => 20_000 };
+        swapKeys.Check(v => v < 0 ? "--swap-keys must be 0 or more." : null);
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/online.json" };
         foreach (var o in new Option[] { events, keys, hidden, rate, seconds, workers, duty, share, priority, repeats, swapKeys, output }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>

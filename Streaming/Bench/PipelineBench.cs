@@ -12,6 +12,7 @@ using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Sink.Kafka;
+using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Bench;
@@ -30,10 +31,14 @@ public static class PipelineBench
     {
         var command = new Command("pipeline", "Pipeline events/s and latency, in-process and through Kafka.");
         var events = new Option<int>("--events") { Description = "Events per core run", DefaultValueFactory = _ => 2_000_000 };
+        events.Check(v => v < 1 ? "--events must be 1 or more." : null);
         var keys = new Option<int>("--keys") { Description = "Keys (symbols)", DefaultValueFactory = _ => 100_000 };
+        keys.Check(v => v < 1 ? "--keys must be 1 or more." : null);
         var hidden = new Option<int>("--hidden") { Description = "Hidden size H", DefaultValueFactory = _ => 64 };
+        hidden.Check(v => v is < 1 or > 4096 ? "--hidden must be 1..4096." : null);
         var workers = new Option<string>("--workers") { Description = "Worker counts to run, comma-separated", DefaultValueFactory = _ => "1,2" };
         var kafkaEvents = new Option<int>("--kafka-events") { Description = "Events through the mock cluster (≤ ~100K per partition)", DefaultValueFactory = _ => 400_000 };
+        kafkaEvents.Check(v => v < 0 ? "--kafka-events must be 0 or more." : null);
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/pipeline.json" };
         command.Options.Add(events);
         command.Options.Add(keys);
@@ -43,7 +48,9 @@ public static class PipelineBench
         var runs = new Option<string>("--runs") { Description = "Parts to run: core, kafka (throughput and the limit), paced (latency through Kafka), transport (latency of the ticks alone: the client + broker floor)", DefaultValueFactory = _ => "core,kafka,paced,transport" };
         var latency = new Option<string>("--latency") { Description = "Latency profiles (Pipeline:Latency) the paced run is measured with, comma-separated", DefaultValueFactory = _ => "low,balanced" };
         var pacedSeconds = new Option<int>("--paced-seconds") { Description = "Measured seconds per paced run", DefaultValueFactory = _ => 10 };
+        pacedSeconds.Check(v => v < 1 ? "--paced-seconds must be 1 or more." : null);
         var produceRows = new Option<int>("--produce-rows") { Description = "Forecast rows per produce-only run (the limit's produce side)", DefaultValueFactory = _ => 200_000 };
+        produceRows.Check(v => v < 0 ? "--produce-rows must be 0 or more." : null);
         var pacedPartitions = new Option<string>("--paced-partitions") { Description = "Partitions of the ticks and forecasts topics in the paced and transport runs, comma-separated: each count is a full set of runs", DefaultValueFactory = _ => "8" };
         var pacedNagle = new Option<string>("--paced-nagle") { Description = "Nagle's algorithm in the paced and transport runs, comma-separated, each value a full set of runs: profile (clients as the latency profile says, off for --knobs runs; broker TCP_NODELAY), on (disabled on the clients and the mock broker), off (enabled on both), clients (disabled on the clients only), broker (on the mock broker only)", DefaultValueFactory = _ => "profile" };
         var pacedRetention = new Option<string>("--paced-retention-ms") { Description = "Cut the mock broker's logs in the paced and transport runs every N ms to the last N-2N ms (0: never; the mock walks a log from its start on every fetch), comma-separated: each value a full set of runs", DefaultValueFactory = _ => "0" };

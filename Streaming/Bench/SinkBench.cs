@@ -10,6 +10,7 @@ using StreamLstm.Sink.Influx;
 using StreamLstm.Sink.LineProtocol;
 using StreamLstm.Sink.Outputs;
 using StreamLstm.Sink.Spool;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Bench;
 
@@ -30,8 +31,11 @@ public static class SinkBench
     public static Command Create()
     {
         var points = new Option<int>("--points") { Description = "Points written per configuration.", DefaultValueFactory = _ => 200_000 };
+        points.Check(v => v < 1 ? "--points must be 1 or more." : null);
         var keys = new Option<int>("--keys") { Description = "Distinct keys (series).", DefaultValueFactory = _ => 500 };
+        keys.Check(v => v < 1 ? "--keys must be 1 or more." : null);
         var horizons = new Option<int>("--horizons") { Description = "Forecast horizons K per point (2K+4 fields).", DefaultValueFactory = _ => 3 };
+        horizons.Check(v => v < 1 ? "--horizons must be 1 or more." : null);
         var output = new Option<string>("--out") { Description = "JSON result file.", DefaultValueFactory = _ => Path.Combine("artifacts", "bench", "sink.json") };
         var skipV1 = new Option<bool>("--skip-v1") { Description = "Only the v2 transport comparison (no influxd needed)." };
         var command = new Command("sink", "InfluxDB writer points/s into a local influxd (batch 1K/5K/10K, gzip off/on); writes artifacts/bench/sink.json.");

@@ -9,6 +9,7 @@ using System.Text.Json.Nodes;
 using StreamLstm.Ingest.Consumer;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
+using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Pipeline;
 using StreamLstm.Streaming.Storage;
 using StreamLstm.Streaming.Storage.RocksDb;
@@ -30,12 +31,16 @@ public static class StateBench
     {
         var command = new Command("state", "Durable state at scale: bytes per resident key, events/s with hibernation, checkpoint cost, restart time, GC pauses.");
         var keys = new Option<int>("--keys") { Description = "Keys stored", DefaultValueFactory = _ => 1_000_000 };
+        keys.Check(v => v < 1 ? "--keys must be 1 or more." : null);
         var resident = new Option<int>("--resident") { Description = "Pipeline:MaxResidentKeys (keys held in memory)", DefaultValueFactory = _ => 100_000 };
+        resident.Check(v => v < 1 ? "--resident must be 1 or more." : null);
         var events = new Option<int>("--events") { Description = "Events of the steady phase (0 = as many as keys)", DefaultValueFactory = _ => 0 };
+        events.Check(v => v < 0 ? "--events must be 0 or more." : null);
         var interval = new Option<TimeSpan>("--interval") { Description = "Checkpoint interval", DefaultValueFactory = _ => TimeSpan.FromSeconds(1) };
         var dir = new Option<string?>("--dir") { Description = "State directory (default: a temporary one, removed afterwards)" };
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/state.json" };
         var rounds = new Option<int>("--rounds") { Description = "Rounds of the checkpoint-cost comparison (no store vs checkpoints, alternating; the median is reported)", DefaultValueFactory = _ => 3 };
+        rounds.Check(v => v < 1 ? "--rounds must be 1 or more." : null);
         var latency = new Option<GCLatencyMode?>("--latency-mode") { Description = "GCSettings.LatencyMode during the measured phases (default: the runtime's)" };
         command.Options.Add(keys);
         command.Options.Add(rounds);

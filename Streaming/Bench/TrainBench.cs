@@ -5,6 +5,7 @@ using System.Text.Json;
 using StreamLstm.Model.Lstm;
 using StreamLstm.Model.Training;
 using StreamLstm.Model.Training.Gpu;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Bench;
 
@@ -34,6 +35,7 @@ public static class TrainBench
         device.AcceptOnlyFromAmong("cpu", "gpu");
         var quick = new Option<bool>("--quick") { Description = "Smaller shapes and shorter timings." };
         var threads = new Option<int>("--threads") { Description = "Threads of the CPU trainer.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        threads.Check(v => v < 1 ? "--threads must be 1 or more." : null);
         var noTorch = new Option<bool>("--no-torch") { Description = "Do not time PyTorch." };
         var output = new Option<FileInfo?>("--out") { Description = "JSON output (default artifacts/bench/train.json)." };
         var command = new Command("train", "Training timesteps/s of the CPU or GPU trainer at PyTorch's reference shapes, with PyTorch timed in the same run on CUDA.");

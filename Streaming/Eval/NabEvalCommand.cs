@@ -42,11 +42,14 @@ public static class NabEvalCommand
         var dataDir = new Option<DirectoryInfo>("--data-dir") { Description = "Folder holding nab/ (category folders beside combined_windows.json and profiles.json), that folder itself, or a checkout of NAB's repository.", DefaultValueFactory = _ => new DirectoryInfo("../shared/data") };
         var output = new Option<FileInfo>("--out") { Description = "Write the JSON report here.", DefaultValueFactory = _ => new FileInfo("artifacts/eval/nab.json") };
         var hidden = new Option<int>("--hidden") { Description = "LSTM hidden size.", DefaultValueFactory = _ => 24 };
+        hidden.Check(v => v is < 1 or > 4096 ? "--hidden must be 1..4096." : null);
         var epochs = new Option<int>("--epochs") { Description = "Training epochs on each file's probation rows (--mode probation).", DefaultValueFactory = _ => 8 };
+        epochs.Check(v => v < 0 ? "--epochs must be 0 or more." : null);
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation and window sampling.", DefaultValueFactory = _ => 1 };
         var only = new Option<string?>("--file") { Description = "Evaluate only the file with this name (or <category>/<name>)." };
         var mode = new Option<NabMode>("--mode") { Description = "online: one pass, learned while scoring, rolling likelihood; probation: trained on the probation rows, then frozen.", DefaultValueFactory = _ => NabMode.Online };
         var retrain = new Option<int>("--retrain-every") { Description = "Online mode: fine-tune every N rows.", DefaultValueFactory = _ => new OnlineLstmSettings().RetrainEvery };
+        retrain.Check(v => v < 1 ? "--retrain-every must be 1 or more." : null);
         var components = new Option<string>("--components") { Description = "Online mode: raw scores fused, comma-separated from lstm, value, spatial, context (or all).", DefaultValueFactory = _ => "all" };
         components.Validators.Add(r =>
         {

@@ -6,6 +6,7 @@ using StreamLstm.Model.Training;
 using StreamLstm.Model.Training.Gpu;
 using StreamLstm.Model.Verification;
 using StreamLstm.Model.Weights;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.ModelCli;
 
@@ -29,8 +30,11 @@ public static class ModelCommand
         var file = new Argument<FileInfo>("file") { Description = "Reference file in the torch-reference layout (param.*, input.*, output.*, grad.*)." };
         var json = new Option<bool>("--json") { Description = "Write the report as JSON to stdout." };
         var fwdTol = new Option<double>("--forward-tol") { Description = "Absolute tolerance for forward outputs and the loss.", DefaultValueFactory = _ => 1e-5 };
+        fwdTol.Check(v => !(v > 0) || double.IsInfinity(v) ? "--forward-tol must be a number > 0." : null);
         var gradTol = new Option<double>("--grad-tol") { Description = "Relative (max-abs error / max |reference|) tolerance for gradients.", DefaultValueFactory = _ => 1e-4 };
+        gradTol.Check(v => !(v > 0) || double.IsInfinity(v) ? "--grad-tol must be a number > 0." : null);
         var threads = new Option<int>("--threads") { Description = "Threads for the backward pass.", DefaultValueFactory = _ => 1 };
+        threads.Check(v => v < 1 ? "--threads must be 1 or more." : null);
         var device = new Option<string>("--device")
         {
             Description = "cpu: the CPU engine (sequence forward, step kernel, backward); gpu: the GPU trainer's forward and backward (ILGPU; CUDA when present, else its CPU accelerator).",
@@ -131,9 +135,13 @@ public static class ModelCommand
     private static Command CreateTrain()
     {
         var hidden = new Option<int>("--hidden") { Description = "Hidden size H.", DefaultValueFactory = _ => 32 };
+        hidden.Check(v => v is < 1 or > 4096 ? "--hidden must be 1..4096." : null);
         var layers = new Option<int>("--layers") { Description = "Stacked layers L.", DefaultValueFactory = _ => 1 };
+        layers.Check(v => v is < 1 or > 16 ? "--layers must be 1..16." : null);
         var epochs = new Option<int>("--epochs") { Description = "Maximum epochs.", DefaultValueFactory = _ => 20 };
+        epochs.Check(v => v < 0 ? "--epochs must be 0 or more." : null);
         var threads = new Option<int>("--threads") { Description = "Training threads (results do not depend on it).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        threads.Check(v => v < 1 ? "--threads must be 1 or more." : null);
         var seed = new Option<int>("--seed") { Description = "Seed for data, initialisation and window sampling.", DefaultValueFactory = _ => 1 };
         var output = new Option<FileInfo?>("--out") { Description = "Write the trained model (safetensors) here." };
         var device = new Option<TrainingDevice>("--device") { Description = "Trainer: auto (CUDA when present, else CPU), cpu or gpu.", DefaultValueFactory = _ => TrainingDevice.Cpu };

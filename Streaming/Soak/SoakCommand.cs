@@ -9,6 +9,7 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Ingest.Kafka;
+using StreamLstm.Streaming.Cli;
 
 namespace StreamLstm.Streaming.Soak;
 
@@ -34,9 +35,13 @@ public static partial class SoakCommand
             TreatUnmatchedTokensAsErrors = false,
         };
         var duration = new Option<double>("--seconds") { Description = "How long the generators run", DefaultValueFactory = _ => 60 };
+        duration.Check(v => !(v > 0) || double.IsInfinity(v) ? "--seconds must be a number > 0." : null);
         var multiplier = new Option<double>("--multiplier") { Description = "Multiplier on the demo's rates (ticks 500×10/s, vitals 100×1/s, audio 50×100/s)", DefaultValueFactory = _ => 10 };
+        multiplier.Check(v => !(v > 0) || double.IsInfinity(v) ? "--multiplier must be a number > 0." : null);
         var partitions = new Option<int>("--partitions") { Description = "Partitions per topic; the embedded broker keeps only ~5 MB per partition, so the backlog must spread", DefaultValueFactory = _ => 512 };
+        partitions.Check(v => v is < 1 or > 1000 ? "--partitions must be 1..1000." : null);
         var catchUp = new Option<double>("--catch-up-limit") { Description = "Give up waiting for the catch-up after this many seconds", DefaultValueFactory = _ => 900 };
+        catchUp.Check(v => !(v > 0) || double.IsInfinity(v) ? "--catch-up-limit must be a number > 0." : null);
         foreach (var o in new Option[] { duration, multiplier, partitions, catchUp }) command.Options.Add(o);
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(duration), parse.GetValue(multiplier), parse.GetValue(partitions), parse.GetValue(catchUp), [.. parse.UnmatchedTokens], ct));
         return command;

@@ -33,10 +33,36 @@ public class OptionErrorsTests
     [InlineData("--epochs must be 0 or more", "demo --epochs -1")]
     [InlineData("--anomaly-rate must be a number >= 0", "demo --anomaly-rate NaN")]
     [InlineData("--speed must be a number >= 0", "demo --replay vitals --speed -2")]
+    [InlineData("--events must be 1 or more", "bench pipeline --events -5")]
+    [InlineData("--keys must be 1 or more", "bench state --keys -1")]
+    [InlineData("--seconds must be a number > 0", "soak --seconds -1")]
+    [InlineData("--duty-cycle must be in (0, 1]", "bench online --duty-cycle 2")]
+    [InlineData("--layers must be 1..16", "model train --layers 0")]
+    [InlineData("--retrain-every must be 1 or more", "eval nab --retrain-every 0")]
     public void ABadValue_IsAParseErrorNamingTheOption(string expected, string commandLine)
     {
         var result = CommandLineApp.Build().Parse(commandLine.Split(' '));
         Assert.Contains(result.Errors, e => e.Message.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EveryCommandsDefaults_PassItsOwnChecks()
+    {
+        var leaves = new List<string[]>();
+        void Walk(System.CommandLine.Command c, string[] path)
+        {
+            if (c.Subcommands.Count == 0) leaves.Add(path);
+            foreach (var sub in c.Subcommands) Walk(sub, [.. path, sub.Name]);
+        }
+
+        Walk(CommandLineApp.Build(), []);
+        Assert.True(leaves.Count > 20, $"only {leaves.Count} commands found");
+        foreach (var path in leaves)
+        {
+            // Required options and arguments may be missing here; no default may fail a range check.
+            var errors = CommandLineApp.Build().Parse(path).Errors.Select(e => e.Message).Where(m => m.Contains("must be", StringComparison.Ordinal) || m.Contains("is not a duration", StringComparison.Ordinal));
+            Assert.True(!errors.Any(), $"{string.Join(' ', path)}: {string.Join("; ", errors)}");
+        }
     }
 
     [Theory]
