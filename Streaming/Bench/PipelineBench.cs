@@ -363,7 +363,7 @@ public static class PipelineBench
 
     /// <summary>
     /// Measures how long the thread pool takes to start a queued work item: one probe at a time, queued from the window's
-    /// own thread every few milliseconds. Long delays mean every pool thread was held (e.g. by workers with full lanes) and
+    /// own thread every 10 ms. Long delays mean every pool thread was held (e.g. by workers with full lanes) and
     /// the pool's other work (continuations, timers, the barrier's flush) waited for the pool to inject a thread.
     /// </summary>
     private sealed class PoolProbe
@@ -726,7 +726,7 @@ public static class PipelineBench
             counting.Arm(events);
             var deadline = from + (5 * 60 * Stopwatch.Frequency);
             bool reached;
-            while (!(reached = counting.Wait(TimeSpan.FromMilliseconds(5), ct)) && Stopwatch.GetTimestamp() < deadline) probe.Tick();
+            while (!(reached = counting.Wait(TimeSpan.FromMilliseconds(10), ct)) && Stopwatch.GetTimestamp() < deadline) probe.Tick();
             var to = reached ? counting.ReachedAt : Stopwatch.GetTimestamp();
             var inputWait1 = InputWaitNsNow(pipeline);
             var done = counting.Count - startCount;
@@ -808,16 +808,13 @@ public static class PipelineBench
 
     private sealed class CountingOutput : IForecastOutput
     {
-        private readonly ManualResetEventSlim _reached = new(false);
+        // No spinning: the window's thread wakes every few ms to probe the pool, and a spin would show in the CPU profile.
+        private readonly ManualResetEventSlim _reached = new(false, spinCount: 0);
         private long _count;
         private long _target = long.MaxValue;
-        private long _firstAt;
         private long _reachedAt;
 
         public long Count => Interlocked.Read(ref _count);
-
-        /// <summary>Stopwatch timestamp of the first forecast counted (0 before).</summary>
-        public long FirstAt => Interlocked.Read(ref _firstAt);
 
         /// <summary>Stopwatch timestamp at which the last <see cref="Arm"/>ed target was reached, taken by the worker that reached it.</summary>
         public long ReachedAt => Interlocked.Read(ref _reachedAt);
@@ -846,7 +843,6 @@ public static class PipelineBench
         public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
         {
             var count = Interlocked.Add(ref _count, batch.Count);
-            if (count == batch.Count) Interlocked.Exchange(ref _firstAt, Stopwatch.GetTimestamp());
             var target = Interlocked.Read(ref _target);
             if (count >= target && count - batch.Count < target)
             {
