@@ -706,8 +706,7 @@ public static class PipelineBench
         // thread of its own, woken by the counting output itself, and closes at the time the last forecast was counted: an
         // await here resumed on the thread pool, whose threads the workers held while their lanes were full (2 workers =
         // the pool's default minimum on 2 cores), so the window opened and closed up to seconds late (docs/benchmarks.md,
-        // "Native consume + native produce: the bench's window and the thread pool"). Start now reserves pool threads
-        // for the workers; the window depends on the pool in neither case.
+        // "Native consume + native produce: the bench's window and the thread pool").
         var window = await OnOwnThreadAsync("bench-window", () =>
         {
             counting.Arm(1);

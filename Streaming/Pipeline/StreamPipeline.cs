@@ -19,7 +19,6 @@ namespace StreamLstm.Streaming.Pipeline;
 /// </summary>
 public sealed partial class StreamPipeline
 {
-    private static readonly Lock PoolGate = new();
     private readonly Channel<MessageChunk>[] _lanes;
     private readonly PipelineWorker[] _workers;
     private readonly LaneMailbox[] _mailboxes;
@@ -97,11 +96,10 @@ public sealed partial class StreamPipeline
 
     internal IReadOnlyList<PipelineWorker> Workers => _workers;
 
-    /// <summary>Starts the workers, each on its own long-running task (continued on the thread pool after its first wait for input).</summary>
+    /// <summary>Starts the workers, each on its own long-running task.</summary>
     /// <param name="ct">Aborts the workers (graceful stop is <see cref="CompleteAsync"/>).</param>
     public void Start(CancellationToken ct = default)
     {
-        ReservePoolThreads(_workers.Length);
         _running = new Task[_workers.Length];
         for (var i = 0; i < _workers.Length; i++)
         {
@@ -111,31 +109,6 @@ public sealed partial class StreamPipeline
             _ = _running[i].ContinueWith(t => OnWorkerEnded(w.Lane, t), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
-
-    /// <summary>
-    /// Raises the thread pool's minimum worker threads to <see cref="PoolMinimum"/>. A worker's loop resumes on a pool
-    /// thread after its first wait for input and keeps it while its lane has chunks: with one worker per core (the default)
-    /// a saturated pipeline holds every thread of the pool's default minimum (one per core), and any other pool work
-    /// (await continuations, timers, the durability barrier's flush, the host) waits for the pool's starvation injection,
-    /// about one thread per half second. Only ever raised; threads above the minimum are made on demand, not up front.
-    /// </summary>
-    private static void ReservePoolThreads(int workers)
-    {
-        lock (PoolGate)
-        {
-            ThreadPool.GetMinThreads(out var current, out var io);
-            var wanted = PoolMinimum(current, Environment.ProcessorCount, workers);
-            if (wanted > current) ThreadPool.SetMinThreads(wanted, io);
-        }
-    }
-
-    /// <summary>The pool's minimum worker threads with <paramref name="workers"/> pipeline workers: one per core for the
-    /// rest of the process, plus one per worker; never below <paramref name="current"/>.</summary>
-    /// <param name="current">The pool's minimum now.</param>
-    /// <param name="processors">Cores the process may use.</param>
-    /// <param name="workers">Pipeline workers.</param>
-    /// <returns>The minimum to set.</returns>
-    internal static int PoolMinimum(int current, int processors, int workers) => Math.Max(current, processors + workers);
 
     /// <summary>
     /// Completes the lanes, waits for the workers to drain and flush, then flushes every output (the dead-letter producer
