@@ -349,10 +349,11 @@ public static class PipelineBench
     /// <param name="InputWaits">How many times the workers found their input empty.</param>
     /// <param name="LanePauses">Consumer backpressure pauses (a lane at its capacity).</param>
     /// <param name="OutputQueueFullWait">Fraction of the workers' wall time spent waiting on a full producer queue.</param>
-    private sealed record Waits(double WorkerInputWait, long InputWaits, long LanePauses, double OutputQueueFullWait)
+    /// <param name="Pool">How long a work item queued to the thread pool during the window waited for a pool thread.</param>
+    private sealed record Waits(double WorkerInputWait, long InputWaits, long LanePauses, double OutputQueueFullWait, PoolProbe.Result Pool)
     {
         public string Format(ThreadCpuProfile.Result? cpu) =>
-            string.Create(CultureInfo.InvariantCulture, $"workers waited for input {WorkerInputWait:P1} of their time ({InputWaits:N0} waits), on a full producer queue {OutputQueueFullWait:P1}; lane pauses {LanePauses:N0}")
+            string.Create(CultureInfo.InvariantCulture, $"workers waited for input {WorkerInputWait:P1} of their time ({InputWaits:N0} waits), on a full producer queue {OutputQueueFullWait:P1}; lane pauses {LanePauses:N0}; pool dispatch delay max {Pool.MaxMs:N1} ms, mean {Pool.MeanMs:N1} ms ({Pool.Probes} probes)")
             + (cpu is null ? "" : "; " + cpu.FormatWall("bench-consumer"));
 
         public JsonObject ToJson() => new()
@@ -361,7 +362,69 @@ public static class PipelineBench
             ["worker_input_waits"] = InputWaits,
             ["lane_pauses"] = LanePauses,
             ["output_queue_full_wait_fraction"] = Math.Round(OutputQueueFullWait, 4),
+            ["pool_dispatch_delay_ms_max"] = Math.Round(Pool.MaxMs, 2),
+            ["pool_dispatch_delay_ms_mean"] = Math.Round(Pool.MeanMs, 2),
+            ["pool_dispatch_probes"] = Pool.Probes,
         };
+    }
+
+    /// <summary>
+    /// Measures how long the thread pool takes to start a queued work item: one probe at a time, queued from the window's
+    /// own thread every 10 ms. Long delays mean every pool thread was held (e.g. by workers with full lanes) and
+    /// the pool's other work (continuations, timers, the barrier's flush) waited for the pool to inject a thread.
+    /// </summary>
+    private sealed class PoolProbe
+    {
+        private long _queuedAt;
+        private long _maxTicks;
+        private long _sumTicks;
+        private long _probes;
+
+        /// <summary>Queues a probe unless one is still waiting for a thread.</summary>
+        public void Tick()
+        {
+            if (Interlocked.Read(ref _queuedAt) != 0) return;
+            Interlocked.Exchange(ref _queuedAt, Stopwatch.GetTimestamp());
+            ThreadPool.UnsafeQueueUserWorkItem(static p => p.Ran(), this, preferLocal: false);
+        }
+
+        /// <summary>The figures so far; a probe still waiting counts with its delay until now.</summary>
+        public Result Stop()
+        {
+            var queued = Interlocked.Read(ref _queuedAt);
+            var pending = queued == 0 ? 0 : Stopwatch.GetTimestamp() - queued;
+            var probes = Interlocked.Read(ref _probes) + (queued == 0 ? 0 : 1);
+            var max = Math.Max(Interlocked.Read(ref _maxTicks), pending);
+            var sum = Interlocked.Read(ref _sumTicks) + pending;
+            return new Result(max * 1e3 / Stopwatch.Frequency, probes == 0 ? 0 : sum * 1e3 / Stopwatch.Frequency / probes, probes);
+        }
+
+        private void Ran()
+        {
+            var delay = Stopwatch.GetTimestamp() - Interlocked.Read(ref _queuedAt);
+            Interlocked.Add(ref _sumTicks, delay);
+            Interlocked.Increment(ref _probes);
+            if (delay > Interlocked.Read(ref _maxTicks)) Interlocked.Exchange(ref _maxTicks, delay);
+            Interlocked.Exchange(ref _queuedAt, 0);
+        }
+
+        /// <summary>Delay figures in milliseconds.</summary>
+        public readonly record struct Result(double MaxMs, double MeanMs, long Probes);
+    }
+
+    /// <summary>The workers' input waits so far in ns, a wait in progress included up to now (Stopwatch ticks: the system clock).</summary>
+    private static long InputWaitNsNow(StreamPipeline pipeline)
+    {
+        var now = Stopwatch.GetTimestamp();
+        long ns = 0;
+        foreach (var m in pipeline.Metrics)
+        {
+            ns += Interlocked.Read(ref m.InputWaitNs);
+            var since = Volatile.Read(ref m.InputWaitSince);
+            if (since != 0 && since < now) ns += (long)((now - since) * 1e9 / Stopwatch.Frequency);
+        }
+
+        return ns;
     }
 
     private static async Task<RunResult> CoreRunAsync(Dictionary<SourceKind, LstmModel> models, byte[][] messages, byte[][] keyBytes, int[] keyIndex, int workers, CancellationToken ct, double pacedRate = 0)
@@ -646,37 +709,46 @@ public static class PipelineBench
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => consumer.Run(stop.Token)) { IsBackground = true, Name = "bench-consumer" };
         thread.Start();
-        // Time from the first forecast to the last, so group join and assignment are not counted. Waits on the counting
-        // output's signal, not a polling delay (whose timer would show in the profile).
-        await counting.WhenReached(1).WaitAsync(TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
-        var profile = ThreadCpuProfile.Start();
-        var outputTicks0 = timedTopic?.Ticks ?? 0;
-        var stepTicks0 = StepTicks(pipeline);
-        var inputWait0 = pipeline.Metrics.Sum(m => m.InputWaitNs);
-        var inputWaits0 = pipeline.Metrics.Sum(m => m.InputWaits);
-        var pauses0 = consumer.Pauses;
-        var queueFull0 = topic?.QueueFullWaitTime ?? TimeSpan.Zero;
-        var sw = Stopwatch.StartNew();
-        var startCount = counting.Count;
-        try
+        // Time from the first forecast to the last, so group join and assignment are not counted. The window is taken on a
+        // thread of its own, woken by the counting output itself, and closes at the time the last forecast was counted: an
+        // await here resumed on the thread pool, whose threads the workers held while their lanes were full (2 workers =
+        // the pool's default minimum on 2 cores), so the window opened and closed up to seconds late (docs/benchmarks.md,
+        // "Native consume + native produce: the bench's window and the thread pool").
+        var window = await OnOwnThreadAsync("bench-window", () =>
         {
-            await counting.WhenReached(events).WaitAsync(TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // Reported as the rate of what did arrive.
-        }
-
-        sw.Stop();
-        var done = counting.Count - startCount;
-        var cpu = profile.Stop();
-        var waits = new Waits(
-            (pipeline.Metrics.Sum(m => m.InputWaitNs) - inputWait0) / 1e9 / (workers * sw.Elapsed.TotalSeconds),
-            pipeline.Metrics.Sum(m => m.InputWaits) - inputWaits0,
-            consumer.Pauses - pauses0,
-            ((topic?.QueueFullWaitTime ?? TimeSpan.Zero) - queueFull0).TotalSeconds / (workers * sw.Elapsed.TotalSeconds));
-        var outputUs = timedTopic is null ? 0 : (timedTopic.Ticks - outputTicks0) * 1e6 / Stopwatch.Frequency / done;
-        var stepUs = (StepTicks(pipeline) - stepTicks0) * 1e6 / Stopwatch.Frequency / done;
+            counting.Arm(1);
+            if (!counting.Wait(TimeSpan.FromMinutes(2), ct)) throw new TimeoutException("kafka pipeline: no forecast within 2 minutes of the start (group join, assignment, first batch)");
+            var profile = ThreadCpuProfile.Start();
+            var outputTicks0 = timedTopic?.Ticks ?? 0;
+            var stepTicks0 = StepTicks(pipeline);
+            var inputWait0 = InputWaitNsNow(pipeline);
+            var inputWaits0 = pipeline.Metrics.Sum(m => m.InputWaits);
+            var pauses0 = consumer.Pauses;
+            var queueFull0 = topic?.QueueFullWaitTime ?? TimeSpan.Zero;
+            var startCount = counting.Count;
+            var from = Stopwatch.GetTimestamp();
+            var probe = new PoolProbe();
+            // A timeout is reported as the rate of what did arrive.
+            counting.Arm(events);
+            var deadline = from + (5 * 60 * Stopwatch.Frequency);
+            bool reached;
+            while (!(reached = counting.Wait(TimeSpan.FromMilliseconds(10), ct)) && Stopwatch.GetTimestamp() < deadline) probe.Tick();
+            var to = reached ? counting.ReachedAt : Stopwatch.GetTimestamp();
+            var inputWait1 = InputWaitNsNow(pipeline);
+            var done = counting.Count - startCount;
+            var cpu = profile.Stop();
+            var pool = probe.Stop();
+            var seconds = Stopwatch.GetElapsedTime(from, to).TotalSeconds;
+            var waits = new Waits(
+                (inputWait1 - inputWait0) / 1e9 / (workers * seconds),
+                pipeline.Metrics.Sum(m => m.InputWaits) - inputWaits0,
+                consumer.Pauses - pauses0,
+                ((topic?.QueueFullWaitTime ?? TimeSpan.Zero) - queueFull0).TotalSeconds / (workers * seconds),
+                pool);
+            var outputUs = timedTopic is null ? 0 : (timedTopic.Ticks - outputTicks0) * 1e6 / Stopwatch.Frequency / done;
+            var stepUs = (StepTicks(pipeline) - stepTicks0) * 1e6 / Stopwatch.Frequency / done;
+            return (Seconds: seconds, Done: done, Cpu: cpu, Waits: waits, OutputUs: outputUs, StepUs: stepUs);
+        }).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
         thread.Join();
         await pipeline.CompleteAsync(ct).ConfigureAwait(false);
@@ -684,10 +756,29 @@ public static class PipelineBench
         var hist = new LatencyHistogram();
         foreach (var m in pipeline.Metrics) hist.Add(m.Latency);
         var t = pipeline.Totals();
-        return new RunResult(sw.Elapsed.TotalSeconds, done / sw.Elapsed.TotalSeconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)t.Forecasts / Math.Max(1, t.Batches))
+        return new RunResult(window.Seconds, window.Done / window.Seconds, hist.Quantile(0.5), hist.Quantile(0.99), (double)t.Forecasts / Math.Max(1, t.Batches))
         {
-            Profile = cpu, ProfiledEvents = done, OutputUs = [outputUs], StepUs = stepUs, Wait = waits,
+            Profile = window.Cpu, ProfiledEvents = window.Done, OutputUs = [window.OutputUs], StepUs = window.StepUs, Wait = window.Waits,
         };
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a thread of its own (it blocks: a window measured on it needs no pool thread).</summary>
+    private static Task<T> OnOwnThreadAsync<T>(string name, Func<T> body)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                done.SetResult(body());
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        }) { IsBackground = true, Name = name };
+        thread.Start();
+        return done.Task;
     }
 
     /// <summary>Sum of the workers' step times so far (Stopwatch ticks), from their step histograms (bucket upper bounds: ≤ 12.5 % high).</summary>
@@ -723,25 +814,49 @@ public static class PipelineBench
 
     private sealed class CountingOutput : IForecastOutput
     {
+        // No spinning: the window's thread wakes every few ms to probe the pool, and a spin would show in the CPU profile.
+        private readonly ManualResetEventSlim _reached = new(false, spinCount: 0);
         private long _count;
         private long _target = long.MaxValue;
-        private TaskCompletionSource? _reached;
+        private long _reachedAt;
 
         public long Count => Interlocked.Read(ref _count);
 
-        /// <summary>Completes once <see cref="Count"/> reaches <paramref name="target"/> (one waiter at a time).</summary>
-        public Task WhenReached(long target)
+        /// <summary>Stopwatch timestamp at which the last <see cref="Arm"/>ed target was reached, taken by the worker that reached it.</summary>
+        public long ReachedAt => Interlocked.Read(ref _reachedAt);
+
+        /// <summary>Sets the count <see cref="Wait"/> waits for (one waiter at a time) and forgets the last one's time.</summary>
+        public void Arm(long target)
         {
-            var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _reached, tcs);
+            _reached.Reset();
+            Interlocked.Exchange(ref _reachedAt, 0);
             Interlocked.Exchange(ref _target, target);
-            if (Count >= target) tcs.TrySetResult();
-            return tcs.Task;
+            if (Count >= target)
+            {
+                // Reached before the target was set: now is when it is known (a worker crossing it in between also writes it).
+                Interlocked.CompareExchange(ref _reachedAt, Stopwatch.GetTimestamp(), 0);
+                _reached.Set();
+            }
         }
+
+        /// <summary>
+        /// Blocks until <see cref="Count"/> reaches the <see cref="Arm"/>ed target; false on timeout. The worker that reaches
+        /// it sets the event itself, so the waiting thread is woken by the kernel, not by a thread-pool continuation that may
+        /// have to wait for a free pool thread.
+        /// </summary>
+        public bool Wait(TimeSpan timeout, CancellationToken ct) => _reached.Wait(timeout, ct);
 
         public ValueTask WriteAsync(ForecastBatch batch, CancellationToken cancellationToken)
         {
-            if (Interlocked.Add(ref _count, batch.Count) >= Interlocked.Read(ref _target)) Volatile.Read(ref _reached)?.TrySetResult();
+            var count = Interlocked.Add(ref _count, batch.Count);
+            var target = Interlocked.Read(ref _target);
+            if (count >= target && count - batch.Count < target)
+            {
+                // Only the batch that crosses the target: one timestamp and one wake per target.
+                Interlocked.Exchange(ref _reachedAt, Stopwatch.GetTimestamp());
+                _reached.Set();
+            }
+
             return ValueTask.CompletedTask;
         }
 

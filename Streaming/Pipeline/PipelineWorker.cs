@@ -69,6 +69,7 @@ internal sealed partial class PipelineWorker
             if (!HasPending)
             {
                 var idleFrom = _time.GetTimestamp();
+                Volatile.Write(ref Metrics.InputWaitSince, idleFrom);
                 var more = await _input.WaitToReadAsync(ct).ConfigureAwait(false);
                 CountInputWait(idleFrom);
                 if (!more) break;
@@ -87,6 +88,7 @@ internal sealed partial class PipelineWorker
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(remaining);
             var waitFrom = _time.GetTimestamp();
+            Volatile.Write(ref Metrics.InputWaitSince, waitFrom);
             try
             {
                 var more = await _input.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
@@ -109,6 +111,7 @@ internal sealed partial class PipelineWorker
     /// <summary>Adds the time since <paramref name="from"/> to the worker's input waits (only on the idle path: no cost per event).</summary>
     private void CountInputWait(long from)
     {
+        Volatile.Write(ref Metrics.InputWaitSince, 0);
         Metrics.InputWaits++;
         Metrics.InputWaitNs += (long)((_time.GetTimestamp() - from) * 1e9 / _time.TimestampFrequency);
     }

@@ -41,6 +41,11 @@ public sealed class WorkerMetrics
     /// workers were starved (the consumer or the client slower than they are) or busy.</summary>
     public long InputWaitNs;
 
+    /// <summary>Timestamp (<see cref="TimeProvider"/> ticks) at which the wait for input now in progress began; 0 when the
+    /// worker is not waiting. <see cref="InputWaitNs"/> grows only when a wait ends, so a worker idle at the end of a
+    /// measured window would otherwise show no wait at all.</summary>
+    public long InputWaitSince;
+
     /// <summary>Keys currently held.</summary>
     public long Keys;
 
