@@ -56,8 +56,11 @@ public enum NabComponents
     /// <summary>Bin patterns of the recent values never seen before (<see cref="ContextualNovelty"/>), through its own likelihood.</summary>
     Context = 8,
 
-    /// <summary>All four.</summary>
+    /// <summary>The four of the default detector (not <see cref="Art"/>).</summary>
     All = Lstm | Value | Spatial | Context,
+
+    /// <summary>Window shapes fuzzy ART has no close category for (<see cref="FuzzyArtNovelty"/>), through its own likelihood; optional, not in <see cref="All"/>.</summary>
+    Art = 16,
 }
 
 /// <summary>How our detector learns each NAB series.</summary>
@@ -85,6 +88,10 @@ public static class NabDetectors
     /// <summary>Raw LSTM surprises averaged by its likelihood's short mean: twice NAB's 10, as the online LSTM's surprise is
     /// noisy from seed to seed and a longer mean steadies it.</summary>
     public const int LstmShortWindow = 20;
+
+    /// <summary>Raw ART novelties averaged by its likelihood's short mean: the novelty is sparse (a window unlike every
+    /// category is brief), and NAB's 10 dilutes it.</summary>
+    public const int ArtShortWindow = 3;
 
     /// <summary>Trailing window of the value component (NAB's windowed Gaussian uses the same).</summary>
     public const int ValueWindow = 6400;
@@ -143,7 +150,9 @@ public static class NabDetectors
     /// <item>value: the surprise of the value under the trailing <see cref="ValueWindow"/> rows' mean and spread
     /// (<see cref="TrailingGaussianSurprise"/>), through its own likelihood;</item>
     /// <item>spatial: 1 for a value outside the range seen so far (<see cref="SpatialNovelty"/>, as HTM's detector flags it);</item>
-    /// <item>context: the fraction of the recent bin patterns never seen before (<see cref="ContextualNovelty"/>), through its own likelihood.</item>
+    /// <item>context: the fraction of the recent bin patterns never seen before (<see cref="ContextualNovelty"/>), through its own likelihood;</item>
+    /// <item>art (optional, not in <see cref="NabComponents.All"/>): 1 − the best fuzzy ART match of the last 8 values' window
+    /// (<see cref="FuzzyArtNovelty"/>), through its own likelihood over <see cref="ArtShortWindow"/> rows.</item>
     /// </list>
     /// The fused score then passes a <see cref="RefractoryFilter"/> (<see cref="NabLstmSettings.Refractory"/> rows at
     /// <see cref="AlertLevel"/>), so one event is detected once.
@@ -172,6 +181,8 @@ public static class NabDetectors
         var spatial = new SpatialNovelty();
         var context = new ContextualNovelty();
         var contextLikelihood = new AnomalyLikelihood();
+        var art = settings.Components.HasFlag(NabComponents.Art) ? new FuzzyArtNovelty() : null;
+        var artLikelihood = new AnomalyLikelihood(ArtShortWindow);
         var refractory = new RefractoryFilter(settings.Refractory, AlertLevel, DemotedLevel);
         var scores = new double[n];
         Span<double> mu = stackalloc double[1];
@@ -194,6 +205,7 @@ public static class NabDetectors
             if (useValue) score = MaxOf(score, valueLikelihood.Next(value.Next(y)));
             if (useSpatial) score = MaxOf(score, spatial.Next(y));
             if (useContext) score = MaxOf(score, contextLikelihood.Next(context.Next(y)));
+            if (art is not null) score = MaxOf(score, artLikelihood.Next(art.Next(y)));
             scores[t] = refractory.Next(score);
         }
 

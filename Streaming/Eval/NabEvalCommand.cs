@@ -50,10 +50,10 @@ public static class NabEvalCommand
         var mode = new Option<NabMode>("--mode") { Description = "online: one pass, learned while scoring, rolling likelihood; probation: trained on the probation rows, then frozen.", DefaultValueFactory = _ => NabMode.Online };
         var retrain = new Option<int>("--retrain-every") { Description = "Online mode: fine-tune every N rows.", DefaultValueFactory = _ => new OnlineLstmSettings().RetrainEvery };
         retrain.Check(v => v < 1 ? "--retrain-every must be 1 or more." : null);
-        var components = new Option<string>("--components") { Description = "Online mode: raw scores fused, comma-separated from lstm, value, spatial, context (or all).", DefaultValueFactory = _ => "all" };
+        var components = new Option<string>("--components") { Description = "Online mode: raw scores fused, comma-separated from lstm, value, spatial, context, art (all: the first four).", DefaultValueFactory = _ => "all" };
         components.Validators.Add(r =>
         {
-            if (!TryParseComponents(r.GetValue(components), out _)) r.AddError("--components: a comma-separated list of lstm, value, spatial, context, or all.");
+            if (!TryParseComponents(r.GetValue(components), out _)) r.AddError("--components: a comma-separated list of lstm, value, spatial, context, art, or all.");
         });
         var refractory = new Option<int>("--refractory") { Description = "Online mode: rows after a detection in which no new detection is raised (0: off).", DefaultValueFactory = _ => NabDetectors.DefaultRefractory };
         refractory.Check(v => v < 0 ? "--refractory must be 0 or more." : null);
@@ -226,7 +226,7 @@ public static class NabEvalCommand
                 ? (object)new
                 {
                     kind = "lstm-online+likelihood-fusion", hidden = settings.Hidden, seed = settings.Seed, retrain_every = settings.Online.RetrainEvery,
-                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, lstm_likelihood_short_window = NabDetectors.LstmShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
+                    replay_window = settings.Online.ReplayWindow, likelihood_short_window = AnomalyLikelihood.ShortWindow, lstm_likelihood_short_window = NabDetectors.LstmShortWindow, art_likelihood_short_window = NabDetectors.ArtShortWindow, likelihood_long_window = AnomalyLikelihood.LongWindow,
                     components = DescribeComponents(settings.Components), value_window = NabDetectors.ValueWindow, refractory = settings.Refractory,
                     alert_level = NabDetectors.AlertLevel, demoted_level = NabDetectors.DemotedLevel,
                 }
@@ -316,6 +316,7 @@ public static class NabEvalCommand
                 case "value": components |= NabComponents.Value; break;
                 case "spatial": components |= NabComponents.Spatial; break;
                 case "context": components |= NabComponents.Context; break;
+                case "art": components |= NabComponents.Art; break;
                 case "all": components |= NabComponents.All; break;
                 default: return false;
             }
@@ -328,7 +329,7 @@ public static class NabEvalCommand
     /// <param name="components">Components.</param>
     /// <returns>E.g. <c>lstm,value,spatial,context</c>.</returns>
     public static string DescribeComponents(NabComponents components) => string.Join(",",
-        new[] { (NabComponents.Lstm, "lstm"), (NabComponents.Value, "value"), (NabComponents.Spatial, "spatial"), (NabComponents.Context, "context") }.Where(c => components.HasFlag(c.Item1)).Select(c => c.Item2));
+        new[] { (NabComponents.Lstm, "lstm"), (NabComponents.Value, "value"), (NabComponents.Spatial, "spatial"), (NabComponents.Context, "context"), (NabComponents.Art, "art") }.Where(c => components.HasFlag(c.Item1)).Select(c => c.Item2));
 
     /// <summary>One profile's <c>CostMatrix</c> weights (tpWeight, fnWeight, fpWeight), or an error naming the profile.</summary>
     private static NabProfile ReadProfile(string path, JsonProperty p)

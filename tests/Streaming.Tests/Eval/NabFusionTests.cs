@@ -87,6 +87,8 @@ public class NabFusionTests
     [InlineData("VALUE,spatial", NabComponents.Value | NabComponents.Spatial)]
     [InlineData("context", NabComponents.Context)]
     [InlineData("lstm,value,spatial,context", NabComponents.All)]
+    [InlineData("art", NabComponents.Art)]
+    [InlineData("all,art", NabComponents.All | NabComponents.Art)]
     public void Components_Parse(string text, NabComponents expected)
     {
         Assert.True(NabEvalCommand.TryParseComponents(text, out var c));
@@ -100,6 +102,22 @@ public class NabFusionTests
     [InlineData("lstm,bogus")]
     [InlineData(",")]
     public void Components_RejectUnknownOrEmpty(string text) => Assert.False(NabEvalCommand.TryParseComponents(text, out _));
+
+    [Fact]
+    public void Art_IsNotInTheDefault_AndAddsItsDetectionsWhenAsked()
+    {
+        Assert.False(NabComponents.All.HasFlag(NabComponents.Art));
+        // A cycle whose shape breaks at row 1500 (a flat stretch at a level the cycle passes through): no value is out of range.
+        var times = Enumerable.Range(0, 2000).Select(i => 1_400_000_000_000L + (i * 300_000L)).ToArray();
+        var values = Enumerable.Range(0, 2000).Select(i => i is >= 1500 and < 1530 ? 0.5 : Math.Sin(2 * Math.PI * i / 16)).ToArray();
+        var file = new NabFile(new NabSeries("cat/x.csv", values.Length, NabSeries.ProbationOf(values.Length), [(1490, 1560)]), times, values);
+        var without = NabDetectors.Online(file, new NabLstmSettings { Components = NabComponents.Value | NabComponents.Spatial, Refractory = 0 });
+        var with = NabDetectors.Online(file, new NabLstmSettings { Components = NabComponents.Value | NabComponents.Spatial | NabComponents.Art, Refractory = 0 });
+        var artOnly = NabDetectors.Online(file, new NabLstmSettings { Components = NabComponents.Art, Refractory = 0 });
+        Assert.Contains(Enumerable.Range(1500, 30), i => artOnly[i] >= NabDetectors.AlertLevel);
+        Assert.DoesNotContain(Enumerable.Range(600, 800), i => artOnly[i] >= NabDetectors.AlertLevel);
+        for (var i = 0; i < values.Length; i++) Assert.Equal(NabDetectors.MaxOf(without[i], artOnly[i]), with[i]);
+    }
 
     [Fact]
     public void OnlineDetector_FusedWithSpatialAndRefractory_DetectsAShiftOnce_AndLstmAloneWithoutRefractoryRepeats()
