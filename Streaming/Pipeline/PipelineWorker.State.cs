@@ -32,7 +32,7 @@ internal sealed partial class PipelineWorker
     /// </summary>
     private async ValueTask ModelBoundaryAsync(KindEngine engine, PartitionState ps, long offset, CancellationToken ct)
     {
-        while (engine.Pending > 0) await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+        while (engine.Pending > 0) await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(true);
         var missing = engine.MissingModels;
         engine.EnterPartition(ps, offset);
         if (engine.MissingModels > missing) LogModelMissing(_logger, Lane, engine.LastModelError);

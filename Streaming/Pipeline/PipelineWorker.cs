@@ -54,23 +54,24 @@ internal sealed partial class PipelineWorker
     /// <summary>The engine for <paramref name="kind"/> (null when the kind has no model).</summary>
     public KindEngine? Engine(SourceKind kind) => _engines[(int)kind];
 
-    /// <summary>Runs until the channel completes and is drained, then flushes what is pending.</summary>
+    /// <summary>Runs until the channel completes and is drained, then flushes what is pending. Its awaits come back to the
+    /// worker's own thread when it runs on one (<see cref="WorkerThread"/>), so the loop never holds a pool thread.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         while (true)
         {
-            await TakeMailAsync(ct).ConfigureAwait(false);
+            await TakeMailAsync(ct).ConfigureAwait(true);
             while (_input.TryRead(out var chunk))
             {
-                await ProcessAsync(chunk, ct).ConfigureAwait(false);
-                await TakeMailAsync(ct).ConfigureAwait(false);
+                await ProcessAsync(chunk, ct).ConfigureAwait(true);
+                await TakeMailAsync(ct).ConfigureAwait(true);
             }
 
             if (!HasPending)
             {
                 var idleFrom = _time.GetTimestamp();
                 Volatile.Write(ref Metrics.InputWaitSince, idleFrom);
-                var more = await _input.WaitToReadAsync(ct).ConfigureAwait(false);
+                var more = await _input.WaitToReadAsync(ct).ConfigureAwait(true);
                 CountInputWait(idleFrom);
                 if (!more) break;
                 continue;
@@ -80,7 +81,7 @@ internal sealed partial class PipelineWorker
             var waited = _time.GetTimestamp() - OldestPendingTicks;
             if (waited >= _maxWaitTicks)
             {
-                await FlushAllAsync(ct).ConfigureAwait(false);
+                await FlushAllAsync(ct).ConfigureAwait(true);
                 continue;
             }
 
@@ -91,7 +92,7 @@ internal sealed partial class PipelineWorker
             Volatile.Write(ref Metrics.InputWaitSince, waitFrom);
             try
             {
-                var more = await _input.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
+                var more = await _input.WaitToReadAsync(timeout.Token).ConfigureAwait(true);
                 CountInputWait(waitFrom);
                 if (!more)
                 {
@@ -101,11 +102,11 @@ internal sealed partial class PipelineWorker
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 CountInputWait(waitFrom);
-                await FlushAllAsync(ct).ConfigureAwait(false);
+                await FlushAllAsync(ct).ConfigureAwait(true);
             }
         }
 
-        await FlushAllAsync(ct).ConfigureAwait(false);
+        await FlushAllAsync(ct).ConfigureAwait(true);
     }
 
     /// <summary>Adds the time since <paramref name="from"/> to the worker's input waits (only on the idle path: no cost per event).</summary>
@@ -122,7 +123,7 @@ internal sealed partial class PipelineWorker
         if (_mailbox is null) return;
         while (_mailbox.TryTake(out var control))
         {
-            await ControlAsync(control, ct).ConfigureAwait(false);
+            await ControlAsync(control, ct).ConfigureAwait(true);
         }
     }
 
@@ -135,7 +136,7 @@ internal sealed partial class PipelineWorker
         foreach (var e in _engines)
         {
             // Each flush moves deferred rows into the next batch: repeat until none is left.
-            while (e is { Pending: > 0 }) await e.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+            while (e is { Pending: > 0 }) await e.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(true);
         }
     }
 
@@ -143,7 +144,7 @@ internal sealed partial class PipelineWorker
     {
         if (chunk.Kind != ChunkKind.Messages)
         {
-            await ControlAsync(chunk, ct).ConfigureAwait(false);
+            await ControlAsync(chunk, ct).ConfigureAwait(true);
             return;
         }
 
@@ -160,12 +161,12 @@ internal sealed partial class PipelineWorker
                     NoModel(ps, chunk, i);
                     continue;
                 }
-                if (engine.PartitionModels > 0 && engine.NeedsBoundary(ps, chunk.Offsets[i])) await ModelBoundaryAsync(engine, ps, chunk.Offsets[i], ct).ConfigureAwait(false);
+                if (engine.PartitionModels > 0 && engine.NeedsBoundary(ps, chunk.Offsets[i])) await ModelBoundaryAsync(engine, ps, chunk.Offsets[i], ct).ConfigureAwait(true);
                 Handle(engine, ps, chunk, i);
                 // A full batch, or a full queue of repeated keys waiting for the next one, is stepped now.
                 if (engine.IsFull || engine.DeferredFull)
                 {
-                    await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(false);
+                    await engine.FlushAsync(_outputs, Metrics, ct).ConfigureAwait(true);
                 }
             }
         }
@@ -275,13 +276,13 @@ internal sealed partial class PipelineWorker
                 case ChunkKind.Drain:
                 case ChunkKind.Checkpoint:
                     // Nothing may be pending when state is captured: every row read is then in the state and handed over.
-                    await FlushAllAsync(ct).ConfigureAwait(false);
+                    await FlushAllAsync(ct).ConfigureAwait(true);
                     if (chunk.Capture is { } capture) Capture(capture, chunk.Control);
                     break;
                 case ChunkKind.Revoked:
                 case ChunkKind.Lost:
                     // Rows of these partitions may sit in a batch: hand them over first (offsets then become final).
-                    await FlushAllAsync(ct).ConfigureAwait(false);
+                    await FlushAllAsync(ct).ConfigureAwait(true);
                     if (chunk.Kind == ChunkKind.Revoked && chunk.Capture is { } last) Capture(last, chunk.Control);
                     foreach (var ps in chunk.Control)
                     {

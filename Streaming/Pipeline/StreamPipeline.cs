@@ -96,7 +96,7 @@ public sealed partial class StreamPipeline
 
     internal IReadOnlyList<PipelineWorker> Workers => _workers;
 
-    /// <summary>Starts the workers, each on its own long-running task.</summary>
+    /// <summary>Starts the workers, each on a thread of its own that its continuations come back to (see <see cref="WorkerThread"/>).</summary>
     /// <param name="ct">Aborts the workers (graceful stop is <see cref="CompleteAsync"/>).</param>
     public void Start(CancellationToken ct = default)
     {
@@ -105,7 +105,7 @@ public sealed partial class StreamPipeline
         {
             var w = _workers[i];
             _alive[i] = 1;
-            _running[i] = Task.Factory.StartNew(() => w.RunAsync(ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+            _running[i] = WorkerThread.Run($"worker {w.Lane}", () => w.RunAsync(ct));
             _ = _running[i].ContinueWith(t => OnWorkerEnded(w.Lane, t), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }

@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using StreamLstm.Ingest.Generators;
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Hosting;
 
 namespace StreamLstm.Streaming.Eval.Alerts;
@@ -41,14 +40,10 @@ public static class AlertEvalCommand
         var json = new Option<FileInfo>("--json") { Description = "Write the JSON report here.", DefaultValueFactory = _ => new FileInfo("artifacts/eval/alerts.json") };
         var online = new Option<OnlineRuns>("--online") { Description = "Online trainer: config (Online:Enabled, default off), off, on, or both (two runs).", DefaultValueFactory = _ => OnlineRuns.Config };
         var rate = new Option<double>("--anomaly-rate") { Description = "Multiplier on the generators' anomaly rates (the demo's default).", DefaultValueFactory = _ => 3.0 };
-        rate.Check(v => !(v >= 0) || double.IsInfinity(v) ? "--anomaly-rate must be a number >= 0." : null);
         var hidden = new Option<int>("--hidden") { Description = "Hidden size of the models trained at start-up.", DefaultValueFactory = _ => 32 };
-        hidden.Check(v => v is < 1 or > 4096 ? "--hidden must be 1..4096." : null);
         var epochs = new Option<int>("--epochs") { Description = "Training epochs at start-up.", DefaultValueFactory = _ => 6 };
-        epochs.Check(v => v < 0 ? "--epochs must be 0 or more." : null);
         var models = new Option<string[]>("--model") { Description = "Model file per kind, KIND=PATH, or a directory with tick/vitals/audio.safetensors", AllowMultipleArgumentsPerToken = true };
         var grace = new Option<double>("--grace-events") { Description = "An alert still matches an episode this many mean event intervals of its key after the episode's end.", DefaultValueFactory = _ => 10.0 };
-        grace.Check(v => !(v >= 0) || double.IsInfinity(v) ? "--grace-events must be a number >= 0." : null);
         var command = new Command("alerts", "Generators with labelled anomalies through the pipeline: per kind, episode precision/recall, median detection delay, false alerts per key-hour. Other --Section:Key=value settings (Sink:Anomaly, Pipeline, Online:Enabled) pass through to the configuration.")
         {
             TreatUnmatchedTokensAsErrors = false,
