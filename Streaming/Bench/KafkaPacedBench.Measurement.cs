@@ -1,16 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Confluent.Kafka;
-using Microsoft.Extensions.Logging.Abstractions;
-using StreamLstm.Ingest.Consumer;
-using StreamLstm.Ingest.Kafka;
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Model.Lstm;
-using StreamLstm.Sink.Kafka;
-using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Bench;
 

@@ -1,18 +1,7 @@
-using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Confluent.Kafka;
-using Microsoft.Extensions.Logging.Abstractions;
-using StreamLstm.Ingest.Consumer;
-using StreamLstm.Ingest.Generators;
-using StreamLstm.Ingest.Kafka;
-using StreamLstm.Model.Delivery;
 using StreamLstm.Model.Forecasting;
-using StreamLstm.Model.Lstm;
-using StreamLstm.Sink.Kafka;
-using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Bench;
