@@ -245,6 +245,7 @@ public static class OnlineBench
             }
 
             var source = new InProcessSource(pipeline);
+            var partitionOf = TickFeed.PartitionsOf(keyBytes.Length, 16);
             GC.Collect();
             var gc0 = GC.CollectionCount(0);
             var gc1 = GC.CollectionCount(1);
@@ -256,19 +257,7 @@ public static class OnlineBench
             var trainerCpu0 = service?.CpuTime ?? TimeSpan.Zero;
             pipeline.Start(ct);
             var sw = Stopwatch.StartNew();
-            for (var i = 0; i < n; i++)
-            {
-                var k = keyIndex[i];
-                await source.AddAsync(SourceKind.Tick, k % 16, keyBytes[k], messages[i], ct).ConfigureAwait(false);
-                if (pacedRate > 0 && i % 64 == 63)
-                {
-                    await source.FlushAsync(ct).ConfigureAwait(false);
-                    var due = TimeSpan.FromSeconds((i + 1) / pacedRate) - sw.Elapsed;
-                    if (due > TimeSpan.FromMilliseconds(1)) await Task.Delay(due, ct).ConfigureAwait(false);
-                }
-            }
-
-            await source.FlushAsync(ct).ConfigureAwait(false);
+            await TickFeed.RunAsync(source, messages, keyBytes, keyIndex, partitionOf, n, pacedRate, ct).ConfigureAwait(false);
             await pipeline.CompleteAsync(ct).ConfigureAwait(false);
             sw.Stop();
             var gcPause = GC.GetTotalPauseDuration() - pause0;

@@ -198,27 +198,13 @@ public static partial class PipelineBench
         var pipeline = new StreamPipeline(options, models, [output], new CountingDeadLetterSink());
         var source = new InProcessSource(pipeline);
         // Warm-up pass on a few keys is skipped on purpose: the first touch of each of the 100K keys is part of the run.
-        var partitionOf = new int[keyBytes.Length];
-        for (var k = 0; k < partitionOf.Length; k++) partitionOf[k] = k % partitions;
+        var partitionOf = TickFeed.PartitionsOf(keyBytes.Length, partitions);
         GC.Collect();
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var profile = ThreadCpuProfile.Start();
         pipeline.Start(ct);
         var sw = Stopwatch.StartNew();
-        for (var i = 0; i < count; i++)
-        {
-            var k = keyIndex[i];
-            await source.AddAsync(SourceKind.Tick, partitionOf[k], keyBytes[k], messages[i], ct).ConfigureAwait(false);
-            if (pacedRate > 0 && i % 64 == 63)
-            {
-                // Paced: hand over what was added (as a consumer poll round would) and wait until the schedule catches up.
-                await source.FlushAsync(ct).ConfigureAwait(false);
-                var due = TimeSpan.FromSeconds((i + 1) / pacedRate) - sw.Elapsed;
-                if (due > TimeSpan.FromMilliseconds(1)) await Task.Delay(due, ct).ConfigureAwait(false);
-            }
-        }
-
-        await source.FlushAsync(ct).ConfigureAwait(false);
+        await TickFeed.RunAsync(source, messages, keyBytes, keyIndex, partitionOf, count, pacedRate, ct).ConfigureAwait(false);
         await pipeline.CompleteAsync(ct).ConfigureAwait(false);
         sw.Stop();
         // CPU time of the whole process (source, workers, GC) per event: unlike events/s it barely moves when other

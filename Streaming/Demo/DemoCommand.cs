@@ -148,7 +148,7 @@ public static class DemoCommand
         }
 
         // Model files are read before anything starts: a missing or corrupt file is a settings error, not a crash mid-start.
-        Dictionary<SourceKind, LstmModel> loaded;
+        Dictionary<SourceKind, (LstmModel Model, string Path)> loaded;
         try
         {
             loaded = LoadModelFiles(s);
@@ -262,28 +262,27 @@ public static class DemoCommand
         }
     }
 
-    /// <summary>Reads the model files given with <c>--model</c>, by kind.</summary>
-    private static Dictionary<SourceKind, LstmModel> LoadModelFiles(DemoSettings s) =>
-        ModelSpecs.Parse(s.Models).ToDictionary(f => f.Key, f => ModelFile.Load(f.Value));
+    /// <summary>Reads the model files given with <c>--model</c>, by kind (with the path each came from).</summary>
+    private static Dictionary<SourceKind, (LstmModel Model, string Path)> LoadModelFiles(DemoSettings s) =>
+        ModelSpecs.Parse(s.Models).ToDictionary(f => f.Key, f => (ModelFile.Load(f.Value), f.Value));
 
-    private static async Task<Dictionary<SourceKind, LstmModel>?> ModelsAsync(DemoSettings s, Dictionary<SourceKind, LstmModel> loaded, CancellationToken ct)
+    private static async Task<Dictionary<SourceKind, LstmModel>?> ModelsAsync(DemoSettings s, Dictionary<SourceKind, (LstmModel Model, string Path)> loaded, CancellationToken ct)
     {
-        var files = ModelSpecs.Parse(s.Models);
         var result = new Dictionary<SourceKind, LstmModel>();
         var toTrain = new List<SourceKind>();
         foreach (var kind in new[] { SourceKind.Tick, SourceKind.Vitals, SourceKind.Audio })
         {
-            if (s.Replay is { } replayed && DemoReplay.KindOf(replayed) != kind && !files.ContainsKey(kind))
+            if (s.Replay is { } replayed && DemoReplay.KindOf(replayed) != kind && !loaded.ContainsKey(kind))
             {
                 // Replaying one data set: the other kinds get no events, so a random model stands in (no training time).
                 result[kind] = PipelineModels.CreateRandom(kind, new ModelSettings { Hidden = s.Hidden, Horizons = 5 }, 13);
                 continue;
             }
 
-            if (files.TryGetValue(kind, out var path))
+            if (loaded.TryGetValue(kind, out var file))
             {
-                result[kind] = loaded[kind];
-                Console.WriteLine($"model {kind.ToWireName()}: loaded {path} ({result[kind].Metadata.Version})");
+                result[kind] = file.Model;
+                Console.WriteLine($"model {kind.ToWireName()}: loaded {file.Path} ({file.Model.Metadata.Version})");
             }
             else
             {
