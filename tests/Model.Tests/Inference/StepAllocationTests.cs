@@ -26,16 +26,24 @@ public class StepAllocationTests
         for (var i = 0; i < 50; i++) stepper.Step(slab, slots, x, mu, ls); // warm-up: JIT, worker start-up
 
         const int steps = 200;
-        var beforeThread = GC.GetAllocatedBytesForCurrentThread();
-        var beforeWorkers = stepper.WorkerAllocatedBytes;
-        var partsBefore = stepper.WorkerParts;
-        for (var i = 0; i < steps; i++) stepper.Step(slab, slots, x, mu, ls);
-        var onCaller = GC.GetAllocatedBytesForCurrentThread() - beforeThread;
-        var onWorkers = stepper.WorkerAllocatedBytes - beforeWorkers;
+        long onCaller = 0, onWorkers = 0, parts = 0;
+        // Up to three windows of 200 steps: an allocation per step shows in every window, while a one-off by the runtime
+        // (tiering swapping in a method's optimised code, seen once in CI: 1,960 bytes) shows in one at most.
+        for (var window = 0; window < 3; window++)
+        {
+            var beforeThread = GC.GetAllocatedBytesForCurrentThread();
+            var beforeWorkers = stepper.WorkerAllocatedBytes;
+            var partsBefore = stepper.WorkerParts;
+            for (var i = 0; i < steps; i++) stepper.Step(slab, slots, x, mu, ls);
+            onCaller = GC.GetAllocatedBytesForCurrentThread() - beforeThread;
+            onWorkers = stepper.WorkerAllocatedBytes - beforeWorkers;
+            parts = stepper.WorkerParts - partsBefore;
+            if (onCaller == 0 && onWorkers == 0) break;
+        }
 
         // Per-thread counters: other tests running in parallel cannot disturb them.
         Assert.Equal(0, onCaller);
         Assert.Equal(0, onWorkers);
-        Assert.Equal(threads > 1 ? steps : 0, stepper.WorkerParts - partsBefore); // the worker threads really ran
+        Assert.Equal(threads > 1 ? steps : 0, parts); // the worker threads really ran
     }
 }
