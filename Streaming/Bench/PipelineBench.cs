@@ -32,6 +32,7 @@ public static partial class PipelineBench
         var kafkaEvents = new Option<int>("--kafka-events") { Description = "Events through the mock cluster (≤ ~100K per partition)", DefaultValueFactory = _ => 400_000 };
         kafkaEvents.Check(v => v < 0 ? "--kafka-events must be 0 or more." : null);
         var output = new Option<string>("--out") { Description = "JSON output path", DefaultValueFactory = _ => "artifacts/bench/pipeline.json" };
+        workers.CheckItems(',', OptionChecks.WholeNumber(1, 64));
         command.Options.Add(events);
         command.Options.Add(keys);
         command.Options.Add(hidden);
@@ -47,6 +48,15 @@ public static partial class PipelineBench
         var pacedNagle = new Option<string>("--paced-nagle") { Description = "Nagle's algorithm in the paced and transport runs, comma-separated, each value a full set of runs: profile (clients as the latency profile says, off for --knobs runs; broker TCP_NODELAY), on (disabled on the clients and the mock broker), off (enabled on both), clients (disabled on the clients only), broker (on the mock broker only)", DefaultValueFactory = _ => "profile" };
         var pacedRetention = new Option<string>("--paced-retention-ms") { Description = "Cut the mock broker's logs in the paced and transport runs every N ms to the last N-2N ms (0: never; the mock walks a log from its start on every fetch), comma-separated: each value a full set of runs", DefaultValueFactory = _ => "0" };
         var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
+        var warmup = new Option<int>("--warmup-events") { Description = "Events of an unmeasured core pass per worker count before the measured ones (0: none), so the rows are the steady state after the JIT's tiering; its rate is reported as cold", DefaultValueFactory = _ => 1_000_000 };
+        warmup.Check(v => v < 0 ? "--warmup-events must be 0 or more." : null);
+        command.Options.Add(warmup);
+        runs.CheckItems(',', OptionChecks.OneOf("core", "kafka", "paced", "transport"));
+        latency.CheckItems(',', OptionChecks.OneOf(Enum.GetNames<LatencyProfile>()));
+        pacedPartitions.CheckItems(',', OptionChecks.WholeNumber(1, 64));
+        pacedNagle.CheckItems(',', OptionChecks.OneOf("profile", "on", "off", "clients", "broker"));
+        pacedRetention.CheckItems(',', OptionChecks.WholeNumber(0));
+        knobs.Check(v => string.IsNullOrWhiteSpace(v) ? null : KnobsProblem(v));
         command.Options.Add(knobs);
         command.Options.Add(output);
         command.Options.Add(runs);
@@ -75,7 +85,7 @@ public static partial class PipelineBench
                 _ => throw new ArgumentException($"--paced-nagle: '{v}' is not profile, on, off, clients or broker"),
             }).ToArray();
             var retentions = parse.GetValue(pacedRetention)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions);
+            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions) { WarmupEvents = parse.GetValue(warmup) };
             var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -88,7 +98,29 @@ public static partial class PipelineBench
 
     // PacedPartitions: each count a full set of transport and paced runs; PacedNagle per set: Nagle disabled (true), enabled (false) or the knobs' (null), on the clients and on the mock broker.
 
-    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle, int[] PacedRetentionMs);
+    /// <summary>Why a <c>--knobs</c> value does not read, or null: groups of 4 or 5 numbers (the 5th a whole number ≥ 1).</summary>
+    private static string? KnobsProblem(string value)
+    {
+        foreach (var group in value.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var cells = group.Split(',');
+            if (cells.Length is < 4 or > 5) return $"--knobs: '{group}' needs 4 or 5 comma-separated numbers (tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]).";
+            foreach (var c in cells)
+            {
+                if (!double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || !double.IsFinite(d) || d < 0) return $"--knobs: '{c}' in '{group}' is not a number of 0 or more.";
+            }
+
+            if (cells.Length == 5 && (!int.TryParse(cells[4], NumberStyles.Integer, CultureInfo.InvariantCulture, out var cap) || cap < 1)) return $"--knobs: channelCapacity '{cells[4]}' is not a whole number of 1 or more.";
+        }
+
+        return null;
+    }
+
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle, int[] PacedRetentionMs)
+    {
+        /// <summary>Events of the unmeasured core pass per worker count (0: none).</summary>
+        public int WarmupEvents { get; init; }
+    }
 
     private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
     {
@@ -98,7 +130,7 @@ public static partial class PipelineBench
         var core = new JsonArray();
         var paced = new JsonArray();
         JsonObject? phases = null;
-        if (plan.Parts.Contains("core")) (phases, core, paced) = await CoreAsync(models, events, keys, hidden, workerCounts, ct).ConfigureAwait(false);
+        if (plan.Parts.Contains("core")) (phases, core, paced) = await CoreAsync(models, events, keys, hidden, workerCounts, plan.WarmupEvents, ct).ConfigureAwait(false);
 
         var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, ct).ConfigureAwait(false) : null;
         JsonArray? kafkaPaced = plan.Parts.Contains("paced") ? [] : null;

@@ -26,8 +26,14 @@ internal static class RetrainCommand
                 return 2;
             }
 
+            if (!Uri.TryCreate(p.GetValue(url)!.Trim().TrimEnd('/') + "/", UriKind.Absolute, out var root) || root.Scheme is not ("http" or "https"))
+            {
+                await p.InvocationConfiguration.Error.WriteLineAsync($"model retrain: --url '{p.GetValue(url)}' is not an http(s) address (e.g. {Web.WebOptions.DefaultUrl})").ConfigureAwait(false);
+                return 2;
+            }
+
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(p.GetValue(url)!.TrimEnd('/') + "/"), $"api/models/{k}/retrain"));
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(root, $"api/models/{k}/retrain"));
             if (p.GetValue(token) is { Length: > 0 } t) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", t);
             try
             {
@@ -37,7 +43,7 @@ internal static class RetrainCommand
                 await writer.WriteLineAsync($"{(int)response.StatusCode} {body}").ConfigureAwait(false);
                 return response.IsSuccessStatusCode ? 0 : 1;
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested))
             {
                 await p.InvocationConfiguration.Error.WriteLineAsync($"model retrain: {p.GetValue(url)} is not reachable ({e.Message})").ConfigureAwait(false);
                 return 1;

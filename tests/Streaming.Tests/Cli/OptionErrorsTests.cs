@@ -39,6 +39,15 @@ public class OptionErrorsTests
     [InlineData("--duty-cycle must be in (0, 1]", "bench online --duty-cycle 2")]
     [InlineData("--layers must be 1..16", "model train --layers 0")]
     [InlineData("--retrain-every must be 1 or more", "eval nab --retrain-every 0")]
+    [InlineData("--workers: 'x' is not a whole number in 1..64", "bench pipeline --workers 1,x")]
+    [InlineData("--workers: give at least one value", "bench pipeline --workers ,")]
+    [InlineData("--runs: 'foo' is not one of core, kafka, paced, transport", "bench pipeline --runs core,foo")]
+    [InlineData("--latency: 'fast' is not one of Low, Balanced, Throughput", "bench pipeline --latency fast")]
+    [InlineData("--paced-partitions: '0' is not a whole number in 1..64", "bench pipeline --paced-partitions 0")]
+    [InlineData("--paced-nagle: 'zz' is not one of", "bench pipeline --paced-nagle zz")]
+    [InlineData("--paced-retention-ms: 'x' is not a whole number of 0 or more", "bench pipeline --paced-retention-ms x")]
+    [InlineData("--knobs: '1,2' needs 4 or 5", "bench pipeline --knobs 1,2")]
+    [InlineData("--warmup-events must be 0 or more", "bench pipeline --warmup-events -1")]
     public void ABadValue_IsAParseErrorNamingTheOption(string expected, string commandLine)
     {
         var result = CommandLineApp.Build().Parse(commandLine.Split(' '));

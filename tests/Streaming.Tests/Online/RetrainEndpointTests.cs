@@ -68,4 +68,16 @@ public class RetrainEndpointTests
         Assert.Equal(1, code);
         Assert.Contains("Online:Enabled=false", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("notaurl")]
+    [InlineData("ftp://host:21")]
+    [InlineData("http://")]
+    public async Task ACommandWithAnAddressThatIsNotHttp_SaysSo_WithExitTwo(string url)
+    {
+        var error = new StringWriter();
+        var code = await CommandLineApp.Build().Parse(["model", "retrain", "tick", "--url", url]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = error }, TestContext.Current.CancellationToken);
+        Assert.Equal(2, code);
+        Assert.Contains("is not an http(s) address", error.ToString(), StringComparison.Ordinal);
+    }
 }
