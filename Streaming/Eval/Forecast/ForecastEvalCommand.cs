@@ -93,6 +93,7 @@ public static class ForecastEvalCommand
             return 2;
         }
 
+        if (series.ReadAsLatin1) stdout.WriteLine("note: the file is not UTF-8; it was read as Latin-1 (ISO-8859-1)");
         if (series.SortedByTime) stdout.WriteLine("note: the rows were not in time order (e.g. newest first); they are read, forecast and written in time order");
         if (series.RowsWithoutTime > 0) stderr.WriteLine($"eval forecast: warning: {series.RowsWithoutTime} row(s) with an empty time cell kept as missing rows, not learned from (first at line {series.FirstRowWithoutTime})");
         ForecastEvalResult result;

@@ -25,6 +25,9 @@ public sealed record SeriesData(string[] Timestamps, long[]? TimesMs, double[] V
     /// <summary>Rows whose time cell was empty: kept as missing rows (in <see cref="Missing"/>, counted in <see cref="SkippedRows"/>).</summary>
     public int RowsWithoutTime { get; init; }
 
+    /// <summary>Whether the file was not UTF-8 (and had no byte-order mark) and was read as Latin-1 (ISO-8859-1).</summary>
+    public bool ReadAsLatin1 { get; init; }
+
     /// <summary>Line number of the first row without a time (0: none), for the warning.</summary>
     public int FirstRowWithoutTime { get; init; }
 
@@ -63,7 +66,10 @@ public static class SeriesCsv
     public static SeriesData Read(string path, string timeColumn, string valueColumn, IReadOnlyList<(string Column, string Value)>? filters = null, string? keyColumn = null)
     {
         filters ??= [];
-        using var reader = new StreamReader(path);
+        // Spreadsheet exports in Western Europe are often Latin-1/Windows-1252 ("température"): read as UTF-8 they would
+        // not match the header a user types. Files with a byte-order mark keep it; valid UTF-8 (and ASCII) is unchanged.
+        var latin1 = !IsUtf8(path);
+        using var reader = latin1 ? new StreamReader(path, System.Text.Encoding.Latin1) : new StreamReader(path);
         string? first;
         var lineNo = 0;
         do
@@ -150,7 +156,7 @@ public static class SeriesCsv
         }
 
         var order = TimeOrder(rows, out var sorted);
-        return Build(rows, order, kind!.Value, skipped, ki >= 0, sorted) with { RowsWithoutTime = withoutTime, FirstRowWithoutTime = firstWithoutTime };
+        return Build(rows, order, kind!.Value, skipped, ki >= 0, sorted) with { RowsWithoutTime = withoutTime, FirstRowWithoutTime = firstWithoutTime, ReadAsLatin1 = latin1 };
     }
 
     /// <summary>Parses <c>column=value</c>.</summary>
@@ -161,6 +167,30 @@ public static class SeriesCsv
         var eq = text.IndexOf('=', StringComparison.Ordinal);
         if (eq <= 0) throw new FormatException($"--where '{text}': expected column=value.");
         return (text[..eq], text[(eq + 1)..]);
+    }
+
+    /// <summary>Whether the file starts with a byte-order mark or its bytes are valid UTF-8 throughout.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>False for a file with bytes that are not UTF-8 and no byte-order mark.</returns>
+    internal static bool IsUtf8(string path)
+    {
+        using var stream = File.OpenRead(path);
+        var buffer = new byte[1 << 16];
+        var read = stream.Read(buffer, 0, buffer.Length);
+        if (read >= 2 && ((buffer[0] == 0xFF && buffer[1] == 0xFE) || (buffer[0] == 0xFE && buffer[1] == 0xFF))) return true;
+        var decoder = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetDecoder();
+        var chars = new char[buffer.Length + 2];
+        try
+        {
+            // GetChars (unlike GetCharCount) keeps a character split across two reads for the next one.
+            for (; read > 0; read = stream.Read(buffer, 0, buffer.Length)) decoder.GetChars(buffer, 0, read, chars, 0, flush: false);
+            decoder.GetChars([], 0, 0, chars, 0, flush: true);
+            return true;
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return false;
+        }
     }
 
     private static IEnumerable<string> ReadLines(StreamReader reader)

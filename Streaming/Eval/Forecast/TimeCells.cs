@@ -14,6 +14,12 @@ public enum TimeKind
     /// <summary>Unix milliseconds (a number from 1e12 to 1e13).</summary>
     UnixMilliseconds,
 
+    /// <summary>Unix microseconds (a number from 1e15 to 1e16), as tick and trace exports write them.</summary>
+    UnixMicroseconds,
+
+    /// <summary>Unix nanoseconds (a number from 1e18 to 1e19).</summary>
+    UnixNanoseconds,
+
     /// <summary>Plain numbers with no calendar meaning (row numbers, minutes since admission).</summary>
     Number,
 }
@@ -39,7 +45,14 @@ public static class TimeCells
         if (cell.Length == 8 && cell.All(char.IsAsciiDigit) && cell[0] is '1' or '2' && TryParseDate(cell, out _)) return TimeKind.Date;
         if (double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x))
         {
-            return x is >= 1e9 and < 1e10 ? TimeKind.UnixSeconds : x is >= 1e12 and < 1e13 ? TimeKind.UnixMilliseconds : TimeKind.Number;
+            return x switch
+            {
+                >= 1e9 and < 1e10 => TimeKind.UnixSeconds,
+                >= 1e12 and < 1e13 => TimeKind.UnixMilliseconds,
+                >= 1e15 and < 1e16 => TimeKind.UnixMicroseconds,
+                >= 1e18 and < 1e19 => TimeKind.UnixNanoseconds,
+                _ => TimeKind.Number,
+            };
         }
 
         return TryParseDate(cell, out _) ? TimeKind.Date : null;
@@ -61,9 +74,17 @@ public static class TimeCells
                 return true;
             case TimeKind.UnixSeconds:
             case TimeKind.UnixMilliseconds:
+            case TimeKind.UnixMicroseconds:
+            case TimeKind.UnixNanoseconds:
             case TimeKind.Number:
                 if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x)) return false;
-                unixMs = kind == TimeKind.UnixSeconds ? Math.Round(x * 1000) : x;
+                unixMs = kind switch
+                {
+                    TimeKind.UnixSeconds => Math.Round(x * 1000),
+                    TimeKind.UnixMicroseconds => Math.Round(x / 1e3),
+                    TimeKind.UnixNanoseconds => Math.Round(x / 1e6),
+                    _ => x,
+                };
                 return true;
             default:
                 return false;

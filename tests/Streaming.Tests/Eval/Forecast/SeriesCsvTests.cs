@@ -59,6 +59,50 @@ public class SeriesCsvTests
         Assert.Null(Read("t,v\n0,1\n30,2\n").TimesMs);
     }
 
+    [Fact]
+    public void MicrosecondAndNanosecondEpochs_AreTimes()
+    {
+        var micros = Read("t,v\n1316000000000000,1\n1316000060000000,2\n");
+        Assert.Equal([1_316_000_000_000L, 1_316_000_060_000L], micros.TimesMs!);
+        var nanos = Read("t,v\n1316000000000000000,1\n1316000060000000000,2\n");
+        Assert.Equal([1_316_000_000_000L, 1_316_000_060_000L], nanos.TimesMs!);
+    }
+
+    [Fact]
+    public void AFileInLatin1_IsReadAsLatin1_SoItsHeaderMatchesWhatTheUserTypes()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, System.Text.Encoding.Latin1.GetBytes("date;température\n2024-01-01;1,5\n2024-01-02;2,5\n"));
+            var s = SeriesCsv.Read(path, "date", "température");
+            Assert.True(s.ReadAsLatin1);
+            Assert.Equal([1.5, 2.5], s.Values);
+            File.WriteAllText(path, "date;température\n2024-01-01;1,5\n");
+            Assert.False(SeriesCsv.Read(path, "date", "température").ReadAsLatin1);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void AMultiByteCharacterSplitAcrossReads_IsStillUtf8()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            // 65,535 ASCII bytes put the two bytes of 'é' on both sides of the first 64 KiB read.
+            File.WriteAllText(path, new string('a', 65_535) + "é\n");
+            Assert.True(SeriesCsv.IsUtf8(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("2024-01-01T01:00:00+01:00", 0)]
     [InlineData("2024-01-01 01:00:00+01:00", 0)]
