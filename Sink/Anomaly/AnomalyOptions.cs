@@ -22,6 +22,15 @@ public sealed class SourceCalibration
     /// <summary>Event time after a resolve during which the key cannot raise again.</summary>
     public TimeSpan Cooldown { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Input features (by the kind's feature name, e.g. <c>spo2</c>) whose own surprise also drives the alert score: the
+    /// per-key z-score the features already compute (value against the key's running mean and spread), as a two-sided
+    /// Gaussian tail, corrected for the number of features watched. A row's surprise is the larger of the forecast's and
+    /// these, so an episode in a feature the model does not forecast (SpO2 for a heart-rate model) still raises. Empty:
+    /// the forecast alone, as before.
+    /// </summary>
+    public IList<string> WatchFeatures { get; set; } = [];
+
     /// <summary>Problems, each saying what to fix.</summary>
     /// <param name="name">Configuration path for messages.</param>
     /// <returns>Problems.</returns>
@@ -45,6 +54,11 @@ public sealed class SourceCalibration
         if (MinDuration < TimeSpan.Zero || Cooldown < TimeSpan.Zero)
         {
             yield return $"{name}:MinDuration and Cooldown must not be negative.";
+        }
+
+        if (WatchFeatures.Any(string.IsNullOrWhiteSpace))
+        {
+            yield return $"{name}:WatchFeatures has an empty name.";
         }
     }
 }

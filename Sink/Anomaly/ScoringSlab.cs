@@ -123,8 +123,10 @@ public sealed class ScoringSlab
     /// <param name="sigma">The row's horizon-1 forecast standard deviation.</param>
     /// <param name="model">Model version (for alert events).</param>
     /// <param name="alerts">Receives alert events.</param>
+    /// <param name="featureSurprise">Surprise of the row's watched input features (<see cref="SourceCalibration.WatchFeatures"/>);
+    /// the smoothed score takes the larger of it and the forecast's surprise. 0 (none) leaves the score the forecast's.</param>
     /// <returns>The row's score.</returns>
-    public RowScore Score(int slot, string key, long timestampMs, double observed, double mu, double sigma, string model, List<AlertEvent> alerts)
+    public RowScore Score(int slot, string key, long timestampMs, double observed, double mu, double sigma, string model, List<AlertEvent> alerts, double featureSurprise = 0)
     {
         var score = default(RowScore);
         var ts = timestampMs;
@@ -136,7 +138,7 @@ public sealed class ScoringSlab
             if (scaled > 0 && double.IsFinite(scaled) && double.IsFinite(observed) && double.IsFinite(z))
             {
                 var logP = GaussianTail.LogTwoSidedP(z);
-                var surprise = Math.Min(GaussianTail.Surprise(logP), 300.0);
+                var surprise = Math.Min(Math.Max(GaussianTail.Surprise(logP), featureSurprise), 300.0);
                 var smoothed = Push(ref h, slot, surprise);
                 var p = Math.Exp(logP);
                 score = new RowScore { HasScore = true, Nll = GaussianTail.Nll(observed, h.PreviousMu, scaled), TailP = p, Score = smoothed, PAnomaly = 1.0 - p };

@@ -210,7 +210,18 @@ public static class DemoCommand
                 b.Services.AddSingleton(new PipelineModels(models));
                 WebServiceCollectionExtensions.AddStreamLstmWeb(b);
             }, overrides).Build();
-            var sinkOptions = host.Services.GetRequiredService<IOptions<SinkOptions>>().Value;
+            SinkOptions sinkOptions;
+            try
+            {
+                // Reading the options validates them: a bad Sink setting is reported like the host's start-up checks.
+                sinkOptions = host.Services.GetRequiredService<IOptions<SinkOptions>>().Value;
+            }
+            catch (Exception ex) when (StartupErrors.Describe(ex) is { } failures)
+            {
+                await Console.Error.WriteLineAsync("Invalid settings:\n  - " + string.Join("\n  - ", failures)).ConfigureAwait(false);
+                return 2;
+            }
+
             Console.WriteLine(sinkOptions.HasInflux
                 ? $"influx: forecasts, scores and alerts also go to {sinkOptions.Influx.Url} ({(string.IsNullOrEmpty(sinkOptions.Influx.Bucket) ? "database " + sinkOptions.Influx.Database : "bucket " + sinkOptions.Influx.Bucket)})"
                 : $"influx: no --influx-url given, so forecast points go as line protocol to {Path.GetFullPath(sinkOptions.FilePath)}");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using StreamLstm.Ingest.Decoding;
+using StreamLstm.Model.Forecasting;
 using StreamLstm.Streaming.Pipeline;
 
 namespace StreamLstm.Streaming.Hosting;
@@ -69,6 +70,33 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
         if (o.MaxWait < TimeSpan.Zero || o.MaxWait > TimeSpan.FromSeconds(10)) errors.Add($"Pipeline:MaxWait must be between 00:00:00 and 00:00:10 (was {o.MaxWait}).");
         if (!Enum.IsDefined(o.WeightPrecision)) errors.Add($"Pipeline:WeightPrecision must be float32 or bfloat16 (was {o.WeightPrecision}).");
         errors.AddRange(TimestampWindow.Problems(o.MinEventTime, o.MaxEventTimeAhead, "Pipeline:MinEventTime", "Pipeline:MaxEventTimeAhead"));
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>
+/// Validates the feature names of <c>Sink:Anomaly:Sources:*:WatchFeatures</c> against each kind's features (the sink
+/// does not know them; the pipeline does), so a misspelt name fails at start-up with the names to choose from.
+/// </summary>
+public sealed class WatchFeaturesValidator : IValidateOptions<Sink.Hosting.SinkOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, Sink.Hosting.SinkOptions o)
+    {
+        var errors = new List<string>();
+        foreach (var kind in Enum.GetValues<Model.Forecasting.SourceKind>())
+        {
+            var wire = kind.ToWireName();
+            var names = Ingest.Features.FeatureExtractor.For(kind).FeatureNames;
+            foreach (var f in o.Anomaly.For(wire).WatchFeatures)
+            {
+                if (!string.IsNullOrWhiteSpace(f) && !names.Contains(f.Trim(), StringComparer.OrdinalIgnoreCase))
+                {
+                    errors.Add($"Sink:Anomaly:Sources:{wire}:WatchFeatures: '{f}' is not a {wire} feature; use one of {string.Join(", ", names)}.");
+                }
+            }
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

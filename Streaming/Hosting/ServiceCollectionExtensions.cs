@@ -33,6 +33,7 @@ public static partial class ServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaSettings>, KafkaSettingsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PipelineOptions>, PipelineOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelSettings>, ModelSettingsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Sink.Hosting.SinkOptions>, WatchFeaturesValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<DeliveryFailures>();
         // The host waits for the pipeline's bounded drain, plus room for the producers' own disposal. Read raw (not through

@@ -1,3 +1,4 @@
+using StreamLstm.Model.Forecasting;
 using StreamLstm.Sink.Anomaly;
 
 namespace StreamLstm.Streaming.Pipeline;
@@ -9,6 +10,8 @@ internal sealed partial class KindEngine
 {
     private ScoringSlab _scoring = null!;
     private byte[] _scoringState = [];
+    private int[] _watched = [];
+    private double _watchCorrection;
 
     /// <summary>The per-slot scoring and alert state.</summary>
     public ScoringSlab Scoring => _scoring;
@@ -17,6 +20,32 @@ internal sealed partial class KindEngine
     {
         _scoring = new ScoringSlab(Kind, options.Anomaly, time ?? TimeProvider.System);
         _scoringState = new byte[_scoring.StateBytes];
+        var watch = options.Anomaly.For(Kind.ToWireName()).WatchFeatures;
+        _watched = new int[watch.Count];
+        for (var i = 0; i < watch.Count; i++)
+        {
+            var index = -1;
+            for (var f = 0; f < Features.FeatureNames.Count; f++)
+            {
+                if (string.Equals(Features.FeatureNames[f], watch[i].Trim(), StringComparison.OrdinalIgnoreCase)) index = f;
+            }
+
+            _watched[i] = index >= 0 ? index : throw new ArgumentException(
+                $"Sink:Anomaly:Sources:{Kind.ToWireName()}:WatchFeatures: '{watch[i]}' is not a {Kind.ToWireName()} feature ({string.Join(", ", Features.FeatureNames)}).");
+        }
+
+        // Watching m features is m tests per row: p × m (Bonferroni), in surprise units −log10(m).
+        _watchCorrection = _watched.Length > 1 ? Math.Log10(_watched.Length) : 0;
+    }
+
+    /// <summary>The surprise of row <paramref name="r"/>'s watched features (their per-key z-scores), 0 when none is watched.</summary>
+    private double FeatureSurprise(int r)
+    {
+        if (_watched.Length == 0) return 0;
+        var z = 0.0;
+        var row = _x.AsSpan(r * _inputs, _inputs);
+        foreach (var f in _watched) z = Math.Max(z, Math.Abs(row[f]));
+        return Math.Max(0, GaussianTail.Surprise(GaussianTail.LogTwoSidedP(z)) - _watchCorrection);
     }
 
     /// <summary>Scores rows 0..n of <see cref="Batch"/> (keys, observed values and forecasts already filled).</summary>
@@ -32,7 +61,7 @@ internal sealed partial class KindEngine
         for (var r = 0; r < n; r++)
         {
             if (r + ahead < n) _scoring.Prefetch(_slots[r + ahead]);
-            scores[r] = _scoring.Score(_slots[r], batch.Keys[r], batch.TimestampsMs[r], batch.Observed[r], batch.Mu[r * k], batch.Sigma[r * k], batch.ModelVersion, batch.Alerts);
+            scores[r] = _scoring.Score(_slots[r], batch.Keys[r], batch.TimestampsMs[r], batch.Observed[r], batch.Mu[r * k], batch.Sigma[r * k], batch.ModelVersion, batch.Alerts, FeatureSurprise(r));
         }
     }
 

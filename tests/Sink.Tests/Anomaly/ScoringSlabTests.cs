@@ -73,4 +73,27 @@ public class ScoringSlabTests
         Assert.True(slab.TryImport(1, state));
         Assert.True(slab.Score(1, "k", 2, 1, 0, 1, "v", alerts).HasScore);
     }
+
+    [Fact]
+    public void AWatchedFeaturesSurprise_RaisesAnAlertThatTheForecastAloneDoesNot()
+    {
+        var clock = new FakeTimeProvider();
+        var plain = new ScoringSlab(SourceKind.Vitals, Options, clock, 1);
+        var watched = new ScoringSlab(SourceKind.Vitals, Options, clock, 1);
+        var plainAlerts = new List<AlertEvent>();
+        var watchedAlerts = new List<AlertEvent>();
+        for (var i = 0; i < 40; i++)
+        {
+            // The forecast is always right (surprise 0); from row 20 a watched feature is far off (surprise 4 > enter 2).
+            var feature = i >= 20 ? 4.0 : 0.0;
+            var a = plain.Score(0, "bed", 1000L * i, 1.0, 1.0, 1.0, "v1", plainAlerts);
+            var b = watched.Score(0, "bed", 1000L * i, 1.0, 1.0, 1.0, "v1", watchedAlerts, feature);
+            // The forecast's own figures are the same either way; only the smoothed score takes the feature's surprise.
+            Assert.Equal((a.Nll, a.TailP), (b.Nll, b.TailP));
+        }
+
+        Assert.Empty(plainAlerts);
+        var raised = Assert.Single(watchedAlerts, e => e.Kind == AlertEventKind.Raised);
+        Assert.True(raised.EventMs >= 20_000, $"raised at {raised.EventMs}");
+    }
 }
