@@ -45,6 +45,14 @@ public sealed class KafkaForecastOutput : IForecastOutput, IDisposable
         };
     }
 
+    /// <summary>
+    /// The librdkafka producer properties this output's own producer is made with (both produce paths; not under exactly-once,
+    /// where rows go through the shared transactional producer): for a producer that should behave like it, e.g. a benchmark's.
+    /// </summary>
+    /// <param name="options">Settings.</param>
+    /// <returns>A fresh config.</returns>
+    public static Confluent.Kafka.ProducerConfig ProducerConfig(KafkaForecastOutputOptions options) => ClientForecastProducer.Config(options);
+
     /// <summary>Rows queued to the client.</summary>
     public long Produced => _ledger.Produced;
 
