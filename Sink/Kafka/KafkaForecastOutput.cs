@@ -82,7 +82,8 @@ public sealed class KafkaForecastOutput : IForecastOutput, IDisposable
         {
             for (; r < batch.Count; r++)
             {
-                _producer.Produce(_encoder.Key(batch, r), _encoder.Value(batch, r), epoch, cancellationToken);
+                var key = _encoder.Key(batch, r);
+                _producer.Produce(key.Utf8, _encoder.Value(batch, r, key), epoch, cancellationToken);
             }
         }
         finally
