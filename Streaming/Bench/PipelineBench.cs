@@ -49,6 +49,14 @@ public static partial class PipelineBench
         var pacedRetention = new Option<string>("--paced-retention-ms") { Description = "Cut the mock broker's logs in the paced and transport runs every N ms to the last N-2N ms (0: never; the mock walks a log from its start on every fetch), comma-separated: each value a full set of runs", DefaultValueFactory = _ => "0" };
         var knobs = new Option<string>("--knobs") { Description = "Extra paced runs with explicit settings, 'tickLingerMs,fetchWaitMaxMs,maxWaitMs,forecastLingerMs[,channelCapacity]' separated by ';' (tuning)", DefaultValueFactory = _ => "" };
         command.Options.Add(knobs);
+        command.Options.Add(output);
+        command.Options.Add(runs);
+        command.Options.Add(latency);
+        command.Options.Add(pacedSeconds);
+        command.Options.Add(pacedPartitions);
+        command.Options.Add(pacedNagle);
+        command.Options.Add(pacedRetention);
+        command.Options.Add(produceRows);
         var compression = new Option<ForecastCompression>("--forecast-compression") { Description = "Kafka rows: the forecasts producer's compression (Kafka:ForecastCompression: none, lz4, snappy, zstd); the limit's produce-only step uses the same", DefaultValueFactory = _ => ForecastCompression.Lz4 };
         var producerProps = new Option<string>("--forecast-producer") { Description = "Kafka rows: extra librdkafka properties of the forecasts producer, 'name=value,...' (e.g. batch.num.messages=10000,linger.ms=20); the limit's produce-only step uses the same", DefaultValueFactory = _ => "" };
         var consumerProps = new Option<string>("--consumer") { Description = "Kafka rows: extra librdkafka properties of the consumer, 'name=value,...' (e.g. fetch.max.bytes=...,queued.min.messages=...); the limit's consume-only step uses the same", DefaultValueFactory = _ => "" };
@@ -59,17 +67,14 @@ public static partial class PipelineBench
         command.Options.Add(compression);
         command.Options.Add(producerProps);
         command.Options.Add(consumerProps);
-        command.Options.Add(output);
-        command.Options.Add(runs);
-        command.Options.Add(latency);
-        command.Options.Add(pacedSeconds);
-        command.Options.Add(pacedPartitions);
-        command.Options.Add(pacedNagle);
-        command.Options.Add(pacedRetention);
-        command.Options.Add(produceRows);
         command.SetAction(async (parse, ct) =>
         {
             var workerCounts = parse.GetValue(workers)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            var tuning = new KafkaClientTuning(parse.GetValue(compression),
+                KafkaClientTuning.ParseProperties(parse.GetValue(producerProps)!, "--forecast-producer"), KafkaClientTuning.ParseProperties(parse.GetValue(consumerProps)!, "--consumer"));
+            var sweepList = parse.GetValue(sweep)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(v => tuning.With("compression=" + v, "--compression-sweep"))
+                .Concat(parse.GetValue(clientSweep)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => tuning.With(v, "--client-sweep"))).ToArray();
             var parts = parse.GetValue(runs)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var profiles = parse.GetValue(latency)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(p => Enum.Parse<LatencyProfile>(p, ignoreCase: true)).ToArray();
             var extra = parse.GetValue(knobs)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -86,13 +91,8 @@ public static partial class PipelineBench
                 _ => throw new ArgumentException($"--paced-nagle: '{v}' is not profile, on, off, clients or broker"),
             }).ToArray();
             var retentions = parse.GetValue(pacedRetention)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            var tuning = new KafkaClientTuning(parse.GetValue(compression),
-                KafkaClientTuning.ParseProperties(parse.GetValue(producerProps)!, "--forecast-producer"), KafkaClientTuning.ParseProperties(parse.GetValue(consumerProps)!, "--consumer"));
-            var sweepList = parse.GetValue(sweep)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(v => tuning.With("compression=" + v, "--compression-sweep"))
-                .Concat(parse.GetValue(clientSweep)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => tuning.With(v, "--client-sweep"))).ToArray();
-            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions, tuning, sweepList);
-            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
+            var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions);
+            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, tuning, sweepList, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             await File.WriteAllTextAsync(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
@@ -104,9 +104,11 @@ public static partial class PipelineBench
 
     // PacedPartitions: each count a full set of transport and paced runs; PacedNagle per set: Nagle disabled (true), enabled (false) or the knobs' (null), on the clients and on the mock broker.
 
-    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle, int[] PacedRetentionMs, KafkaClientTuning KafkaClients, KafkaClientTuning[] ClientSweep);
+    private sealed record Plan(HashSet<string> Parts, LatencyProfile[] Profiles, TimeSpan PacedDuration, int ProduceRows, KafkaPacedBench.Knobs[] ExtraKnobs, int[] PacedPartitions, (bool? Clients, bool Broker)[] PacedNagle, int[] PacedRetentionMs);
 
-    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
+    // kafkaClients: the Kafka rows' client settings (--forecast-compression, --forecast-producer, --consumer); clientSweep: the
+    // variants of --compression-sweep / --client-sweep.
+    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, KafkaClientTuning kafkaClients, KafkaClientTuning[] clientSweep, CancellationToken ct)
     {
         var model = LstmModel.CreateRandom(new LstmConfig(3, hidden, 1, 5), 7);
         model.Metadata = model.Metadata with { Version = "bench" };
@@ -116,7 +118,7 @@ public static partial class PipelineBench
         JsonObject? phases = null;
         if (plan.Parts.Contains("core")) (phases, core, paced) = await CoreAsync(models, events, keys, hidden, workerCounts, ct).ConfigureAwait(false);
 
-        var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, plan.KafkaClients, plan.ClientSweep, ct).ConfigureAwait(false) : null;
+        var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, kafkaClients, clientSweep, ct).ConfigureAwait(false) : null;
         JsonArray? kafkaPaced = plan.Parts.Contains("paced") ? [] : null;
         JsonArray? transport = plan.Parts.Contains("transport") ? [] : null;
         // Each variant (partition count × Nagle × retention) is a full set of runs, one variant after the other: same-run comparisons.
