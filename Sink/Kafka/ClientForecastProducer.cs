@@ -67,7 +67,7 @@ internal sealed class ClientForecastProducer : IForecastProducer
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = options.Linger.TotalMilliseconds,
-            CompressionType = CompressionType.Lz4,
+            CompressionType = Compression(options.Compression),
             ClientId = "streamlstm-forecasts",
             QueueBufferingMaxMessages = 1_000_000,
             // Reports need only the key and value (to produce again or to find the input row) and the error.
@@ -76,6 +76,19 @@ internal sealed class ClientForecastProducer : IForecastProducer
         foreach (var (k, v) in options.Extra) config.Set(k, v);
         return config;
     }
+
+    /// <summary>librdkafka's compression for <paramref name="compression"/>.</summary>
+    /// <param name="compression">The output's setting.</param>
+    /// <returns>The client's value.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="ForecastCompression"/>.</exception>
+    public static CompressionType Compression(ForecastCompression compression) => compression switch
+    {
+        ForecastCompression.None => CompressionType.None,
+        ForecastCompression.Lz4 => CompressionType.Lz4,
+        ForecastCompression.Snappy => CompressionType.Snappy,
+        ForecastCompression.Zstd => CompressionType.Zstd,
+        _ => throw new ArgumentOutOfRangeException(nameof(compression), compression, "Forecast compression must be none, lz4, snappy or zstd."),
+    };
 
     /// <inheritdoc />
     public void Produce(byte[] key, ReadOnlySpan<byte> value, DeliveryEpochs.Epoch epoch, CancellationToken cancellationToken)

@@ -25,6 +25,8 @@ internal sealed class ForecastJsonRow
     [ThreadStatic]
     private static byte[]? t_scratch;
 
+    private static ReadOnlySpan<byte> KeyOpen => "{\"key\":\""u8;
+
     [ThreadStatic]
     private static string? t_version;
 
@@ -35,7 +37,7 @@ internal sealed class ForecastJsonRow
     private readonly ConcurrentDictionary<string, byte[]> _keyPrefix = new(StringComparer.Ordinal);
     private readonly byte[][] _sourceBytes = [.. Enum.GetValues<SourceKind>().Select(k => Escaped("source"u8, k.ToWireName(), ",", ",\"ts\":"))];
 
-    /// <summary>The row's JSON in a new array (tests; the output appends <see cref="Write"/>'s bytes to a pooled slab).</summary>
+    /// <summary>The row's JSON in a new array (tests; the output appends <see cref="Write(ForecastBatch, int, out byte[])"/>'s bytes to a pooled slab).</summary>
     /// <param name="batch">Batch.</param>
     /// <param name="row">Row.</param>
     /// <returns>UTF-8 JSON.</returns>
@@ -53,12 +55,49 @@ internal sealed class ForecastJsonRow
     public int Write(ForecastBatch batch, int row, out byte[] scratch)
     {
         var prefix = _keyPrefix.GetOrAdd(batch.Keys[row], static k => Plain(k) ? KeyPrefix(k) : Escaped("key"u8, k, "{", ""));
+        return Write(batch, row, prefix, plainKey: default, out scratch);
+    }
+
+    /// <summary>
+    /// The key's part of a row for <see cref="Write(ForecastBatch, int, byte[], ReadOnlySpan{byte}, out byte[])"/>: null when
+    /// the key needs no escaping (the row is then written from the key's own UTF-8 bytes), else <c>{"key":"…"</c> escaped by
+    /// the general writer (which throws for a key it rejects, as <see cref="KafkaForecastOutput.ToJson"/> does).
+    /// </summary>
+    /// <param name="key">The row's key.</param>
+    /// <returns>The escaped prefix, or null.</returns>
+    public static byte[]? EscapedKeyPrefix(string key) => Plain(key) ? null : Escaped("key"u8, key, "{", "");
+
+    /// <summary>
+    /// Writes the row into the calling thread's scratch buffer with its key's part given by the caller (a per-key cache
+    /// shared with the message key: one lookup per row): <paramref name="escapedPrefix"/> from <see cref="EscapedKeyPrefix"/>,
+    /// or, when that is null, the key's UTF-8 bytes <paramref name="plainKey"/>.
+    /// </summary>
+    /// <param name="batch">Batch.</param>
+    /// <param name="row">Row.</param>
+    /// <param name="escapedPrefix"><c>{"key":"…"</c>, or null for a plain key.</param>
+    /// <param name="plainKey">The key's UTF-8 bytes when <paramref name="escapedPrefix"/> is null.</param>
+    /// <param name="scratch">The buffer written (valid until the thread's next call).</param>
+    /// <returns>Bytes written.</returns>
+    public int Write(ForecastBatch batch, int row, byte[]? escapedPrefix, ReadOnlySpan<byte> plainKey, out byte[] scratch)
+    {
         var source = _sourceBytes[(int)batch.Source];
         var version = VersionBytes(batch.ModelVersion);
-        var bound = prefix.Length + source.Length + version.Length + MaxFixed + MaxDouble + (2 * MaxLong) + (2 * batch.Horizons * MaxFloat);
+        var keyLength = escapedPrefix?.Length ?? (KeyOpen.Length + plainKey.Length + 1);
+        var bound = keyLength + source.Length + version.Length + MaxFixed + MaxDouble + (2 * MaxLong) + (2 * batch.Horizons * MaxFloat);
         scratch = t_scratch is { } s && s.Length >= bound ? s : t_scratch = new byte[Math.Max(bound, 512)];
         var d = scratch.AsSpan();
-        var n = Put(d, 0, prefix);
+        int n;
+        if (escapedPrefix is not null)
+        {
+            n = Put(d, 0, escapedPrefix);
+        }
+        else
+        {
+            // What KeyPrefix makes for a plain key: its UTF-8 bytes are its ASCII bytes.
+            n = Put(d, Put(d, 0, KeyOpen), plainKey);
+            d[n++] = (byte)'"';
+        }
+
         n = Put(d, n, source);
         n = Long(d, n, batch.TimestampsMs[row]);
         n = Put(d, n, ",\"observed\":"u8);
@@ -110,8 +149,8 @@ internal sealed class ForecastJsonRow
     /// <summary><c>{"key":"…"</c> for a key needing no escapes, in one allocation (a new key per row must stay cheap).</summary>
     private static byte[] KeyPrefix(string key)
     {
-        var bytes = new byte[8 + key.Length + 1];
-        "{\"key\":\""u8.CopyTo(bytes);
+        var bytes = new byte[KeyOpen.Length + key.Length + 1];
+        KeyOpen.CopyTo(bytes);
         System.Text.Encoding.ASCII.GetBytes(key, bytes.AsSpan(8));
         bytes[^1] = (byte)'"';
         return bytes;

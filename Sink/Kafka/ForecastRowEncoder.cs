@@ -22,24 +22,30 @@ internal sealed class ForecastRowEncoder(ForecastFormat format)
     // The hand-written row writer: byte-for-byte KafkaForecastOutput.ToJson, without a Utf8JsonWriter per row.
     private readonly ForecastJsonRow _json = new();
 
-    // Workers encode concurrently.
-    private readonly ConcurrentDictionary<string, byte[]> _keyBytes = new(StringComparer.Ordinal);
+    // Workers encode concurrently. One entry per key holds everything a row needs of it (its message key bytes and, for
+    // JSON, its escaped prefix): one lookup per row (two caches cost two string hashes and two random probes per row).
+    private readonly ConcurrentDictionary<string, KeyEntry> _keys = new(StringComparer.Ordinal);
 
-    /// <summary>The row's key bytes (cached; do not modify).</summary>
+    private readonly Func<string, KeyEntry> _newEntry = format == ForecastFormat.Json
+        ? static k => new KeyEntry(System.Text.Encoding.UTF8.GetBytes(k), ForecastJsonRow.EscapedKeyPrefix(k))
+        : static k => new KeyEntry(System.Text.Encoding.UTF8.GetBytes(k), null);
+
+    /// <summary>The row's key entry (cached per key; do not modify its bytes).</summary>
     /// <param name="batch">Batch.</param>
     /// <param name="row">Row.</param>
-    /// <returns>UTF-8 key.</returns>
-    public byte[] Key(ForecastBatch batch, int row) => _keyBytes.GetOrAdd(batch.Keys[row], static k => System.Text.Encoding.UTF8.GetBytes(k));
+    /// <returns>The key's UTF-8 bytes and what the row's value needs of it.</returns>
+    public KeyEntry Key(ForecastBatch batch, int row) => _keys.GetOrAdd(batch.Keys[row], _newEntry);
 
     /// <summary>The row's value in the calling thread's scratch buffer (valid until the thread's next call).</summary>
     /// <param name="batch">Batch.</param>
     /// <param name="row">Row.</param>
+    /// <param name="key">The row's <see cref="Key"/>.</param>
     /// <returns>The encoded row.</returns>
-    public ReadOnlySpan<byte> Value(ForecastBatch batch, int row)
+    public ReadOnlySpan<byte> Value(ForecastBatch batch, int row, KeyEntry key)
     {
         if (format == ForecastFormat.Json)
         {
-            var written = _json.Write(batch, row, out var scratch);
+            var written = _json.Write(batch, row, key.JsonPrefix, key.Utf8, out var scratch);
             return scratch.AsSpan(0, written);
         }
 
@@ -57,3 +63,8 @@ internal sealed class ForecastRowEncoder(ForecastFormat format)
         return value;
     }
 }
+
+/// <summary>What encoding a row needs of its key, made once per key.</summary>
+/// <param name="Utf8">The message key: the key's UTF-8 bytes.</param>
+/// <param name="JsonPrefix">JSON rows: <c>{"key":"…"</c> when the key needs escaping; null when its bytes are written as they are.</param>
+internal sealed record KeyEntry(byte[] Utf8, byte[]? JsonPrefix);

@@ -45,6 +45,14 @@ public sealed class KafkaForecastOutput : IForecastOutput, IDisposable
         };
     }
 
+    /// <summary>
+    /// The librdkafka producer properties this output's own producer is made with (both produce paths; not under exactly-once,
+    /// where rows go through the shared transactional producer): for a producer that should behave like it, e.g. a benchmark's.
+    /// </summary>
+    /// <param name="options">Settings.</param>
+    /// <returns>A fresh config.</returns>
+    public static Confluent.Kafka.ProducerConfig ProducerConfig(KafkaForecastOutputOptions options) => ClientForecastProducer.Config(options);
+
     /// <summary>Rows queued to the client.</summary>
     public long Produced => _ledger.Produced;
 
@@ -74,7 +82,8 @@ public sealed class KafkaForecastOutput : IForecastOutput, IDisposable
         {
             for (; r < batch.Count; r++)
             {
-                _producer.Produce(_encoder.Key(batch, r), _encoder.Value(batch, r), epoch, cancellationToken);
+                var key = _encoder.Key(batch, r);
+                _producer.Produce(key.Utf8, _encoder.Value(batch, r, key), epoch, cancellationToken);
             }
         }
         finally

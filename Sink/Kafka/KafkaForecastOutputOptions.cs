@@ -15,6 +15,26 @@ public enum ForecastProducePath
     Native,
 }
 
+/// <summary>
+/// Compression of the forecasts producer's batches (<c>Kafka:ForecastCompression</c>, librdkafka's <c>compression.type</c>).
+/// The producer's broker thread compresses every batch before it is sent; the brokers store the batches as they come and
+/// consumers decompress them.
+/// </summary>
+public enum ForecastCompression
+{
+    /// <summary>Batches sent as they are: no compression CPU on the producer or the consumers, the most bytes on the wire and on disk.</summary>
+    None,
+
+    /// <summary>LZ4 (the default): fast, about half the bytes of JSON rows.</summary>
+    Lz4,
+
+    /// <summary>Snappy: about as fast as LZ4 with a little less reduction.</summary>
+    Snappy,
+
+    /// <summary>Zstandard: the fewest bytes, the most producer CPU.</summary>
+    Zstd,
+}
+
 /// <summary>Settings of <see cref="KafkaForecastOutput"/>.</summary>
 public sealed class KafkaForecastOutputOptions
 {
@@ -35,6 +55,12 @@ public sealed class KafkaForecastOutputOptions
 
     /// <summary>How rows are produced (<see cref="ForecastProducePath.Client"/> by default).</summary>
     public ForecastProducePath ProducePath { get; set; } = ForecastProducePath.Client;
+
+    /// <summary>
+    /// Compression of the producer's batches (<see cref="ForecastCompression.Lz4"/> by default; docs/sink.md, "Compression").
+    /// A <c>compression.type</c> in <see cref="Extra"/> still wins (it is applied last).
+    /// </summary>
+    public ForecastCompression Compression { get; set; } = ForecastCompression.Lz4;
 
     /// <summary>Extra librdkafka producer properties.</summary>
     public Dictionary<string, string> Extra { get; set; } = [];

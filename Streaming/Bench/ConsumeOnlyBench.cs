@@ -30,14 +30,19 @@ internal static class ConsumeOnlyBench
 {
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(60);
 
-    /// <summary>Reads <paramref name="expected"/> messages of <c>ticks</c> in a fresh group with <paramref name="loop"/>.</summary>
-    public static DrainCost Drain(string bootstrap, int expected, DrainLoop loop)
+    /// <summary>
+    /// Reads <paramref name="expected"/> messages of <c>ticks</c> in a fresh group with <paramref name="loop"/>; <paramref name="extra"/>
+    /// (the pipeline consumer's extra properties in the same run) applied last.
+    /// </summary>
+    public static DrainCost Drain(string bootstrap, int expected, DrainLoop loop, IReadOnlyDictionary<string, string>? extra = null)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        var config = new ConsumerConfig
         {
             BootstrapServers = bootstrap, GroupId = "drain-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false, QueuedMinMessages = 100_000, FetchMaxBytes = 64 * 1024 * 1024,
-        }).Build();
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) config.Set(k, v);
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Subscribe("ticks");
         // Wait for the assignment and the first message before timing.
         var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new InvalidOperationException("drain: no message within 30 s");

@@ -45,7 +45,7 @@ internal static class KafkaLimitBench
         return (CpuUs() - before) / rows;
     }
 
-    public static async Task<ProduceCosts> MeasureAsync(EmbeddedKafka cluster, int rows, int keys, int repeats, CancellationToken ct)
+    public static async Task<ProduceCosts> MeasureAsync(EmbeddedKafka cluster, int rows, int keys, int repeats, KafkaClientTuning tuning, CancellationToken ct)
     {
         var batches = Batches(rows, keys);
         var json = batches.SelectMany(b => Enumerable.Range(0, b.Count).Select(r => KafkaForecastOutput.ToJson(b, r))).ToArray();
@@ -79,17 +79,17 @@ internal static class KafkaLimitBench
             var rowsN = json.Length;
             var cpu = new[]
             {
-                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct, plain: true)), cp, rowsN).ConfigureAwait(false),
-                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, json, ct)), cj, rowsN).ConfigureAwait(false),
-                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct), oj, rowsN).ConfigureAwait(false),
-                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(cluster.BootstrapServers, Topic(), keyBytes, binary, ct)), cb, rowsN).ConfigureAwait(false),
-                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct), ob, rowsN).ConfigureAwait(false),
-                await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ojw, ct).ConfigureAwait(false),
-                await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, obw, ct).ConfigureAwait(false),
-                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct, ForecastProducePath.Native), nj, rowsN).ConfigureAwait(false),
-                await CpuPerRowAsync(() => OutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct, ForecastProducePath.Native), nb, rowsN).ConfigureAwait(false),
-                await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, njw, ct, ForecastProducePath.Native).ConfigureAwait(false),
-                await WarmOutputAsync(cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, nbw, ct, ForecastProducePath.Native).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(tuning, cluster.BootstrapServers, Topic(), keyBytes, json, ct, plain: true)), cp, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(tuning, cluster.BootstrapServers, Topic(), keyBytes, json, ct)), cj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct), oj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => Task.FromResult(ClientOnly(tuning, cluster.BootstrapServers, Topic(), keyBytes, binary, ct)), cb, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct), ob, rowsN).ConfigureAwait(false),
+                await WarmOutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ojw, ct).ConfigureAwait(false),
+                await WarmOutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, obw, ct).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, ct, ForecastProducePath.Native), nj, rowsN).ConfigureAwait(false),
+                await CpuPerRowAsync(() => OutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, ct, ForecastProducePath.Native), nb, rowsN).ConfigureAwait(false),
+                await WarmOutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Json, njw, ct, ForecastProducePath.Native).ConfigureAwait(false),
+                await WarmOutputAsync(tuning, cluster.BootstrapServers, Topic(), batches, ForecastFormat.Binary, nbw, ct, ForecastProducePath.Native).ConfigureAwait(false),
             };
             cpus.Add(cpu);
             bytes.Add([ojw[^1], obw[^1], njw[^1], nbw[^1]]);
@@ -110,6 +110,36 @@ internal static class KafkaLimitBench
             CpuUs = [.. Enumerable.Range(0, 11).Select(k => cpus.Min(c => c[k]))],
             WarmBytes = [.. Enumerable.Range(0, 4).Select(k => bytes.Min(c => c[k]))],
         };
+    }
+
+    /// <summary>
+    /// The limit's produce-only step alone (bare client, JSON and binary rows) with <paramref name="tuning"/>'s producer settings:
+    /// for the compression sweep, whose rows each need the limit measured with their own settings. Best rate and least process
+    /// CPU µs/row of <paramref name="repeats"/>.
+    /// </summary>
+    public static (double JsonRate, double JsonCpuUs, double BinaryRate, double BinaryCpuUs) ClientOnlyCost(EmbeddedKafka cluster, int rows, int keys, int repeats, KafkaClientTuning tuning, string topicPrefix, CancellationToken ct)
+    {
+        var batches = Batches(rows, keys);
+        var json = batches.SelectMany(b => Enumerable.Range(0, b.Count).Select(r => KafkaForecastOutput.ToJson(b, r))).ToArray();
+        var binary = batches.SelectMany(b => Enumerable.Range(0, b.Count).Select(r => Binary(b, r))).ToArray();
+        var keyBytes = batches.SelectMany(b => b.Keys.Take(b.Count)).Select(k => System.Text.Encoding.UTF8.GetBytes(k)).ToArray();
+        double jr = 0, jc = double.MaxValue, br = 0, bc = double.MaxValue;
+        for (var i = 0; i < repeats; i++)
+        {
+            foreach (var isJson in new[] { true, false })
+            {
+                var topic = topicPrefix + (isJson ? "-json-" : "-binary-") + i.ToString(CultureInfo.InvariantCulture);
+                cluster.CreateTopic(topic, 8);
+                var values = isJson ? json : binary;
+                var before = CpuUs();
+                var rate = ClientOnly(tuning, cluster.BootstrapServers, topic, keyBytes, values, ct);
+                var cpu = (CpuUs() - before) / values.Length;
+                if (isJson) (jr, jc) = (Math.Max(jr, rate), Math.Min(jc, cpu));
+                else (br, bc) = (Math.Max(br, rate), Math.Min(bc, cpu));
+            }
+        }
+
+        return (jr, jc, br, bc);
     }
 
     private static byte[] Binary(ForecastBatch b, int r)
@@ -150,19 +180,17 @@ internal static class KafkaLimitBench
     }
 
     /// <summary>
-    /// The bare client with the forecasts producer's settings (idempotent, acks=all, lz4), or <paramref name="plain"/>: acks=1,
-    /// no idempotence, no compression (what the earlier "client alone" figure used). Pre-serialized values, one cached handler.
+    /// The bare client with the forecasts producer's settings — the very config the output's producer is made with
+    /// (<see cref="KafkaForecastOutput.ProducerConfig"/>: idempotent, acks=all, the run's compression and extra properties) — or
+    /// <paramref name="plain"/>: acks=1, no idempotence, no compression (what the earlier "client alone" figure used).
+    /// Pre-serialized values, one cached handler.
     /// </summary>
-    private static double ClientOnly(string bootstrap, string topic, byte[][] keys, byte[][] values, CancellationToken ct, bool plain = false)
+    private static double ClientOnly(KafkaClientTuning tuning, string bootstrap, string topic, byte[][] keys, byte[][] values, CancellationToken ct, bool plain = false)
     {
         using var space = new QueueSpaceSignal();
         var config = plain
             ? new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.Leader, LingerMs = 5, QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value" }
-            : new ProducerConfig
-            {
-                BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4,
-                QueueBufferingMaxMessages = 1_000_000, DeliveryReportFields = "key,value",
-            };
+            : KafkaForecastOutput.ProducerConfig(tuning.Forecasts(bootstrap, topic, ForecastFormat.Json));
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         long delivered = 0;
         Action<DeliveryReport<byte[], byte[]>> onDelivery = _ =>
@@ -202,9 +230,9 @@ internal static class KafkaLimitBench
     /// pass, then the timed one. Returns the process CPU µs per row of the timed pass and adds its managed bytes allocated per
     /// row (all threads) to <paramref name="allocated"/>.
     /// </summary>
-    private static async Task<double> WarmOutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, List<double> allocated, CancellationToken ct, ForecastProducePath path = ForecastProducePath.Client)
+    private static async Task<double> WarmOutputAsync(KafkaClientTuning tuning, string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, List<double> allocated, CancellationToken ct, ForecastProducePath path = ForecastProducePath.Client)
     {
-        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format, ProducePath = path }, NullLogger.Instance);
+        using var output = new KafkaForecastOutput(tuning.Forecasts(bootstrap, topic, format, path), NullLogger.Instance);
         var rows = batches.Sum(b => b.Count);
         foreach (var b in batches) await output.WriteAsync(b, ct).ConfigureAwait(false);
         await output.FlushAsync(ct).ConfigureAwait(false);
@@ -218,9 +246,9 @@ internal static class KafkaLimitBench
         return perRow;
     }
 
-    private static async Task<double> OutputAsync(string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, CancellationToken ct, ForecastProducePath path = ForecastProducePath.Client)
+    private static async Task<double> OutputAsync(KafkaClientTuning tuning, string bootstrap, string topic, List<ForecastBatch> batches, ForecastFormat format, CancellationToken ct, ForecastProducePath path = ForecastProducePath.Client)
     {
-        using var output = new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = topic, Format = format, ProducePath = path }, NullLogger.Instance);
+        using var output = new KafkaForecastOutput(tuning.Forecasts(bootstrap, topic, format, path), NullLogger.Instance);
         var rows = batches.Sum(b => b.Count);
         var sw = Stopwatch.StartNew();
         foreach (var b in batches) await output.WriteAsync(b, ct).ConfigureAwait(false);

@@ -15,7 +15,7 @@ namespace StreamLstm.Streaming.Bench;
 // The Kafka runs: consume-only and produce-only limits, the pipeline through the mock cluster with and without the forecasts topic.
 public static partial class PipelineBench
 {
-    private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, int produceRows, CancellationToken ct)
+    private static async Task<JsonObject> KafkaRunAsync(Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, JsonArray core, int produceRows, KafkaClientTuning tuning, KafkaClientTuning[] sweep, CancellationToken ct)
     {
         KafkaNative.EnsureLoaded();
         using var cluster = EmbeddedKafka.Start(1);
@@ -25,7 +25,7 @@ public static partial class PipelineBench
         var messages = Generate(events, keys, out var keyBytes, out var keyIndex);
 
         Console.WriteLine();
-        Console.WriteLine($"kafka (mock cluster, {partitions} partitions, {events:N0} events, {workers} workers)");
+        Console.WriteLine($"kafka (mock cluster, {partitions} partitions, {events:N0} events, {workers} workers; {tuning})");
         var sw = Stopwatch.StartNew();
         using (var space = new QueueSpaceSignal())
         using (var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5, BatchNumMessages = 10_000, QueueBufferingMaxMessages = 1_000_000, Acks = Acks.Leader }).Build())
@@ -62,9 +62,9 @@ public static partial class PipelineBench
         DrainCost single = default, drain = default, nativeDrain = default;
         for (var round = 0; round < 2; round++)
         {
-            single = Best(single, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Single));
-            drain = Best(drain, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Batched));
-            nativeDrain = Best(nativeDrain, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Native));
+            single = Best(single, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Single, tuning.Consumer));
+            drain = Best(drain, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Batched, tuning.Consumer));
+            nativeDrain = Best(nativeDrain, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Native, tuning.Consumer));
         }
 
         static DrainCost Best(DrainCost a, DrainCost b) => b.Rate > a.Rate ? b : a;
@@ -74,7 +74,7 @@ public static partial class PipelineBench
         Console.WriteLine($"  consume only, native loop (ConsumePath=native): {nativeDrain.Rate,6:N0} msg/s  {nativeDrain.CpuUs:N2} CPU µs/msg, {nativeDrain.Bytes:N0} B/msg");
 
         // 1b) The produce side: forecast rows through the bare client and through our output, per format (item 2 and the limit).
-        var produce = await KafkaLimitBench.MeasureAsync(cluster, produceRows, keys, 3, ct).ConfigureAwait(false);
+        var produce = await KafkaLimitBench.MeasureAsync(cluster, produceRows, keys, 3, tuning, ct).ConfigureAwait(false);
         Console.WriteLine($"  produce only, forecast rows ({produceRows:N0}, best of {produce.Repeats.Count}; JSON {produce.JsonBytes} B, binary {produce.BinaryBytes} B):");
         Console.WriteLine($"  plain client (acks=1, no idempotence, no lz4), JSON: {produce.ClientPlainRate:N0}/s ({1e6 / produce.ClientPlainRate:N2} µs); the rows below use the forecasts producer's settings");
         Console.WriteLine("  {0,-8} {1,14} {2,14} {3,12} {4,12}", "format", "client/s", "output/s", "client µs", "output +µs");
@@ -89,24 +89,24 @@ public static partial class PipelineBench
         Console.WriteLine("  {0,-24} {1,14:N2} {2,14} {3,14:N2} {4,14}", "native (cold)", cpu[7], "", cpu[8], "");
 
         // 2) The whole pipeline from the topic, forecasts to a counting output.
-        var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: false, ct).ConfigureAwait(false);
+        var full = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, tuning, withTopic: false, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline, forecasts counted:              {full.Rate,12:N0} events/s  p50 {full.P50:N0} µs  p99 {full.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {full.Profile?.Format(full.ProfiledEvents)}; worker step ≈{full.StepUs:N2} µs/event (wall), mean batch {full.MeanBatch:N0}");
         Console.WriteLine($"    waits: {full.Wait?.Format(full.Profile)}");
 
         // 3) The same with the forecasts topic (JSON through the idempotent producer).
-        var withTopic = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct).ConfigureAwait(false);
+        var withTopic = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, tuning, withTopic: true, ct).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic:               {withTopic.Rate,12:N0} events/s  p50 {withTopic.P50:N0} µs  p99 {withTopic.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {withTopic.Profile?.Format(withTopic.ProfiledEvents)}; worker step ≈{withTopic.StepUs:N2} µs/event, inside the topic output {withTopic.OutputUs[0]:N2} µs/event (wall), mean batch {withTopic.MeanBatch:N0}");
         Console.WriteLine($"    waits: {withTopic.Wait?.Format(withTopic.Profile)}");
 
         // 3b) The same with the forecasts topic through the native produce path (librdkafka directly, bulk delivery reports).
-        var native = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct, path: ForecastProducePath.Native).ConfigureAwait(false);
+        var native = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, tuning, withTopic: true, ct, path: ForecastProducePath.Native).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic, native path:  {native.Rate,12:N0} events/s  p50 {native.P50:N0} µs  p99 {native.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {native.Profile?.Format(native.ProfiledEvents)}; inside the topic output {native.OutputUs[0]:N2} µs/event (wall)");
         Console.WriteLine($"    waits: {native.Wait?.Format(native.Profile)}");
         // 3c) Both native paths: messages read with rd_kafka_consumer_poll (Kafka:ConsumePath=native), forecasts produced natively.
-        var nativeBoth = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct, path: ForecastProducePath.Native, consume: ConsumePath.Native).ConfigureAwait(false);
+        var nativeBoth = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, tuning, withTopic: true, ct, path: ForecastProducePath.Native, consume: ConsumePath.Native).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic, native consume + native produce: {nativeBoth.Rate,12:N0} events/s  p50 {nativeBoth.P50:N0} µs  p99 {nativeBoth.P99:N0} µs");
         Console.WriteLine($"    CPU µs/event by thread: {nativeBoth.Profile?.Format(nativeBoth.ProfiledEvents)}; inside the topic output {nativeBoth.OutputUs[0]:N2} µs/event (wall)");
         Console.WriteLine($"    waits: {nativeBoth.Wait?.Format(nativeBoth.Profile)}");
@@ -121,7 +121,7 @@ public static partial class PipelineBench
 
         // The same with the lanes of the old default (16 chunks): a backlog pauses them, and the refetch after each resume
         // starved the workers (docs/benchmarks.md, "Kafka path: where the wall time went").
-        var lane16 = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, withTopic: true, ct, laneChunks: 16).ConfigureAwait(false);
+        var lane16 = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, tuning, withTopic: true, ct, laneChunks: 16).ConfigureAwait(false);
         Console.WriteLine($"  pipeline + forecasts topic, 16-chunk lanes: {lane16.Rate,12:N0} events/s  (the old default, same run)");
         Console.WriteLine($"    CPU µs/event: {lane16.Profile?.TotalNs / 1e3 / Math.Max(1, lane16.ProfiledEvents):N2}; waits: {lane16.Wait?.Format(lane16.Profile)}");
 
@@ -144,6 +144,8 @@ public static partial class PipelineBench
         Console.WriteLine("  {0,-40} {1,14:N0}", "limit, native consume loop", nativeLimit);
         Console.WriteLine("  {0,-40} {1,14:P1}", "native consume+produce / that limit", nativeBoth.Rate / nativeLimit);
 
+        var sweepJson = sweep.Length > 0 ? await CompressionSweepAsync(cluster, models, events, keys, workers, produceRows, tuning, sweep, drainRate, ct).ConfigureAwait(false) : null;
+
         var coreRate = core.Count > 0 ? core[^1]!["events_per_s"]!.GetValue<double>() : double.NaN;
         var usClient = 1e6 / drainRate;
         var usOurs = 1e6 / coreRate;
@@ -153,6 +155,7 @@ public static partial class PipelineBench
         return new JsonObject
         {
             ["partitions"] = partitions, ["events"] = events, ["keys"] = keys, ["workers"] = workers,
+            ["client_settings"] = tuning.ToJson(),
             ["produce_events_per_s"] = Math.Round(produceRate),
             ["consume_only_drain_events_per_s"] = Math.Round(drainRate),
             ["consume_only_single_message_events_per_s"] = Math.Round(singleRate),
@@ -226,22 +229,82 @@ public static partial class PipelineBench
             },
             ["limit_events_per_s"] = Math.Round(limit),
             ["limit_ratio"] = Math.Round(ratio, 3),
+            ["compression_sweep"] = sweepJson,
             ["latency_note"] = "latency is from the consumer taking the message off the client to the forecast batch being handed to the outputs",
         };
     }
 
-    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity, ForecastProducePath path = ForecastProducePath.Client,
+    /// <summary>
+    /// <c>--compression-sweep</c> / <c>--client-sweep</c>: client settings varied in one process, two rounds in alternating
+    /// order, each variant's produce-only step (the limit's: bare client, the variant's producer settings) next to the
+    /// pipeline + topic on the client path and on native consume + native produce. Each row's limit is the bench's limit
+    /// measured with the settings the row ran with: the run's drain-loop consume rate (measured again with the variant's
+    /// consumer settings when it has any) with the variant's produce-only rate.
+    /// </summary>
+    private static async Task<JsonArray> CompressionSweepAsync(EmbeddedKafka cluster, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, int produceRows,
+        KafkaClientTuning tuning, KafkaClientTuning[] sweep, double drainRate, CancellationToken ct)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"  client settings sweep ({string.Join("; ", sweep.Select(v => v.ToString()))}; two rounds, the second in reverse order): CPU µs/event by thread, and each row's limit with its own produce-only step");
+        var rows = new JsonArray();
+        var n = 0;
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var t in round == 0 ? sweep : sweep.Reverse())
+            {
+                var produce = KafkaLimitBench.ClientOnlyCost(cluster, produceRows, keys, 2, t, "sweep-" + (n++).ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+                var drain = drainRate;
+                if (!ReferenceEquals(t.Consumer, tuning.Consumer))
+                {
+                    drain = Math.Max(ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Batched, t.Consumer).Rate, ConsumeOnlyBench.Drain(cluster.BootstrapServers, events, DrainLoop.Batched, t.Consumer).Rate);
+                    Console.WriteLine($"  [{round}] {t} consume only (drain loop, its consumer settings): {drain:N0} msg/s");
+                }
+
+                var limit = 1 / ((1 / drain) + (1 / produce.JsonRate));
+                var name = t.ToString();
+                Console.WriteLine($"  [{round}] {name} produce only (bare client): JSON {produce.JsonRate:N0}/s {produce.JsonCpuUs:N2} CPU µs/row, binary {produce.BinaryRate:N0}/s {produce.BinaryCpuUs:N2} µs/row; limit {limit:N0}/s");
+                var row = new JsonObject
+                {
+                    ["round"] = round, ["variant"] = name, ["client_settings"] = t.ToJson(), ["consume_only_drain_events_per_s"] = Math.Round(drain),
+                    ["produce_only"] = new JsonObject
+                    {
+                        ["client_json_per_s"] = Math.Round(produce.JsonRate), ["client_json_cpu_us_per_row"] = Math.Round(produce.JsonCpuUs, 3),
+                        ["client_binary_per_s"] = Math.Round(produce.BinaryRate), ["client_binary_cpu_us_per_row"] = Math.Round(produce.BinaryCpuUs, 3),
+                    },
+                    ["limit_events_per_s"] = Math.Round(limit),
+                };
+                foreach (var (label, path, consume) in new[] { ("client", ForecastProducePath.Client, ConsumePath.Client), ("native_consume_and_produce", ForecastProducePath.Native, ConsumePath.Native) })
+                {
+                    var r = await PipelineFromKafkaAsync(cluster.BootstrapServers, models, events, keys, workers, t, withTopic: true, ct, path: path, consume: consume).ConfigureAwait(false);
+                    var cpu = r.Profile is { } p ? p.TotalNs / 1e3 / Math.Max(1, r.ProfiledEvents) : double.NaN;
+                    Console.WriteLine($"  [{round}] {name} {label,-27} {r.Rate,10:N0} events/s = {r.Rate / limit,6:P1} of its limit; {cpu:N2} CPU µs/event: {r.Profile?.Format(r.ProfiledEvents)}");
+                    row[label] = new JsonObject
+                    {
+                        ["events_per_s"] = Math.Round(r.Rate), ["limit_ratio"] = Math.Round(r.Rate / limit, 3), ["cpu_us_per_event"] = Math.Round(cpu, 3),
+                        ["profile"] = r.Profile?.ToJson(r.ProfiledEvents), ["waits"] = r.Wait?.ToJson(),
+                    };
+                }
+
+                rows.Add(row);
+            }
+        }
+
+        return rows;
+    }
+
+    private static async Task<RunResult> PipelineFromKafkaAsync(string bootstrap, Dictionary<SourceKind, LstmModel> models, int events, int keys, int workers, KafkaClientTuning tuning, bool withTopic, CancellationToken ct, int laneChunks = PipelineOptions.DefaultChannelCapacity, ForecastProducePath path = ForecastProducePath.Client,
         ConsumePath consume = ConsumePath.Client)
     {
         var options = new PipelineOptions { Workers = workers, MaxBatch = 512, ChunkSize = 1024, ChannelCapacity = laneChunks, MaxWait = TimeSpan.FromMilliseconds(1), InitialSlots = keys / workers + 1024 };
         var counting = new CountingOutput();
-        KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(new KafkaForecastOutputOptions { BootstrapServers = bootstrap, Topic = "forecasts", ProducePath = path }, NullLogger.Instance) : null;
+        KafkaForecastOutput? topic = withTopic ? new KafkaForecastOutput(tuning.Forecasts(bootstrap, "forecasts", ForecastFormat.Json, path), NullLogger.Instance) : null;
         var timedTopic = topic is null ? null : new TimedOutput(topic);
         IForecastOutput[] outputs = timedTopic is null ? [counting] : [counting, timedTopic];
         var pipeline = new StreamPipeline(options, models, outputs, new CountingDeadLetterSink());
         var consumer = new KafkaIngestConsumer(new KafkaConsumerOptions
         {
             BootstrapServers = bootstrap, GroupId = "bench-" + Guid.NewGuid().ToString("N"), Topics = new() { ["ticks"] = SourceKind.Tick }, ConsumePath = consume,
+            Extra = new(tuning.Consumer),
         }, pipeline.Lanes, options.LaneCapacityMessages, pipeline.Pool, NullLogger.Instance);
         pipeline.Start(ct);
         using var stop = new CancellationTokenSource();
@@ -318,4 +381,91 @@ public static partial class PipelineBench
         thread.Start();
         return done.Task;
     }
+}
+
+/// <summary>
+/// The Kafka run's client settings (<c>--forecast-compression</c>, <c>--forecast-producer</c>, <c>--consumer</c>): applied to
+/// the pipeline's consumer and forecasts output and to the limit's consume-only and produce-only steps alike, so the limit
+/// is always measured with the clients the pipeline runs with.
+/// </summary>
+/// <param name="Compression">The forecasts producer's compression.</param>
+/// <param name="Producer">Extra librdkafka properties of the forecasts producer (applied last).</param>
+/// <param name="Consumer">Extra librdkafka properties of the consumer (applied last).</param>
+internal sealed record KafkaClientTuning(ForecastCompression Compression, IReadOnlyDictionary<string, string> Producer, IReadOnlyDictionary<string, string> Consumer)
+{
+    /// <summary>The shipped defaults.</summary>
+    public static KafkaClientTuning Default { get; } = new(ForecastCompression.Lz4, new Dictionary<string, string>(), new Dictionary<string, string>());
+
+    /// <summary>The forecasts output's settings with this tuning.</summary>
+    public KafkaForecastOutputOptions Forecasts(string bootstrap, string topic, ForecastFormat format, ForecastProducePath path = ForecastProducePath.Client) => new()
+    {
+        BootstrapServers = bootstrap, Topic = topic, Format = format, ProducePath = path, Compression = Compression, Extra = new(Producer),
+    };
+
+    /// <summary>
+    /// This tuning with a sweep variant's settings on top: <c>compression=X</c>, <c>p.NAME=VALUE</c> (forecasts producer),
+    /// <c>c.NAME=VALUE</c> (consumer), comma-separated. A variant without consumer settings keeps this tuning's consumer
+    /// dictionary (the same instance: its limit reuses the run's drain-loop rate).
+    /// </summary>
+    public KafkaClientTuning With(string variant, string option)
+    {
+        var compression = Compression;
+        Dictionary<string, string>? producer = null, consumer = null;
+        foreach (var (k, v) in ParseProperties(variant, option))
+        {
+            if (k == "compression")
+            {
+                compression = Enum.TryParse<ForecastCompression>(v, ignoreCase: true, out var c) && Enum.IsDefined(c) ? c : throw new ArgumentException($"{option}: '{v}' is not none, lz4, snappy or zstd");
+            }
+            else if (k.StartsWith("p.", StringComparison.Ordinal))
+            {
+                (producer ??= new(Producer))[k[2..]] = v;
+            }
+            else if (k.StartsWith("c.", StringComparison.Ordinal))
+            {
+                (consumer ??= new(Consumer))[k[2..]] = v;
+            }
+            else
+            {
+                throw new ArgumentException($"{option}: '{k}' is not compression, p.NAME or c.NAME");
+            }
+        }
+
+        return new KafkaClientTuning(compression, producer ?? Producer, consumer ?? Consumer);
+    }
+
+    /// <summary>Parses <c>k=v,k=v</c> (empty: none).</summary>
+    public static Dictionary<string, string> ParseProperties(string text, string option)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new ArgumentException($"{option}: '{pair}' is not NAME=VALUE");
+            d[pair[..eq]] = pair[(eq + 1)..];
+        }
+
+        return d;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"forecasts compression {Compression.ToString().ToLowerInvariant()}" + (Producer.Count > 0 ? $", producer {Join(Producer)}" : "") + (Consumer.Count > 0 ? $", consumer {Join(Consumer)}" : "");
+
+    /// <summary>For pipeline.json.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["forecast_compression"] = Compression.ToString().ToLowerInvariant(),
+        ["forecast_producer"] = Properties(Producer),
+        ["consumer"] = Properties(Consumer),
+    };
+
+    private static JsonObject Properties(IReadOnlyDictionary<string, string> d)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in d) o[k] = v;
+        return o;
+    }
+
+    private static string Join(IReadOnlyDictionary<string, string> d) => string.Join(",", d.Select(kv => kv.Key + "=" + kv.Value));
 }

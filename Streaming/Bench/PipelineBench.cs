@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using StreamLstm.Model.Forecasting;
 using StreamLstm.Model.Lstm;
+using StreamLstm.Sink.Kafka;
 using StreamLstm.Streaming.Cli;
 using StreamLstm.Streaming.Pipeline;
 
@@ -66,9 +67,37 @@ public static partial class PipelineBench
         command.Options.Add(pacedNagle);
         command.Options.Add(pacedRetention);
         command.Options.Add(produceRows);
+        var compression = new Option<ForecastCompression>("--forecast-compression") { Description = "Kafka rows: the forecasts producer's compression (Kafka:ForecastCompression: none, lz4, snappy, zstd); the limit's produce-only step uses the same", DefaultValueFactory = _ => ForecastCompression.Lz4 };
+        var producerProps = new Option<string>("--forecast-producer") { Description = "Kafka rows: extra librdkafka properties of the forecasts producer, 'name=value,...' (e.g. batch.num.messages=10000,linger.ms=20); the limit's produce-only step uses the same", DefaultValueFactory = _ => "" };
+        var consumerProps = new Option<string>("--consumer") { Description = "Kafka rows: extra librdkafka properties of the consumer, 'name=value,...' (e.g. fetch.max.bytes=...,queued.min.messages=...); the limit's consume-only step uses the same", DefaultValueFactory = _ => "" };
+        var sweep = new Option<string>("--compression-sweep") { Description = "Kafka rows: after the usual rows, the forecasts producer's compressions to compare in the same process, comma-separated (e.g. none,lz4,snappy,zstd): two alternating rounds of produce-only + pipeline (client path, native consume + produce)", DefaultValueFactory = _ => "" };
+        var clientSweep = new Option<string>("--client-sweep") { Description = "Kafka rows: like --compression-sweep, with any client settings per variant: variants separated by ';', each 'compression=X,p.NAME=VALUE,c.NAME=VALUE,...' (p. = forecasts producer, c. = consumer property), on top of the run's own settings; the limit of a variant with consumer settings is measured with them", DefaultValueFactory = _ => "" };
+        command.Options.Add(sweep);
+        command.Options.Add(clientSweep);
+        command.Options.Add(compression);
+        command.Options.Add(producerProps);
+        command.Options.Add(consumerProps);
         command.SetAction(async (parse, ct) =>
         {
             var workerCounts = parse.GetValue(workers)!.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            KafkaClientTuning tuning;
+            KafkaClientTuning[] sweepList;
+            try
+            {
+                tuning = new KafkaClientTuning(parse.GetValue(compression),
+                    KafkaClientTuning.ParseProperties(parse.GetValue(producerProps)!, "--forecast-producer"), KafkaClientTuning.ParseProperties(parse.GetValue(consumerProps)!, "--consumer"));
+                var t = tuning;
+                sweepList = parse.GetValue(sweep)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                    .Select(v => t.With("compression=" + v, "--compression-sweep"))
+                    .Concat(parse.GetValue(clientSweep)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => t.With(v, "--client-sweep"))).ToArray();
+            }
+            catch (ArgumentException e)
+            {
+                // The client-setting options' own messages name the option and the bad item: a usage error, not a crash.
+                await parse.InvocationConfiguration.Error.WriteLineAsync("bench pipeline: " + e.Message).ConfigureAwait(false);
+                return 2;
+            }
+
             var parts = parse.GetValue(runs)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var profiles = parse.GetValue(latency)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(p => Enum.Parse<LatencyProfile>(p, ignoreCase: true)).ToArray();
             var extra = parse.GetValue(knobs)!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -86,7 +115,7 @@ public static partial class PipelineBench
             }).ToArray();
             var retentions = parse.GetValue(pacedRetention)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             var plan = new Plan(parts, profiles, TimeSpan.FromSeconds(parse.GetValue(pacedSeconds)), parse.GetValue(produceRows), extra, partitionCounts, nagle, retentions) { WarmupEvents = parse.GetValue(warmup) };
-            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, ct).ConfigureAwait(false);
+            var result = await RunAsync(parse.GetValue(events), parse.GetValue(keys), parse.GetValue(hidden), workerCounts, parse.GetValue(kafkaEvents), plan, tuning, sweepList, ct).ConfigureAwait(false);
             var path = parse.GetValue(output)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             await File.WriteAllTextAsync(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
@@ -122,7 +151,9 @@ public static partial class PipelineBench
         public int WarmupEvents { get; init; }
     }
 
-    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, CancellationToken ct)
+    // kafkaClients: the Kafka rows' client settings (--forecast-compression, --forecast-producer, --consumer); clientSweep: the
+    // variants of --compression-sweep / --client-sweep.
+    private static async Task<JsonObject> RunAsync(int events, int keys, int hidden, int[] workerCounts, int kafkaEvents, Plan plan, KafkaClientTuning kafkaClients, KafkaClientTuning[] clientSweep, CancellationToken ct)
     {
         var model = LstmModel.CreateRandom(new LstmConfig(3, hidden, 1, 5), 7);
         model.Metadata = model.Metadata with { Version = "bench" };
@@ -132,7 +163,7 @@ public static partial class PipelineBench
         JsonObject? phases = null;
         if (plan.Parts.Contains("core")) (phases, core, paced) = await CoreAsync(models, events, keys, hidden, workerCounts, plan.WarmupEvents, ct).ConfigureAwait(false);
 
-        var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, ct).ConfigureAwait(false) : null;
+        var kafka = kafkaEvents > 0 && plan.Parts.Contains("kafka") ? await KafkaRunAsync(models, kafkaEvents, keys, workerCounts.Max(), core, plan.ProduceRows, kafkaClients, clientSweep, ct).ConfigureAwait(false) : null;
         JsonArray? kafkaPaced = plan.Parts.Contains("paced") ? [] : null;
         JsonArray? transport = plan.Parts.Contains("transport") ? [] : null;
         // Each variant (partition count × Nagle × retention) is a full set of runs, one variant after the other: same-run comparisons.

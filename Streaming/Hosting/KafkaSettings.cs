@@ -38,6 +38,14 @@ public sealed class KafkaSettings
     public Sink.Kafka.ForecastProducePath ForecastProducePath { get; set; } = Sink.Kafka.ForecastProducePath.Client;
 
     /// <summary>
+    /// Compression of the forecasts producer's batches: <c>lz4</c> (default), <c>none</c>, <c>snappy</c> or <c>zstd</c> (see
+    /// docs/sink.md, "Compression": <c>none</c> saves the producer's CPU where the brokers are on a LAN and disk is not the
+    /// constraint). An unknown value fails start-up. Under exactly-once rows go through the transactional producer, whose
+    /// compression is lz4 (set <c>Kafka:Client:compression.type</c> to change every client's).
+    /// </summary>
+    public Sink.Kafka.ForecastCompression ForecastCompression { get; set; } = Sink.Kafka.ForecastCompression.Lz4;
+
+    /// <summary>
     /// How input messages are taken off the consumer: <c>client</c> (default, Confluent.Kafka's <c>Consume</c>) or <c>native</c>
     /// (<c>rd_kafka_consumer_poll</c> on the same consumer, bytes copied into pooled chunks: no per-message allocation; see
     /// docs/pipeline.md). An unknown value fails start-up; <c>native</c> under <c>Kafka:Guarantee=exactly_once</c> is refused.

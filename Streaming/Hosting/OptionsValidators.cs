@@ -46,6 +46,7 @@ public sealed class KafkaSettingsValidator : IValidateOptions<KafkaSettings>
         }
 
         if (!Enum.IsDefined(o.ForecastProducePath)) errors.Add($"Kafka:ForecastProducePath must be 'client' or 'native' (was '{o.ForecastProducePath}').");
+        if (!Enum.IsDefined(o.ForecastCompression)) errors.Add($"Kafka:ForecastCompression must be 'none', 'lz4', 'snappy' or 'zstd' (was '{o.ForecastCompression}').");
         if (o.ConsumePath == Ingest.Consumer.ConsumePath.Native && o.ExactlyOnce)
         {
             errors.Add("Kafka:ConsumePath=native cannot be used with Kafka:Guarantee=exactly_once (not verified there): set Kafka:ConsumePath=client.");

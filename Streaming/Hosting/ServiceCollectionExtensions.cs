@@ -104,7 +104,7 @@ public static partial class ServiceCollectionExtensions
     /// <returns>The settings (no shared producer).</returns>
     internal static KafkaForecastOutputOptions ForecastOutputOptions(KafkaSettings kafka, LatencyProfile? latency)
     {
-        var options = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, ProducePath = kafka.ForecastProducePath };
+        var options = new KafkaForecastOutputOptions { BootstrapServers = kafka.BootstrapServers, Topic = kafka.ForecastsTopic, Extra = kafka.Client, Format = kafka.ForecastFormat, ProducePath = kafka.ForecastProducePath, Compression = kafka.ForecastCompression };
         if (latency is { } profile) LatencyTuning.For(profile).ApplyTo(options);
         return options;
     }

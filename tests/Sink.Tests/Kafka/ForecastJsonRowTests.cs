@@ -36,6 +36,8 @@ public class ForecastJsonRowTests
         var keys = Enumerable.Range(0, 200).Select(_ => RandomKey(rng)).Concat(["", "plain", "a\"b", "<script>"]).ToArray();
         var versions = new[] { "m-1", "v2026.12.01", "weights\"x\\y", "日本-é", "" };
         var writer = new ForecastJsonRow();
+        // The output's path: one cached entry per key (message key bytes + the JSON key part) feeding the same writer.
+        var encoder = new ForecastRowEncoder(ForecastFormat.Json);
         var rows = 0;
         for (var b = 0; b < 300; b++)
         {
@@ -63,6 +65,10 @@ public class ForecastJsonRowTests
                 var n = writer.Write(batch, r, out var scratch);
                 var actual = scratch.AsSpan(0, n);
                 Assert.True(expected.AsSpan().SequenceEqual(actual), $"batch {b} row {r} differs:\n expected {Encoding.UTF8.GetString(expected)}\n actual   {Encoding.UTF8.GetString(actual)}");
+                var key = encoder.Key(batch, r);
+                Assert.Equal(Encoding.UTF8.GetBytes(batch.Keys[r]), key.Utf8);
+                var encoded = encoder.Value(batch, r, key);
+                Assert.True(expected.AsSpan().SequenceEqual(encoded), $"batch {b} row {r} differs through the encoder:\n expected {Encoding.UTF8.GetString(expected)}\n actual   {Encoding.UTF8.GetString(encoded)}");
             }
         }
 
@@ -144,8 +150,21 @@ public class ForecastJsonRowTests
             expectedError = ex;
         }
 
-        if (expectedError is null) Assert.Equal(expected, Serialize(writer, batch, 0));
-        else Assert.Throws(expectedError.GetType(), () => Serialize(writer, batch, 0));
+        var encoder = new ForecastRowEncoder(ForecastFormat.Json);
+        if (expectedError is null)
+        {
+            Assert.Equal(expected, Serialize(writer, batch, 0));
+            Assert.Equal(expected, encoder.Value(batch, 0, encoder.Key(batch, 0)).ToArray());
+        }
+        else
+        {
+            Assert.Throws(expectedError.GetType(), () => Serialize(writer, batch, 0));
+            Assert.Throws(expectedError.GetType(), () => encoder.Value(batch, 0, encoder.Key(batch, 0)).ToArray());
+        }
+
+        // Binary rows need no JSON of the key: the same key is encoded.
+        var binary = new ForecastRowEncoder(ForecastFormat.Binary);
+        Assert.Equal(Encoding.UTF8.GetBytes(batch.Keys[0]), binary.Key(batch, 0).Utf8);
     }
 
     private static byte[] Serialize(ForecastJsonRow writer, ForecastBatch batch, int row)

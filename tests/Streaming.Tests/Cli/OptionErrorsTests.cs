@@ -54,6 +54,20 @@ public class OptionErrorsTests
         Assert.Contains(result.Errors, e => e.Message.Contains(expected, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("--forecast-producer: 'foo' is not NAME=VALUE", "--forecast-producer", "foo")]
+    [InlineData("--consumer: 'a' is not NAME=VALUE", "--consumer", "a")]
+    [InlineData("--compression-sweep: 'brotli' is not none, lz4, snappy or zstd", "--compression-sweep", "brotli")]
+    [InlineData("--client-sweep: 'x' is not compression, p.NAME or c.NAME", "--client-sweep", "x=y")]
+    public async Task BenchPipelinesClientSettings_AreAUsageError_BeforeAnythingRuns(string expected, string option, string value)
+    {
+        var error = new StringWriter();
+        var code = await CommandLineApp.Build().Parse(["bench", "pipeline", "--runs", "kafka", option, value])
+            .InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = error }, TestContext.Current.CancellationToken);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void EveryCommandsDefaults_PassItsOwnChecks()
     {

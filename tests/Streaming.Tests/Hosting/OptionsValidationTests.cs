@@ -112,6 +112,13 @@ public class OptionsValidationTests
     }
 
     [Fact]
+    public async Task UnknownForecastCompression_IsReportedByKey_WithTheChoices()
+    {
+        var failures = await StartFailuresAsync(new() { ["Kafka:ForecastCompression"] = "brotli" });
+        Assert.Contains("Kafka:ForecastCompression is 'brotli', which is not a valid value; one of: none, lz4, snappy, zstd.", failures);
+    }
+
+    [Fact]
     public async Task UnknownConsumePath_IsReportedByKey_WithTheChoices()
     {
         var failures = await StartFailuresAsync(new() { ["Kafka:ConsumePath"] = "fast" });

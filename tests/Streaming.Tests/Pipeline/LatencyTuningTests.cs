@@ -84,6 +84,16 @@ public class LatencyTuningTests
     }
 
     [Fact]
+    public void ForecastCompression_BindsFromConfiguration_AndReachesTheForecastsProducerConfig()
+    {
+        Assert.Equal("lz4", KafkaForecastOutput.ProducerConfig(ForecastOptions([])).Get("compression.type"));
+        var zstd = ForecastOptions(new() { ["Kafka:ForecastCompression"] = "zstd" });
+        Assert.Equal(ForecastCompression.Zstd, zstd.Compression);
+        Assert.Equal("zstd", KafkaForecastOutput.ProducerConfig(zstd).Get("compression.type"));
+        Assert.Equal("none", KafkaForecastOutput.ProducerConfig(ForecastOptions(new() { ["Kafka:ForecastCompression"] = "none", ["Pipeline:Latency"] = "throughput" })).Get("compression.type"));
+    }
+
+    [Fact]
     public void Profiles_TradeLatencyForBatching_InOrder()
     {
         var (low, balanced, throughput) = (LatencyTuning.For(LatencyProfile.Low), LatencyTuning.For(LatencyProfile.Balanced), LatencyTuning.For(LatencyProfile.Throughput));
