@@ -135,7 +135,8 @@ public sealed class CombinationWeights
 
     /// <summary>
     /// Whether a component's forecast <paramref name="mu"/> lies within the range of the values seen so far widened by
-    /// <see cref="RangeMargin"/> of it on each side (true before any value). A forecast far outside everything the series has
+    /// <see cref="RangeMargin"/> of it on each side (true until two different values are seen: a constant series gives no
+    /// range to judge by). A forecast far outside everything the series has
     /// shown (an AR fed a mis-charted 0 in a body-temperature series forecast −430) is not trusted on its row, whatever the
     /// component's weight.
     /// </summary>
@@ -143,7 +144,7 @@ public sealed class CombinationWeights
     /// <returns>True when plausible.</returns>
     public bool Plausible(double mu)
     {
-        if (!(_seenMax >= _seenMin)) return true;
+        if (!(_seenMax > _seenMin)) return true;
         var margin = RangeMargin * (_seenMax - _seenMin);
         return mu >= _seenMin - margin && mu <= _seenMax + margin;
     }
