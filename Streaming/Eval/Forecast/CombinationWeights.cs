@@ -208,7 +208,7 @@ public sealed class CombinationWeights
 
     /// <summary>
     /// Weights at horizon <paramref name="k"/> over the components marked <paramref name="eligible"/>: argmin
-    /// <c>w'Sw + λ‖w − e_anchor‖²</c> subject to w ≥ 0, Σw = 1, with <c>λ = </c><see cref="Shrinkage"/><c> × the anchor's MSE</c> (a tiny ridge when there is no anchor)
+    /// <c>w'Sw + λ‖w − e_anchor‖²</c> subject to w ≥ 0, Σw = 1, with <c>λ = </c><see cref="Shrinkage"/><c> × the smallest MSE of the eligible components</c> (a tiny ridge when there is no anchor)
     /// (exact, by trying every support set; at most <see cref="MaxComponents"/> components). The small pull toward the anchor
     /// (the last value) keeps estimation noise in S from lending weight to a component that only adds noise to it.
     /// </summary>
@@ -236,12 +236,20 @@ public sealed class CombinationWeights
 
         if (m == 0) return;
         var a = anchor >= 0 && anchor < n && eligible[anchor] ? anchor : -1;
-        // The pull is in units of the anchor's own MSE (a wild component's large MSE must not strengthen it).
-        var lambda = a >= 0 ? Shrinkage * s[(a * n) + a] : Ridge * diag / m;
+        // The pull is in units of the smallest MSE of the components taking part: a wild component's large MSE must not
+        // strengthen it, nor the anchor's own where another component is far better (the AR on EC2 latency, the seasonal
+        // naive on CPU): there the pull toward the anchor only costs. On a random walk the anchor's MSE is the smallest.
+        var minDiag = double.PositiveInfinity;
+        for (var i = 0; i < n; i++)
+        {
+            if (eligible[i]) minDiag = Math.Min(minDiag, s[(i * n) + i]);
+        }
+
+        var lambda = a >= 0 ? Shrinkage * minDiag : Ridge * diag / m;
         MinVarianceSimplex(s, n, mask, lambda, a, weights, scratch[(n * n)..]);
     }
 
-    /// <summary>Pull toward the anchor, relative to the anchor's MSE (see <see cref="Solve"/>).</summary>
+    /// <summary>Pull toward the anchor, relative to the smallest MSE of the eligible components (see <see cref="Solve"/>).</summary>
     public const double Shrinkage = 0.03;
 
     /// <summary>
