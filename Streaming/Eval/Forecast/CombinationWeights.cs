@@ -31,6 +31,26 @@ public sealed class CombinationWeights
     private readonly double[] _sum;
     private readonly double[] _weight;
     private readonly int[] _count;
+    private readonly double[] _fourth;
+    private readonly double[] _smoothed;
+    private readonly bool[] _smoothedSet;
+    private double _seenMin = double.PositiveInfinity;
+    private double _seenMax = double.NegativeInfinity;
+
+    /// <summary>
+    /// Kurtosis of the anchor's recent errors at which the weights are followed without smoothing (see <see cref="Smooth"/>):
+    /// twice a Gaussian's 3.
+    /// </summary>
+    public const double SmoothingKurtosis = 6;
+
+    /// <summary>Slowest smoothing of the weights: each row moves them at least 1/<see cref="SlowestSmoothing"/> of the way to the solved ones.</summary>
+    public const int SlowestSmoothing = 32;
+
+    /// <summary>
+    /// A component's forecast is left out of its row when it lies further outside the range of the values seen so far (pooled
+    /// over keys) than this fraction of that range (see <see cref="Plausible"/>).
+    /// </summary>
+    public const double RangeMargin = 0.5;
 
     /// <summary>Creates the state.</summary>
     /// <param name="horizons">K.</param>
@@ -45,6 +65,9 @@ public sealed class CombinationWeights
         _sum = new double[horizons * components * components];
         _weight = new double[horizons * components * components];
         _count = new int[horizons * components];
+        _fourth = new double[horizons * components];
+        _smoothed = new double[horizons * components];
+        _smoothedSet = new bool[horizons];
         Tails = [new TailCalibration(horizons, MinTailFactor), new TailCalibration(horizons, MinTailFactor)];
     }
 
@@ -84,7 +107,79 @@ public sealed class CombinationWeights
                 _sum[x] = ((1 - Alpha) * _sum[x]) + (Alpha * errors[i] * errors[j]);
                 _weight[x] = ((1 - Alpha) * _weight[x]) + Alpha;
             }
+
+            var e2 = errors[i] * errors[i];
+            _fourth[(k * _n) + i] = ((1 - Alpha) * _fourth[(k * _n) + i]) + (Alpha * e2 * e2);
         }
+    }
+
+    /// <summary>Kurtosis <c>E[e⁴] / E[e²]²</c> of component <paramref name="i"/>'s recent errors at horizon <paramref name="k"/>
+    /// (same memory as the moments; 3 for Gaussian errors; NaN before any error).</summary>
+    /// <param name="k">Horizon index.</param>
+    /// <param name="i">Component.</param>
+    /// <returns>The kurtosis.</returns>
+    public double Kurtosis(int k, int i)
+    {
+        var x = (k * _n * _n) + (i * _n) + i;
+        return _weight[x] > 0 && _sum[x] > 0 ? _fourth[(k * _n) + i] * _weight[x] / (_sum[x] * _sum[x]) : double.NaN;
+    }
+
+    /// <summary>Adds a row's value (any key) to the range of values seen so far.</summary>
+    /// <param name="value">The value (non-finite values are ignored).</param>
+    public void Observe(double value)
+    {
+        if (!double.IsFinite(value)) return;
+        _seenMin = Math.Min(_seenMin, value);
+        _seenMax = Math.Max(_seenMax, value);
+    }
+
+    /// <summary>
+    /// Whether a component's forecast <paramref name="mu"/> lies within the range of the values seen so far widened by
+    /// <see cref="RangeMargin"/> of it on each side (true until two different values are seen: a constant series gives no
+    /// range to judge by). A forecast far outside everything the series has
+    /// shown (an AR fed a mis-charted 0 in a body-temperature series forecast −430) is not trusted on its row, whatever the
+    /// component's weight.
+    /// </summary>
+    /// <param name="mu">The forecast.</param>
+    /// <returns>True when plausible.</returns>
+    public bool Plausible(double mu)
+    {
+        if (!(_seenMax > _seenMin)) return true;
+        var margin = RangeMargin * (_seenMax - _seenMin);
+        return mu >= _seenMin - margin && mu <= _seenMax + margin;
+    }
+
+    /// <summary>
+    /// Smooths the solved weights <paramref name="w"/> of horizon <paramref name="k"/> in time when the anchor's recent errors
+    /// are heavy-tailed, in place: a shared smoothed vector moves a fraction β of the way to them each row and replaces them,
+    /// with <c>β = </c><see cref="SmoothingKurtosis"/><c> / kurtosis</c> of the anchor's errors, in [1/<see cref="SlowestSmoothing"/>, 1]
+    /// (β = 1: the solved weights as they are). Only rows where every component takes part update or use it (other rows keep
+    /// their solved weights). On heavy-tailed errors S is dominated by a few rows, and a single spike can move the solved weights
+    /// from one component to another for the rows right after it, where the component it favoured (an AR whose lags now hold
+    /// the spike) is at its wildest; smoothing lets such a swing pass. On light tails it changes nothing.
+    /// </summary>
+    /// <param name="k">Horizon index.</param>
+    /// <param name="anchor">Component whose error kurtosis sets β (−1: none, no smoothing).</param>
+    /// <param name="eligible">Components taking part in this row.</param>
+    /// <param name="w">Solved weights; receives the smoothed ones.</param>
+    public void Smooth(int k, int anchor, ReadOnlySpan<bool> eligible, Span<double> w)
+    {
+        if (anchor < 0 || anchor >= _n) return;
+        for (var i = 0; i < _n; i++)
+        {
+            if (!eligible[i]) return;
+        }
+
+        var kurt = Kurtosis(k, anchor);
+        var beta = double.IsFinite(kurt) && kurt > SmoothingKurtosis ? Math.Max(SmoothingKurtosis / kurt, 1.0 / SlowestSmoothing) : 1.0;
+        var s = _smoothed.AsSpan(k * _n, _n);
+        for (var i = 0; i < _n; i++)
+        {
+            s[i] = _smoothedSet[k] && beta < 1 ? s[i] + (beta * (w[i] - s[i])) : w[i];
+            w[i] = s[i];
+        }
+
+        _smoothedSet[k] = true;
     }
 
     /// <summary>Pooled recent MSE of component <paramref name="i"/> at horizon <paramref name="k"/> (NaN before any error).</summary>
@@ -113,7 +208,7 @@ public sealed class CombinationWeights
 
     /// <summary>
     /// Weights at horizon <paramref name="k"/> over the components marked <paramref name="eligible"/>: argmin
-    /// <c>w'Sw + λ‖w − e_anchor‖²</c> subject to w ≥ 0, Σw = 1, with <c>λ = </c><see cref="Shrinkage"/><c> × the anchor's MSE</c> (a tiny ridge when there is no anchor)
+    /// <c>w'Sw + λ‖w − e_anchor‖²</c> subject to w ≥ 0, Σw = 1, with <c>λ = </c><see cref="Shrinkage"/><c> × the smallest MSE of the eligible components</c> (a tiny ridge when there is no anchor)
     /// (exact, by trying every support set; at most <see cref="MaxComponents"/> components). The small pull toward the anchor
     /// (the last value) keeps estimation noise in S from lending weight to a component that only adds noise to it.
     /// </summary>
@@ -141,12 +236,20 @@ public sealed class CombinationWeights
 
         if (m == 0) return;
         var a = anchor >= 0 && anchor < n && eligible[anchor] ? anchor : -1;
-        // The pull is in units of the anchor's own MSE (a wild component's large MSE must not strengthen it).
-        var lambda = a >= 0 ? Shrinkage * s[(a * n) + a] : Ridge * diag / m;
+        // The pull is in units of the smallest MSE of the components taking part: a wild component's large MSE must not
+        // strengthen it, nor the anchor's own where another component is far better (the AR on EC2 latency, the seasonal
+        // naive on CPU): there the pull toward the anchor only costs. On a random walk the anchor's MSE is the smallest.
+        var minDiag = double.PositiveInfinity;
+        for (var i = 0; i < n; i++)
+        {
+            if (eligible[i]) minDiag = Math.Min(minDiag, s[(i * n) + i]);
+        }
+
+        var lambda = a >= 0 ? Shrinkage * minDiag : Ridge * diag / m;
         MinVarianceSimplex(s, n, mask, lambda, a, weights, scratch[(n * n)..]);
     }
 
-    /// <summary>Pull toward the anchor, relative to the anchor's MSE (see <see cref="Solve"/>).</summary>
+    /// <summary>Pull toward the anchor, relative to the smallest MSE of the eligible components (see <see cref="Solve"/>).</summary>
     public const double Shrinkage = 0.03;
 
     /// <summary>

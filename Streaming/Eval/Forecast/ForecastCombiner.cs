@@ -6,7 +6,9 @@ namespace StreamLstm.Streaming.Eval.Forecast;
 /// combination, pulled slightly toward an anchor component (<see cref="CombinationWeights.Solve"/>: weights from the
 /// realised error second moments pooled over every key of the series, memory <see cref="CombinationWeights.Memory"/> rows).
 /// A component takes part once it has <see cref="CombinationWeights.MinErrors"/> realised errors in this key (a new key's AR
-/// is still wild); before any component has, the one with the best pooled MSE that has a forecast stands alone. σ is the
+/// is still wild), and sits out a row whose forecast is far outside the values seen so far (<see cref="CombinationWeights.Plausible"/>);
+/// on heavy-tailed errors the weights are smoothed in time (<see cref="CombinationWeights.Smooth"/>), so one spike does not swing
+/// them; before any component has, the one with the best pooled MSE that has a forecast stands alone. σ is the
 /// same weighted mean of the components' calibrated σ times a tail factor of its own (the recent 95 % quantile of ours'
 /// |error| / that σ over 1.96, pooled over keys, in [<see cref="CombinationWeights.MinTailFactor"/>, 4], kept apart for a
 /// new key's rows): the combination's errors are smaller than its components', so their σ alone is conservative.
@@ -76,6 +78,7 @@ public sealed class ForecastCombiner : OnlineForecaster
     {
         var n = _components.Length;
         var kk = Horizons;
+        _weights.Observe(value);
         // Row t's value meets the forecasts of horizon k made at row t−k: the components' (their error moments) and ours (σ's tail).
         for (var k = 1; k <= kk && k <= _row; k++)
         {
@@ -104,13 +107,14 @@ public sealed class ForecastCombiner : OnlineForecaster
             {
                 var m = _components[i].LastMu[k];
                 _pastMu[(((own * kk) + k) * n) + i] = m;
-                _eligible[i] = double.IsFinite(m) && _keyCount[(k * n) + i] >= CombinationWeights.MinErrors && _weights.HasErrors(k, i, CombinationWeights.MinErrors);
+                _eligible[i] = double.IsFinite(m) && _keyCount[(k * n) + i] >= CombinationWeights.MinErrors && _weights.HasErrors(k, i, CombinationWeights.MinErrors) && _weights.Plausible(m);
                 any |= _eligible[i];
             }
 
             if (any)
             {
                 _weights.Solve(k, _eligible, _anchor, _w, _scratch);
+                _weights.Smooth(k, _anchor, _eligible, _w);
             }
             else
             {

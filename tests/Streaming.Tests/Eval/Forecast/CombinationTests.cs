@@ -140,6 +140,73 @@ public class CombinationTests
     }
 
     [Fact]
+    public void Combiner_LeavesOutAForecastFarOutsideTheSeenValues_SoItStaysWithItsBestPart()
+    {
+        // A level near 37 (a body temperature) with small noise; component 1 knows the future to ±0.05 (it gets nearly all the
+        // weight) but once forecasts −400 (an AR fed a mis-charted 0). Followed with its weight, that one row alone puts ours'
+        // RMSE far behind the last value's.
+        var rng = new Random(5);
+        var y = Enumerable.Range(0, 3000).Select(_ => 37 + (0.3 * Gaussian(rng))).ToArray();
+        var s = new SeriesData(y.Select((_, i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(), null, y, 0);
+        const int k = 1;
+        var (mu, _, _, _) = ForecastEvaluation.Pass(s, k, _ =>
+        {
+            OnlineForecaster[] parts = [new LastValueForecaster(k), new Oracle(y, k, 0.05, 7, wildAt: 2000)];
+            return [.. parts, new ForecastCombiner(k, parts, new CombinationWeights(k, parts.Length), anchor: 0)];
+        });
+        var rmse = mu.Select(m => Rmse(y, m, k, from: 200)).ToArray();
+        Assert.True(rmse[1] > rmse[0], $"test premise: the wild component's RMSE {rmse[1]:F3} is behind the last value's {rmse[0]:F3}");
+        Assert.True(rmse[2] <= rmse[0], $"ours {rmse[2]:F4} vs the last value {rmse[0]:F4} (its best part over the run)");
+        Assert.True(Math.Abs(y[2000] - mu[2][2000]) < 2, $"ours followed the wild forecast: {mu[2][2000]:F1} for {y[2000]:F1}");
+    }
+
+    [Fact]
+    public void Smooth_LeavesLightTailedWeightsAsSolved_ButDampsTheSwingOfASingleSpike()
+    {
+        // Light tails (Gaussian errors, kurtosis ≈ 3): the solved weights pass unchanged.
+        var light = new CombinationWeights(1, 2);
+        var rng = new Random(3);
+        for (var t = 0; t < 2000; t++)
+        {
+            var e = Gaussian(rng);
+            light.Add(0, [e, e + (0.5 * Gaussian(rng))]);
+        }
+
+        Assert.InRange(light.Kurtosis(0, 0), 2.5, 3.5);
+        double[] w = [0.7, 0.3];
+        light.Smooth(0, 0, [true, true], w);
+        w = [0.2, 0.8];
+        light.Smooth(0, 0, [true, true], w);
+        Assert.Equal(new[] { 0.2, 0.8 }, w);
+
+        // Heavy tails (a spike of 60σ every 200 rows): after a spike row that favoured component 1, the solved weights swing
+        // to it; the smoothed ones move only a small step toward them.
+        var heavy = new CombinationWeights(1, 2);
+        var scratch = new double[64];
+        for (var t = 1; t <= 2000; t++)
+        {
+            var e = Gaussian(rng);
+            heavy.Add(0, t % 200 == 0 ? [60, 60] : [e, e + (0.5 * Gaussian(rng))]);
+            var s = new double[2];
+            heavy.Solve(0, [true, true], 0, s, scratch);
+            heavy.Smooth(0, 0, [true, true], s);
+        }
+
+        Assert.True(heavy.Kurtosis(0, 0) > 20, $"test premise: kurtosis {heavy.Kurtosis(0, 0):F1}");
+        var before = new double[2];
+        heavy.Solve(0, [true, true], 0, before, scratch);
+        heavy.Smooth(0, 0, [true, true], before);
+        heavy.Add(0, [60, 5]); // one spike that component 1 happened to catch
+        var swing = new double[2];
+        heavy.Solve(0, [true, true], 0, swing, scratch);
+        var damped = swing.ToArray();
+        heavy.Smooth(0, 0, [true, true], damped);
+        Assert.True(swing[1] > before[1] + 0.5, $"test premise: the solved weight on 1 swings {before[1]:F3} → {swing[1]:F3}");
+        Assert.True(damped[1] - before[1] < 0.25 * (swing[1] - before[1]), $"smoothed {before[1]:F3} → {damped[1]:F3} (solved {swing[1]:F3})");
+        Assert.Equal(1, damped[0] + damped[1], 12);
+    }
+
+    [Fact]
     public void Combiner_DoesNotAllocatePerRow()
     {
         var s = ForecastTestData.Sine(3000, 48, 0.2);
@@ -176,8 +243,10 @@ public class CombinationTests
     }
 
     /// <summary>Forecasts the true future plus seeded noise of a given size (a stand-in component with known error); heavy: a
-    /// mixture, 70 % N(0, (0.3·noise)²) and 30 % N(0, (1.8·noise)²).</summary>
-    private sealed class Oracle(double[] y, int horizons, double noise, int seed, bool heavy = false) : OnlineForecaster(horizons)
+    /// mixture, 70 % N(0, (0.3·noise)²) and 30 % N(0, (1.8·noise)²); wildAt: the target row it forecasts −400 for.</summary>
+    private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    private sealed class Oracle(double[] y, int horizons, double noise, int seed, bool heavy = false, int wildAt = -1) : OnlineForecaster(horizons)
     {
         private readonly Random _rng = new(seed);
 
@@ -191,6 +260,7 @@ public class CombinationTests
                 var z = Math.Sqrt(-2 * Math.Log(1 - _rng.NextDouble())) * Math.Cos(2 * Math.PI * _rng.NextDouble());
                 if (heavy) z *= _rng.NextDouble() < 0.7 ? 0.3 : 1.8;
                 mu[h] = target < y.Length ? y[target] + (noise * z) : double.NaN;
+                if (target == wildAt) mu[h] = -400;
                 rawSigma[h] = 1;
             }
         }
