@@ -297,7 +297,7 @@ public static class OnlineBench
             for (var r = 0; r < 512; r++)
             {
                 var k = (i + r) % keys;
-                replay.Record(rings[k], x.AsSpan(r * 3, 3), slab, k);
+                replay.Record(rings[k], x.AsSpan(r * 3, 3), slab, k, i + r);
                 Online.Replay.ReplayBuffer.Forecast(rings[k], 0.1f, -0.5f);
             }
 

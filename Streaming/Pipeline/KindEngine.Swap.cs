@@ -55,7 +55,7 @@ internal sealed partial class KindEngine
                 var slot = _slots[r];
                 var ring = _slotRing[slot];
                 if (!ReplayBuffer.Owns(ring, _slotKeys[slot]!)) ring = _slotRing[slot] = replay.RingFor(_slotKeys[slot]!);
-                replay.Record(ring!, _x.AsSpan(r * _inputs, _inputs), Slab, slot);
+                replay.Record(ring!, _x.AsSpan(r * _inputs, _inputs), Slab, slot, Batch.TimestampsMs[r]);
                 PushHistory(slot, _x.AsSpan(r * _inputs, _inputs));
             }
         }

@@ -27,8 +27,14 @@ public sealed class KeyRing
     /// <summary>Events fed since the key came (absolute index of the next event).</summary>
     public long Count { get; internal set; }
 
-    /// <summary>Buffer-wide feed sequence of the latest event (recency).</summary>
+    /// <summary>Buffer-wide feed sequence of the latest event (the data range a fine-tune saw; least recently fed goes first at the cap).</summary>
     public long LastSeq { get; internal set; }
+
+    /// <summary>
+    /// Event time (Unix ms) of the key's latest event: the recency a sample ranks keys by. Unlike <see cref="LastSeq"/> it
+    /// does not depend on how the workers feeding one buffer interleave, so the same events give the same sample.
+    /// </summary>
+    public long LastEventMs { get; internal set; }
 
     internal float[] X { get; }
 
@@ -64,6 +70,7 @@ public sealed class KeyRing
         Key = key;
         Count = 0;
         LastSeq = 0;
+        LastEventMs = 0;
         HasForecast = false;
         Pos = 0;
         UntilSnapshot = 0;

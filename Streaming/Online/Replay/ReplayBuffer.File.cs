@@ -7,7 +7,8 @@ namespace StreamLstm.Streaming.Online.Replay;
 // to survive restarts, not to be exact at a checkpoint): a header with the sizes, then every key's ring.
 public sealed partial class ReplayBuffer
 {
-    private const uint Magic = 0x31425253; // "SRB1"
+    private const uint Magic = 0x32425253; // "SRB2": each ring also has its last event time
+    private const uint MagicV1 = 0x31425253; // "SRB1": read, its rings' event times 0 until fed
 
     /// <summary>
     /// Writes every key's ring to <paramref name="stream"/>. Like <see cref="Sample"/> it does not hold the feed lock: each
@@ -52,6 +53,7 @@ public sealed partial class ReplayBuffer
             w.Write(scratch.Key);
             w.Write(scratch.Count);
             w.Write(scratch.LastSeq);
+            w.Write(scratch.LastEventMs);
             w.Write(scratch.HasForecast);
             w.Write(scratch.LastMu);
             w.Write(scratch.LastLogSigma);
@@ -68,6 +70,7 @@ public sealed partial class ReplayBuffer
         to.Key = from.Key;
         to.Count = from.Count;
         to.LastSeq = from.LastSeq;
+        to.LastEventMs = from.LastEventMs;
         to.HasForecast = from.HasForecast;
         to.LastMu = from.LastMu;
         to.LastLogSigma = from.LastLogSigma;
@@ -98,7 +101,8 @@ public sealed partial class ReplayBuffer
     public bool TryLoad(Stream stream)
     {
         using var r = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
-        if (r.ReadUInt32() != Magic) return false;
+        var magic = r.ReadUInt32();
+        if (magic != Magic && magic != MagicV1) return false;
         foreach (var v in new[] { Inputs, Horizons, Layers, Hidden, Window, SnapshotEvery, TargetFeature })
         {
             if (r.ReadInt32() != v) return false;
@@ -113,6 +117,7 @@ public sealed partial class ReplayBuffer
             ring.Reset(r.ReadString());
             ring.Count = r.ReadInt64();
             ring.LastSeq = r.ReadInt64();
+            ring.LastEventMs = magic == Magic ? r.ReadInt64() : 0;
             ring.HasForecast = r.ReadBoolean();
             ring.LastMu = r.ReadSingle();
             ring.LastLogSigma = r.ReadSingle();

@@ -64,22 +64,24 @@ public sealed partial class ReplayBuffer
         return new ReplaySample(train, holdout, fromSeq == long.MaxValue ? toSeq : fromSeq, toSeq);
     }
 
-    // The rings, most recently fed first, read without the lock (keys and recency are re-checked per copy).
+    // The rings, latest event time first (ties by key), read without the lock (keys and recency are re-checked per copy).
+    // Event time, not the feed sequence: two workers feed one buffer, and their interleaving must not change which keys
+    // are held out or how windows are weighted (it made `eval alerts` with the trainer on vary from run to run).
     private List<(KeyRing Ring, string Key)> RankedRings()
     {
         var n = Volatile.Read(ref _ringCount);
         var all = Volatile.Read(ref _rings);
         n = Math.Min(n, all.Length);
-        var list = new List<(KeyRing Ring, string Key, long Seq)>(n);
+        var list = new List<(KeyRing Ring, string Key, long EventMs)>(n);
         for (var i = 0; i < n; i++)
         {
             var r = all[i];
             if (r is null) continue;
             var key = r.Key;
-            if (key.Length > 0) list.Add((r, key, r.LastSeq));
+            if (key.Length > 0) list.Add((r, key, r.LastEventMs));
         }
 
-        list.Sort((a, b) => b.Seq.CompareTo(a.Seq));
+        list.Sort((a, b) => b.EventMs != a.EventMs ? b.EventMs.CompareTo(a.EventMs) : string.CompareOrdinal(a.Key, b.Key));
         return list.ConvertAll(x => (x.Ring, x.Key));
     }
 

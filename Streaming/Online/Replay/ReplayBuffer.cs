@@ -173,7 +173,8 @@ public sealed partial class ReplayBuffer
     /// <param name="x">The event's I normalised inputs.</param>
     /// <param name="slab">State slab holding the key's (h, c) before this event's step.</param>
     /// <param name="slot">The key's slot.</param>
-    public void Record(KeyRing ring, ReadOnlySpan<float> x, StateSlab slab, int slot)
+    /// <param name="eventMs">The event's time (Unix ms): the key's recency when a sample ranks keys.</param>
+    public void Record(KeyRing ring, ReadOnlySpan<float> x, StateSlab slab, int slot, long eventMs)
     {
         ArgumentNullException.ThrowIfNull(ring);
         ArgumentNullException.ThrowIfNull(slab);
@@ -206,6 +207,7 @@ public sealed partial class ReplayBuffer
         ring.Surprise[pos] = surprise;
         ring.Count++;
         ring.LastSeq = ++_seq;
+        ring.LastEventMs = eventMs;
         _events++;
     }
 

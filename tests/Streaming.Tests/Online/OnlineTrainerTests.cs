@@ -44,7 +44,7 @@ public sealed class OnlineTrainerTests : IDisposable
             }
 
             state.Replay.BeginFeed();
-            for (var k = 0; k < keys; k++) state.Replay.Record(rings[k], x.AsSpan(k * cfg.InputSize, cfg.InputSize), slab, slots[k]);
+            for (var k = 0; k < keys; k++) state.Replay.Record(rings[k], x.AsSpan(k * cfg.InputSize, cfg.InputSize), slab, slots[k], (e * keys) + k);
             state.Replay.EndFeed();
             stepper.Step(slab, slots, x, mu, logSigma);
             for (var k = 0; k < keys; k++) ReplayBuffer_Forecast(rings[k], mu[k * cfg.Horizons], logSigma[k * cfg.Horizons]);

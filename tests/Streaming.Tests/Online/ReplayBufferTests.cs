@@ -29,7 +29,7 @@ public class ReplayBufferTests
                     slab.C(slots[k], l).Fill(-(k * 1000 + e));
                 }
 
-                buffer.Record(buffer.RingFor("k" + k), x, slab, slots[k]);
+                buffer.Record(buffer.RingFor("k" + k), x, slab, slots[k], (e * keys) + k);
             }
 
             buffer.EndFeed();
@@ -128,12 +128,51 @@ public class ReplayBufferTests
         for (var e = 0; e < 10_000; e++)
         {
             buffer.BeginFeed();
-            buffer.Record(ring, x, slab, 0);
+            buffer.Record(ring, x, slab, 0, e);
             ReplayBuffer.Forecast(ring, 0.1f, -0.2f);
             buffer.EndFeed();
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(10_005, ring.Count);
+    }
+
+    [Fact]
+    public void TheSameEvents_FedInAnotherInterleavingOfKeys_GiveTheSameSample()
+    {
+        // Two workers feed one buffer: each key's events come in its own order, but which worker's batch comes first
+        // differs from run to run. Keys are ranked by their last event time (ties by key), not by the feed sequence.
+        ReplaySample Run(bool reversed)
+        {
+            var buffer = new ReplayBuffer(I, K, L, H, 32, 8, 100);
+            var slab = new StateSlab(new LstmConfig(I, H, L, K), 16);
+            var slots = Enumerable.Range(0, 4).Select(_ => slab.Allocate()).ToArray();
+            var x = new float[I];
+            for (var e = 0; e < 60; e++)
+            {
+                buffer.BeginFeed();
+                for (var j = 0; j < 4; j++)
+                {
+                    var k = reversed ? 3 - j : j;
+                    for (var f = 0; f < I; f++) x[f] = In(k, e, f);
+                    for (var l = 0; l < L; l++) slab.H(slots[k], l).Fill(k * 1000 + e);
+                    // Keys 0 and 1 share event times (a tie broken by key); 2 and 3 are later within the round.
+                    buffer.Record(buffer.RingFor("k" + k), x, slab, slots[k], (e * 10) + (k < 2 ? 0 : k));
+                }
+
+                buffer.EndFeed();
+            }
+
+            return buffer.Sample(steps: 10, holdoutKeys: 2);
+        }
+
+        var a = Run(reversed: false);
+        var b = Run(reversed: true);
+        Assert.Equal(a.Train.Count, b.Train.Count);
+        Assert.Equal(a.Holdout.Count, b.Holdout.Count);
+        Assert.True(a.Holdout.Count > 0);
+        Assert.Equal(a.Train.X.AsSpan(0, a.Train.Count * 10 * I).ToArray(), b.Train.X.AsSpan(0, b.Train.Count * 10 * I).ToArray());
+        Assert.Equal(a.Train.Weights.AsSpan(0, a.Train.Count).ToArray(), b.Train.Weights.AsSpan(0, b.Train.Count).ToArray());
+        Assert.Equal(a.Holdout.X.AsSpan(0, a.Holdout.Count * 10 * I).ToArray(), b.Holdout.X.AsSpan(0, b.Holdout.Count * 10 * I).ToArray());
     }
 }

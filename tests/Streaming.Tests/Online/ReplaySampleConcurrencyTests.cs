@@ -40,7 +40,7 @@ public class ReplaySampleConcurrencyTests
                     _slab.C(_slots[k], l).Fill(-Code(k, e));
                 }
 
-                Buffer.Record(Buffer.RingFor("k" + k), _x, _slab, _slots[k]);
+                Buffer.Record(Buffer.RingFor("k" + k), _x, _slab, _slots[k], (e * Keys) + k);
             }
 
             Buffer.EndFeed();
