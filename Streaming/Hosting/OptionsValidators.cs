@@ -79,21 +79,32 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
 /// Validates the feature names of <c>Sink:Anomaly:Sources:*:WatchFeatures</c> against each kind's features (the sink
 /// does not know them; the pipeline does), so a misspelt name fails at start-up with the names to choose from.
 /// </summary>
-public sealed class WatchFeaturesValidator : IValidateOptions<Sink.Hosting.SinkOptions>
+/// <param name="pipeline">The pipeline's options, for the audio features' coefficient count (absent: the default 13).</param>
+public sealed class WatchFeaturesValidator(IOptions<PipelineOptions>? pipeline = null) : IValidateOptions<Sink.Hosting.SinkOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, Sink.Hosting.SinkOptions o)
     {
         var errors = new List<string>();
+        // Audio feature names depend on Pipeline:AudioCoefficients; an out-of-range count is the pipeline validator's to report.
+        var coefficients = 13;
+        try
+        {
+            if (pipeline?.Value.AudioCoefficients is >= 1 and <= 128 and var c) coefficients = c;
+        }
+        catch (OptionsValidationException)
+        {
+        }
+
         foreach (var kind in Enum.GetValues<Model.Forecasting.SourceKind>())
         {
             var wire = kind.ToWireName();
-            var names = Ingest.Features.FeatureExtractor.For(kind).FeatureNames;
+            var names = Ingest.Features.FeatureExtractor.For(kind, audioCoefficients: coefficients).FeatureNames;
             foreach (var f in o.Anomaly.For(wire).WatchFeatures)
             {
                 if (!string.IsNullOrWhiteSpace(f) && !names.Contains(f.Trim(), StringComparer.OrdinalIgnoreCase))
                 {
-                    errors.Add($"Sink:Anomaly:Sources:{wire}:WatchFeatures: '{f}' is not a {wire} feature; use one of {string.Join(", ", names)}.");
+                    errors.Add($"Sink:Anomaly:Sources:{wire}:WatchFeatures: '{f}' is not a feature of {wire} events; use one of {string.Join(", ", names)}.");
                 }
             }
         }

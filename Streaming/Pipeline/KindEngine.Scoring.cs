@@ -31,7 +31,7 @@ internal sealed partial class KindEngine
             }
 
             _watched[i] = index >= 0 ? index : throw new ArgumentException(
-                $"Sink:Anomaly:Sources:{Kind.ToWireName()}:WatchFeatures: '{watch[i]}' is not a {Kind.ToWireName()} feature ({string.Join(", ", Features.FeatureNames)}).");
+                $"Sink:Anomaly:Sources:{Kind.ToWireName()}:WatchFeatures: '{watch[i]}' is not a feature of {Kind.ToWireName()} events ({string.Join(", ", Features.FeatureNames)}).");
         }
 
         // Watching m features is m tests per row: p × m (Bonferroni), in surprise units −log10(m).
