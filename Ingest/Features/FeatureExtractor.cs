@@ -54,6 +54,20 @@ public abstract class FeatureExtractor
     /// <summary>Names of the <see cref="FeatureCount"/> features, in order.</summary>
     public abstract IReadOnlyList<string> FeatureNames { get; }
 
+    /// <summary>The index of the feature named <paramref name="name"/> (ignoring case and surrounding spaces), or -1.</summary>
+    /// <param name="name">A feature name, e.g. <c>spo2</c>.</param>
+    /// <returns>Its index in <see cref="FeatureNames"/>, or -1 when the kind has no such feature.</returns>
+    public int IndexOfFeature(string name)
+    {
+        var trimmed = name.Trim();
+        for (var f = 0; f < FeatureNames.Count; f++)
+        {
+            if (string.Equals(FeatureNames[f], trimmed, StringComparison.OrdinalIgnoreCase)) return f;
+        }
+
+        return -1;
+    }
+
     /// <summary>Decay weight α.</summary>
     public double Alpha { get; }
 

@@ -99,12 +99,12 @@ public sealed class WatchFeaturesValidator(IOptions<PipelineOptions>? pipeline =
         foreach (var kind in Enum.GetValues<Model.Forecasting.SourceKind>())
         {
             var wire = kind.ToWireName();
-            var names = Ingest.Features.FeatureExtractor.For(kind, audioCoefficients: coefficients).FeatureNames;
+            var features = Ingest.Features.FeatureExtractor.For(kind, audioCoefficients: coefficients);
             foreach (var f in o.Anomaly.For(wire).WatchFeatures)
             {
-                if (!string.IsNullOrWhiteSpace(f) && !names.Contains(f.Trim(), StringComparer.OrdinalIgnoreCase))
+                if (!string.IsNullOrWhiteSpace(f) && features.IndexOfFeature(f) < 0)
                 {
-                    errors.Add($"Sink:Anomaly:Sources:{wire}:WatchFeatures: '{f}' is not a feature of {wire} events; use one of {string.Join(", ", names)}.");
+                    errors.Add($"Sink:Anomaly:Sources:{wire}:WatchFeatures: '{f}' is not a feature of {wire} events; use one of {string.Join(", ", features.FeatureNames)}.");
                 }
             }
         }

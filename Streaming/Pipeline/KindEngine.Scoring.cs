@@ -24,12 +24,7 @@ internal sealed partial class KindEngine
         _watched = new int[watch.Count];
         for (var i = 0; i < watch.Count; i++)
         {
-            var index = -1;
-            for (var f = 0; f < Features.FeatureNames.Count; f++)
-            {
-                if (string.Equals(Features.FeatureNames[f], watch[i].Trim(), StringComparison.OrdinalIgnoreCase)) index = f;
-            }
-
+            var index = Features.IndexOfFeature(watch[i]);
             _watched[i] = index >= 0 ? index : throw new ArgumentException(
                 $"Sink:Anomaly:Sources:{Kind.ToWireName()}:WatchFeatures: '{watch[i]}' is not a feature of {Kind.ToWireName()} events ({string.Join(", ", Features.FeatureNames)}).");
         }
