@@ -124,17 +124,27 @@ public class ReplayBufferTests
         buffer.BeginFeed();
         var ring = buffer.RingFor("k0");
         buffer.EndFeed();
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var e = 0; e < 10_000; e++)
+        // Up to three windows of 10,000 feeds: a one-off allocation by the runtime (seen once in CI: 5,256 bytes in one
+        // window, e.g. while the loop was compiled again) passes in the next window; an allocation per feed (at least
+        // 10,000 objects) fails all three.
+        var allocated = new List<long>();
+        var e = 0;
+        for (var window = 0; window < 3 && (allocated.Count == 0 || allocated[^1] != 0); window++)
         {
-            buffer.BeginFeed();
-            buffer.Record(ring, x, slab, 0, e);
-            ReplayBuffer.Forecast(ring, 0.1f, -0.2f);
-            buffer.EndFeed();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++, e++)
+            {
+                buffer.BeginFeed();
+                buffer.Record(ring, x, slab, 0, e);
+                ReplayBuffer.Forecast(ring, 0.1f, -0.2f);
+                buffer.EndFeed();
+            }
+
+            allocated.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(10_005, ring.Count);
+        Assert.True(allocated[^1] == 0, $"bytes allocated per window of 10,000 feeds: {string.Join(", ", allocated)}");
+        Assert.Equal(5 + e, ring.Count);
     }
 
     [Fact]
