@@ -48,6 +48,7 @@ public class OptionErrorsTests
     [InlineData("--paced-retention-ms: 'x' is not a whole number of 0 or more", "bench pipeline --paced-retention-ms x")]
     [InlineData("--knobs: '1,2' needs 4 or 5", "bench pipeline --knobs 1,2")]
     [InlineData("--warmup-events must be 0 or more", "bench pipeline --warmup-events -1")]
+    [InlineData("--paced-warmup-seconds must be 0 or more", "bench pipeline --paced-warmup-seconds -1")]
     public void ABadValue_IsAParseErrorNamingTheOption(string expected, string commandLine)
     {
         var result = CommandLineApp.Build().Parse(commandLine.Split(' '));
